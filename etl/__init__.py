@@ -1,0 +1,1 @@
+"""Pipelines that fill the database: extract -> validate -> load, idempotent, rejects quarantined."""

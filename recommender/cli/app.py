@@ -1,0 +1,79 @@
+"""Entry point of `recsys`: global options, command registration and error handling.
+
+Every failure ends as one line on stderr with exit code 1 (runtime) or 2 (usage
+or input); set RECSYS_DEBUG=1 to see the traceback of an unexpected error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from recommender.cli.output import err_console
+from recommender.cli.state import state
+from recommender.errors import RecsysError
+
+app = typer.Typer(
+    name="recsys",
+    help="Hybrid music recommender: ETL, audio auto-tagging, collaborative filtering.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _global_options(
+    home: str | None = typer.Option(None, "--home", help="State folder (default $RECSYS_HOME or ./.recsys)."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="SQLAlchemy URL (default $RECSYS_DATABASE_URL or SQLite in home)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    state.home = home
+    state.database_url = database_url
+    state.quiet = quiet
+    state._engine = None
+
+
+def _register_commands() -> None:
+    # Command modules import only typer and rich at module level; heavy work is lazy.
+    from recommender.cli import db as db_commands
+    from recommender.cli import etl as etl_commands
+
+    app.add_typer(db_commands.app, name="db")
+    app.add_typer(etl_commands.app, name="etl")
+
+
+_register_commands()
+
+
+def _fail(message: str, code: int) -> None:
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI, mapping every expected failure to one line and an exit code."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        app(args=argv)  # typer handles usage errors itself (exit 2)
+    except RecsysError as exc:
+        _fail(str(exc), exc.exit_code)
+    except OperationalError as exc:
+        if os.environ.get("RECSYS_DEBUG"):
+            raise
+        _fail(f"database error: {str(exc.orig).splitlines()[0]} (check RECSYS_DATABASE_URL)", 1)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as exc:  # a bug: one line, the traceback only on request
+        if os.environ.get("RECSYS_DEBUG"):
+            raise
+        _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with RECSYS_DEBUG=1 for details)", 1)
+
+
+if __name__ == "__main__":
+    main()

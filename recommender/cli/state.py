@@ -1,0 +1,32 @@
+"""Global options (`--home`, `--database-url`, `--quiet`) shared by every command."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from recommender.config import Settings
+
+
+@dataclass
+class CliState:
+    home: str | None = None
+    database_url: str | None = None
+    quiet: bool = False
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        return Settings.load(home=self.home, database_url=self.database_url)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from recommender.storage.engine import engine_from_settings
+
+            self._engine = engine_from_settings(self.settings)
+        return self._engine
+
+
+state = CliState()

@@ -1,0 +1,36 @@
+"""Where recsys keeps its state: `RECSYS_HOME` and `RECSYS_DATABASE_URL`.
+
+CLI flags override the environment; the environment overrides the defaults
+(`./.recsys/` and a SQLite file inside it).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOME = Path(".recsys")
+SQLITE_FILENAME = "recsys.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def audio_dir(self) -> Path:
+        return self.home / "audio"
+
+    @classmethod
+    def load(cls, *, home: str | Path | None = None, database_url: str | None = None) -> Settings:
+        resolved_home = Path(home or os.environ.get("RECSYS_HOME") or DEFAULT_HOME).absolute()
+        url = database_url or os.environ.get("RECSYS_DATABASE_URL")
+        if not url:
+            url = f"sqlite:///{resolved_home / SQLITE_FILENAME}"
+        return cls(home=resolved_home, database_url=url)

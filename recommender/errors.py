@@ -1,0 +1,33 @@
+"""One exception hierarchy for everything a user can cause or fix.
+
+The CLI turns a `RecsysError` into one line on stderr and its `exit_code`;
+anything else is a bug and exits 1.
+"""
+
+
+class RecsysError(Exception):
+    """A failure the user can understand and act on (exit code 1)."""
+
+    exit_code = 1
+
+
+class InputError(RecsysError):
+    """Bad usage or bad input: a missing file, an unknown id, a malformed value (exit 2)."""
+
+    exit_code = 2
+
+
+class DataFileError(InputError):
+    """A data file or directory is missing, unreadable or not in the expected format."""
+
+
+class UnknownIdError(InputError):
+    """A user, track or tag id that the database or model does not know."""
+
+
+class AudioDecodeError(InputError):
+    """An audio file that cannot be decoded (empty, truncated, not audio, silent)."""
+
+
+class ModelBundleError(InputError):
+    """A model bundle that is missing, incomplete or corrupt; the fix is `recsys train`."""

@@ -1,0 +1,1 @@
+"""The SQL store: schema, engine set-up and read helpers shared by ETL and models."""
