@@ -1,0 +1,186 @@
+"""The Dataset every model trains on: one users x items play matrix, crowd tags, predicted tags.
+
+One orientation everywhere: rows are users, columns are items (tracks, or artists
+for Last.fm HetRec). Items include tracks nobody has played (cold-start), so their
+columns exist with no plays. Splitters (recommender.evaluation) derive training
+datasets with `replace`, never by mutating one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sqlalchemy import Engine, text
+
+from recommender.data.vocabulary import Vocabulary
+
+
+@dataclass(frozen=True)
+class TagEvents:
+    """Crowd-sourced tag assignments as index triples: user `user[i]` tagged `item[i]` with `tag[i]`."""
+
+    user: np.ndarray
+    item: np.ndarray
+    tag: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.user)
+
+    def select(self, keep: np.ndarray) -> TagEvents:
+        return TagEvents(self.user[keep], self.item[keep], self.tag[keep])
+
+
+@dataclass(frozen=True)
+class Dataset:
+    users: Vocabulary
+    items: Vocabulary
+    tags: Vocabulary
+    plays: sp.csr_matrix  # users x items, float32 play counts; explicit zeros never stored
+    tag_events: TagEvents
+    # items x tags, probabilities from the audio tagger (None when no tagger has run)
+    predicted_tags: sp.csr_matrix | None = None
+    predicted_model_version: str | None = None
+    # users x items, Unix seconds of the latest play, same sparsity as `plays` (None without times)
+    last_played: sp.csr_matrix | None = None
+    # per item index: title, artist, has_audio
+    item_meta: pd.DataFrame | None = None
+
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    def replace(self, **changes) -> Dataset:
+        return replace(self, **changes)
+
+    def item_tag_counts(self) -> sp.csr_matrix:
+        """items x tags: how many distinct users applied each tag to each item."""
+        ones = np.ones(len(self.tag_events), dtype=np.float32)
+        counts = sp.coo_matrix(
+            (ones, (self.tag_events.item, self.tag_events.tag)), shape=(self.n_items, len(self.tags))
+        ).tocsr()
+        counts.sum_duplicates()
+        return counts
+
+    def user_tag_counts(self) -> sp.csr_matrix:
+        """users x tags: how many items each user tagged with each tag."""
+        ones = np.ones(len(self.tag_events), dtype=np.float32)
+        counts = sp.coo_matrix(
+            (ones, (self.tag_events.user, self.tag_events.tag)), shape=(self.n_users, len(self.tags))
+        ).tocsr()
+        counts.sum_duplicates()
+        return counts
+
+    def item_play_counts(self) -> np.ndarray:
+        """How many users played each item (0 for cold-start items)."""
+        return np.diff(self.plays.tocsc().indptr)
+
+    def fingerprint(self) -> str:
+        """A short content hash saved in model manifests: same data, same fingerprint."""
+        digest = hashlib.sha256()
+        for array in (
+            self.users.ids, self.items.ids, self.tags.ids,
+            self.plays.indptr, self.plays.indices, self.plays.data,
+            self.tag_events.user, self.tag_events.item, self.tag_events.tag,
+        ):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()[:16]
+
+
+def _contiguous(db_ids: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """Map database primary keys to positions in `sorted_keys` (vectorised)."""
+    return np.searchsorted(sorted_keys, db_ids).astype(np.int32)
+
+
+def load_dataset(engine: Engine, *, predicted_model_version: str | None = None) -> Dataset:
+    """Read the whole store into a Dataset.
+
+    Predicted tags come from `predicted_model_version`, or by default from the
+    greatest model version string (taggers use sortable, timestamped versions).
+    """
+    with engine.connect() as conn:
+        users = pd.read_sql_query("SELECT id, external_id FROM users ORDER BY id", conn)
+        tracks = pd.read_sql_query(
+            "SELECT id, external_id, title, artist, audio_path FROM tracks ORDER BY id", conn
+        )
+        tags = pd.read_sql_query("SELECT id, name FROM tags ORDER BY id", conn)
+        listens = pd.read_sql_query(
+            "SELECT user_id, track_id, play_count, last_played FROM listens", conn
+        )
+        assignments = pd.read_sql_query(
+            "SELECT user_id, track_id, tag_id FROM tag_assignments", conn
+        )
+        if predicted_model_version is None:
+            predicted_model_version = conn.exec_driver_sql(
+                "SELECT MAX(model_version) FROM predicted_tags"
+            ).scalar()
+        predicted = None
+        if predicted_model_version is not None:
+            predicted = pd.read_sql_query(
+                text(
+                    "SELECT track_id, tag_id, probability FROM predicted_tags"
+                    " WHERE model_version = :v"
+                ),
+                conn,
+                params={"v": predicted_model_version},
+            )
+
+    user_keys = users["id"].to_numpy()
+    track_keys = tracks["id"].to_numpy()
+    tag_keys = tags["id"].to_numpy()
+    n_users, n_items, n_tags = len(user_keys), len(track_keys), len(tag_keys)
+
+    rows = _contiguous(listens["user_id"].to_numpy(), user_keys)
+    cols = _contiguous(listens["track_id"].to_numpy(), track_keys)
+    plays = sp.csr_matrix(
+        (listens["play_count"].to_numpy(dtype=np.float32), (rows, cols)), shape=(n_users, n_items)
+    )
+    last_played = None
+    stamps = listens["last_played"]
+    if len(stamps) and stamps.notna().all():
+        last_played = sp.csr_matrix(
+            (stamps.to_numpy(dtype=np.float64), (rows, cols)), shape=(n_users, n_items)
+        )
+
+    tag_events = TagEvents(
+        user=_contiguous(assignments["user_id"].to_numpy(), user_keys),
+        item=_contiguous(assignments["track_id"].to_numpy(), track_keys),
+        tag=_contiguous(assignments["tag_id"].to_numpy(), tag_keys),
+    )
+    predicted_matrix = None
+    if predicted is not None and len(predicted):
+        predicted_matrix = sp.csr_matrix(
+            (
+                predicted["probability"].to_numpy(dtype=np.float32),
+                (
+                    _contiguous(predicted["track_id"].to_numpy(), track_keys),
+                    _contiguous(predicted["tag_id"].to_numpy(), tag_keys),
+                ),
+            ),
+            shape=(n_items, n_tags),
+        )
+    item_meta = pd.DataFrame(
+        {
+            "title": tracks["title"].to_numpy(),
+            "artist": tracks["artist"].to_numpy(),
+            "has_audio": tracks["audio_path"].notna().to_numpy(),
+        }
+    )
+    return Dataset(
+        users=Vocabulary(users["external_id"].to_numpy(), kind="user"),
+        items=Vocabulary(tracks["external_id"].to_numpy(), kind="track"),
+        tags=Vocabulary(tags["name"].to_numpy(), kind="tag"),
+        plays=plays,
+        tag_events=tag_events,
+        predicted_tags=predicted_matrix,
+        predicted_model_version=predicted_model_version if predicted_matrix is not None else None,
+        last_played=last_played,
+        item_meta=item_meta,
+    )

@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+from sqlalchemy import insert
+
+from recommender.data.dataset import load_dataset
+from recommender.data.vocabulary import Vocabulary
+from recommender.errors import UnknownIdError
+from recommender.storage.schema import Listen, PredictedTag, Tag, TagAssignment, Track, User
+
+
+def test_vocabulary_lookup_and_unknown_id():
+    vocab = Vocabulary.from_ids(["b", "a", "c"], kind="user")
+    assert vocab.index_of("a") == 1
+    assert vocab.indices(["c", "zz", "b"]).tolist() == [2, -1, 0]
+    with pytest.raises(UnknownIdError, match="unknown user 'zz'"):
+        vocab.index_of("zz")
+
+
+def test_vocabulary_rejects_duplicates():
+    with pytest.raises(ValueError, match="duplicate"):
+        Vocabulary.from_ids(["a", "a"])
+
+
+def test_load_dataset_builds_user_item_matrix_with_cold_items(engine):
+    with engine.begin() as conn:
+        conn.execute(insert(User), [{"id": 10, "external_id": "u1"}, {"id": 20, "external_id": "u2"}])
+        conn.execute(
+            insert(Track),
+            [
+                {"id": 5, "external_id": "t1", "title": "One", "audio_path": "/a.wav"},
+                {"id": 6, "external_id": "t2", "title": "Two", "audio_path": None},
+                {"id": 7, "external_id": "cold", "title": "Cold", "audio_path": "/c.wav"},
+            ],
+        )
+        conn.execute(insert(Tag), [{"id": 1, "name": "jazz"}, {"id": 2, "name": "rock"}])
+        conn.execute(
+            insert(Listen),
+            [
+                {"user_id": 10, "track_id": 5, "play_count": 3, "last_played": 100},
+                {"user_id": 20, "track_id": 6, "play_count": 7, "last_played": 200},
+            ],
+        )
+        conn.execute(insert(TagAssignment), [{"user_id": 10, "track_id": 5, "tag_id": 1}])
+        conn.execute(
+            insert(PredictedTag),
+            [
+                {"track_id": 7, "tag_id": 2, "model_version": "v1", "probability": 0.25},
+                {"track_id": 7, "tag_id": 2, "model_version": "v2", "probability": 0.75},
+            ],
+        )
+    data = load_dataset(engine)
+    assert data.plays.shape == (2, 3)
+    assert data.plays.toarray().tolist() == [[3, 0, 0], [0, 7, 0]]
+    assert data.item_play_counts().tolist() == [1, 1, 0]
+    assert data.item_tag_counts().toarray()[0].tolist() == [1, 0]
+    assert data.predicted_model_version == "v2"
+    assert data.predicted_tags[data.items.index_of("cold"), data.tags.index_of("rock")] == pytest.approx(0.75)
+    assert data.last_played[1, 1] == 200
+    assert data.item_meta["has_audio"].tolist() == [True, False, True]
+    assert data.fingerprint() == load_dataset(engine).fingerprint()
+    np.testing.assert_array_equal(data.users.ids, ["u1", "u2"])
