@@ -1,0 +1,1 @@
+"""Offline evaluation: splitters, metrics, baselines, the evaluation runner and reports."""
