@@ -1,0 +1,140 @@
+"""Validated tables -> database rows: the steps every source shares.
+
+A source module reads and checks its files, then calls these in order (catalogue,
+listens, tags) on one BulkWriter, i.e. inside one transaction. External ids are mapped
+to internal ids here, once per distinct value, and duplicates inside a file are
+folded before merging (listen counts summed, events and assignments made distinct).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etl.load import BulkWriter
+from etl.runs import RunSummary
+from etl.validate import Checked, Reject
+
+
+@dataclass
+class LoadContext:
+    writer: BulkWriter
+    summary: RunSummary
+    progress: object | None = None  # a rich Progress, or None
+    rejects: list[Reject] = field(default_factory=list)
+
+    def task(self, description: str, total: int):
+        """An `advance(n)` callback on a progress task (no-op without a progress bar)."""
+        if self.progress is None:
+            return None
+        task_id = self.progress.add_task(description, total=max(total, 1))
+        return lambda n: self.progress.advance(task_id, n)
+
+    def account(self, checked: Checked) -> None:
+        self.summary.rows_in += checked.table.num_rows + len(checked.rejects)
+        self.rejects.extend(checked.rejects)
+
+
+def _encode(values: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    encoded = pc.dictionary_encode(values)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks() if encoded.num_chunks else pa.array([], pa.dictionary(pa.int32(), pa.string()))
+    return encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
+
+
+def map_ids(ctx: LoadContext, table: str, values, *, create: bool = True) -> np.ndarray:
+    """Internal id per row of `values` (external ids), creating missing rows if `create`."""
+    column = "name" if table == "tags" else "external_id"
+    uniques, indices = _encode(values)
+    ids, created = ctx.writer.ensure_keys(table, column, uniques, create=create)
+    ctx.summary.add_loaded(table, created)
+    return ids[indices] if len(indices) else np.empty(0, dtype=np.int64)
+
+
+def ingest_catalogue(ctx: LoadContext, checked: Checked) -> None:
+    """Tracks with metadata; the last row of a duplicated id wins."""
+    ctx.account(checked)
+    table = checked.table
+    if table.num_rows == 0:
+        return
+    # keep the last occurrence of each id
+    positions = pa.array(np.arange(table.num_rows))
+    last = table.append_column("_pos", positions).group_by("external_id").aggregate([("_pos", "max")])
+    table = table.take(last.column("_pos_max"))
+    ctx.summary.add_loaded("tracks", ctx.writer.merge_tracks(table))
+
+
+def ingest_listens(ctx: LoadContext, checked: Checked, *, label: str) -> None:
+    """Play counts (user, track, play_count): duplicate pairs in one file are summed."""
+    ctx.account(checked)
+    table = checked.table
+    if table.num_rows == 0:
+        return
+    user_ids = map_ids(ctx, "users", table.column("user"))
+    track_ids = map_ids(ctx, "tracks", table.column("track"))
+    rows = pa.table({"user_id": user_ids, "track_id": track_ids, "play_count": table.column("play_count")})
+    merged = rows.group_by(["user_id", "track_id"], use_threads=False).aggregate([("play_count", "sum")])
+    merged = pa.table(
+        {
+            "user_id": merged.column("user_id"),
+            "track_id": merged.column("track_id"),
+            "play_count": merged.column("play_count_sum"),
+            "last_played": pa.nulls(merged.num_rows, pa.int64()),
+        }
+    ).sort_by([("user_id", "ascending"), ("track_id", "ascending")])
+    advance = ctx.task(f"writing {label}", merged.num_rows)
+    ctx.summary.add_loaded("listens", ctx.writer.merge_listens(merged, advance))
+
+
+def ingest_events(ctx: LoadContext, checked: Checked, *, label: str) -> None:
+    """Timestamped plays (user, track, played_at): kept raw and aggregated into listens."""
+    ctx.account(checked)
+    table = checked.table
+    if table.num_rows == 0:
+        return
+    user_ids = map_ids(ctx, "users", table.column("user"))
+    track_ids = map_ids(ctx, "tracks", table.column("track"))
+    rows = pa.table({"user_id": user_ids, "track_id": track_ids, "played_at": table.column("played_at")})
+    distinct = rows.group_by(["user_id", "track_id", "played_at"], use_threads=False).aggregate([])
+    distinct = distinct.sort_by([("user_id", "ascending"), ("track_id", "ascending"), ("played_at", "ascending")])
+    advance = ctx.task(f"writing {label}", distinct.num_rows)
+    events, listens = ctx.writer.merge_events(distinct, advance)
+    ctx.summary.add_loaded("listen_events", events)
+    ctx.summary.add_loaded("listens", listens)
+
+
+def ingest_tags(ctx: LoadContext, checked: Checked, *, label: str, unknown_tracks: str = "reject") -> None:
+    """Tag assignments (user, track, tag [normalised], tagged_at or null).
+
+    `unknown_tracks="reject"` quarantines rows whose track is in neither the catalogue,
+    the listens nor the database (`unknown_track`: most likely a typo); "create" adds
+    such tracks without metadata (for sources whose ids are known to be real).
+    """
+    table = checked.table
+    if table.num_rows and unknown_tracks == "reject":
+        track_ids = map_ids(ctx, "tracks", table.column("track"), create=False)
+        table, found = checked.reject(track_ids < 0, "unknown_track")
+        checked.rejects.extend(found)
+    ctx.account(Checked(table=table, rows=checked.rows, raw=checked.raw, rejects=checked.rejects))
+    if table.num_rows == 0:
+        return
+    user_ids = map_ids(ctx, "users", table.column("user"))
+    track_ids = map_ids(ctx, "tracks", table.column("track"))
+    tag_ids = map_ids(ctx, "tags", table.column("tag"))
+    rows = pa.table(
+        {"user_id": user_ids, "track_id": track_ids, "tag_id": tag_ids, "tagged_at": table.column("tagged_at")}
+    )
+    merged = rows.group_by(["user_id", "track_id", "tag_id"], use_threads=False).aggregate([("tagged_at", "min")])
+    merged = pa.table(
+        {
+            "user_id": merged.column("user_id"),
+            "track_id": merged.column("track_id"),
+            "tag_id": merged.column("tag_id"),
+            "tagged_at": merged.column("tagged_at_min"),
+        }
+    ).sort_by([("user_id", "ascending"), ("track_id", "ascending"), ("tag_id", "ascending")])
+    advance = ctx.task(f"writing {label}", merged.num_rows)
+    ctx.summary.add_loaded("tag_assignments", ctx.writer.merge_assignments(merged, advance))

@@ -1,0 +1,191 @@
+"""Delimited text and Parquet files -> an Arrow table of string columns, with line numbers.
+
+Columns are found by header name (case-insensitive, with a few common aliases), every
+value is read as a string (validation decides what is a number), and rows with the
+wrong number of fields are set aside with their 1-based physical line by pyarrow's
+`invalid_row_handler` (serial parsing, which is what makes the line numbers exact).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from etl.encoding import decode_file
+from recommender.errors import DataFileError
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+_DELIMITER_CANDIDATES = (",", "\t", ";", "|")
+
+
+@dataclass
+class StructuralReject:
+    line: int
+    reason: str  # wrong_column_count | undecodable_text
+    raw: str
+
+
+@dataclass
+class RawTable:
+    """One input file as strings, plus what the parser already had to reject."""
+
+    path: Path
+    table: pa.Table  # canonical column names, all string
+    encoding: str
+    delimiter: str
+    first_line: int  # physical line of table row 0
+    skipped_lines: np.ndarray  # sorted physical lines the parser dropped (no table row)
+    rejects: list[StructuralReject] = field(default_factory=list)
+
+    def lines_of(self, rows: np.ndarray) -> np.ndarray:
+        """Physical 1-based line numbers of table rows (vectorised)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.skipped_lines.size == 0:
+            return rows + self.first_line
+        # k-th skipped line would have been row (line - first_line - k); shift past each.
+        positions = self.skipped_lines - self.first_line - np.arange(self.skipped_lines.size)
+        return rows + self.first_line + np.searchsorted(positions, rows, side="right")
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise DataFileError(f"{path}: file not found; check the path")
+    if path.is_dir():
+        raise DataFileError(f"{path}: is a directory, expected a file")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot read ({exc.strerror}); check permissions") from None
+
+
+def _sniff_delimiter(header: str, path: Path) -> str:
+    counts = {d: header.count(d) for d in _DELIMITER_CANDIDATES}
+    best = max(counts, key=lambda d: counts[d])
+    if counts[best] == 0:
+        return ","  # single-column file: the column check will explain what is missing
+    return best
+
+
+def _map_columns(
+    names: Sequence[str], aliases: Mapping[str, Sequence[str]], required: Sequence[str], path: Path
+) -> dict[str, str]:
+    """{canonical name: name in file} for the columns we know, erroring on missing ones."""
+    lowered = {n.strip().lstrip("\ufeff").lower(): n for n in names}
+    found: dict[str, str] = {}
+    for canonical, options in aliases.items():
+        for option in (canonical, *options):
+            if option.lower() in lowered:
+                found[canonical] = lowered[option.lower()]
+                break
+    missing = [c for c in required if c not in found]
+    if missing:
+        raise DataFileError(
+            f"{path}: line 1: header {list(names)} lacks column(s) {missing}; "
+            "a header row naming the columns is required"
+        )
+    return found
+
+
+def read_table(
+    path: Path,
+    *,
+    aliases: Mapping[str, Sequence[str]],
+    required: Sequence[str],
+    delimiter: str | None = None,
+    quoting: bool = True,
+    encoding: str | None = None,
+) -> RawTable:
+    """Read `path` (CSV/TSV by content, Parquet by extension) into canonical string columns."""
+    _check_readable(path)
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        return _read_parquet(path, aliases=aliases, required=required)
+    return _read_delimited(
+        path, aliases=aliases, required=required, delimiter=delimiter, quoting=quoting,
+        encoding=encoding,
+    )
+
+
+def _read_parquet(path: Path, *, aliases, required) -> RawTable:
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+        columns = _map_columns(schema.names, aliases, required, path)
+        table = pq.read_table(path, columns=list(columns.values()))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataFileError(f"{path}: not a readable Parquet file ({exc})") from None
+    arrays = [table.column(src).cast(pa.string()) for src in columns.values()]
+    return RawTable(
+        path=path,
+        table=pa.table(arrays, names=list(columns)),
+        encoding="parquet",
+        delimiter="",
+        first_line=1,  # Parquet has no lines: "line" is the 1-based row number
+        skipped_lines=np.empty(0, dtype=np.int64),
+    )
+
+
+def _read_delimited(path, *, aliases, required, delimiter, quoting, encoding) -> RawTable:
+    import pyarrow.csv as pcsv
+
+    decoded = decode_file(path, encoding=encoding)
+    source = decoded.data if decoded.data is not None else path.read_bytes()[:65536]
+    header_bytes = source.split(b"\n", 1)[0].rstrip(b"\r")
+    header = header_bytes.decode("utf-8", "replace").lstrip("\ufeff")
+    if not header.strip():
+        raise DataFileError(f"{path}: line 1 is empty; a header row naming the columns is required")
+    delim = delimiter or _sniff_delimiter(header, path)
+    if len(delim) != 1:
+        raise DataFileError(f"delimiter {delim!r} must be a single character (e.g. ',' or '\\t')")
+    names = [n.strip().strip('"') for n in header.split(delim)]
+    columns = _map_columns(names, aliases, required, path)
+    # Unique placeholder names keep duplicate/blank header cells from confusing pyarrow.
+    placeholders = [f"c{i}" for i in range(len(names))]
+    wanted = {canonical: placeholders[names.index(src)] for canonical, src in columns.items()}
+
+    invalid: list[tuple[int, str]] = []
+
+    def on_invalid(row) -> str:
+        invalid.append((row.number, row.text))
+        return "skip"
+
+    read_options = pcsv.ReadOptions(
+        use_threads=False, skip_rows=1, column_names=placeholders, block_size=1 << 24
+    )
+    parse_options = pcsv.ParseOptions(
+        delimiter=delim,
+        quote_char='"' if quoting else False,
+        ignore_empty_lines=False,
+        invalid_row_handler=on_invalid,
+    )
+    convert_options = pcsv.ConvertOptions(
+        include_columns=list(wanted.values()),
+        column_types={p: pa.string() for p in wanted.values()},
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    stream = io.BytesIO(decoded.data) if decoded.data is not None else str(path)
+    try:
+        table = pcsv.read_csv(stream, read_options, parse_options, convert_options)
+    except pa.ArrowInvalid as exc:
+        raise DataFileError(f"{path}: cannot parse as delimited text ({exc})") from None
+    table = pa.table([table.column(p) for p in wanted.values()], names=list(wanted))
+    # With serial parsing pyarrow's row number is the physical line (header included).
+    skipped = np.array(sorted(n for n, _ in invalid), dtype=np.int64)
+    rejects = [StructuralReject(line, "undecodable_text", raw) for line, raw in decoded.undecodable]
+    rejects += [StructuralReject(n, "wrong_column_count", text) for n, text in invalid]
+    return RawTable(
+        path=path,
+        table=table,
+        encoding=decoded.encoding,
+        delimiter=delim,
+        first_line=2,
+        skipped_lines=skipped,
+        rejects=rejects,
+    )
