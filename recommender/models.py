@@ -22,6 +22,10 @@ RANKERS: dict[str, str] = {
     "als": "recommender.models:ALSRanker",
     "bpr": "recommender.models:BPRRanker",
     "knn": "recommender.models:KNNRanker",
+    "random": "recommender.evaluation.baselines:RandomRanker",
+    "pop": "recommender.evaluation.baselines:PopularityRanker",
+    "tag-pop": "recommender.evaluation.baselines:TagPopularityRanker",
+    "tag-cosine": "recommender.evaluation.baselines:TagCosineRanker",
 }
 
 
