@@ -1,0 +1,82 @@
+"""Evaluation results as table rows, a Markdown report and JSON: one source, three views."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+COLUMNS = ("precision", "recall", "ndcg", "map", "hit", "coverage", "novelty", "avg_popularity")
+
+
+def table_columns(result: dict[str, Any]) -> list[str]:
+    k = result["k"]
+    return ["model", *(f"{name}@{k}" for name in COLUMNS), "fit s", "rank s"]
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def table_rows(result: dict[str, Any]) -> list[list[str]]:
+    """One row per model at the headline cut-off k; a failed model shows its error."""
+    k = result["k"]
+    rows = []
+    for model in result["models"]:
+        if "error" in model:
+            rows.append([model["name"], f"failed: {model['error']}", *[""] * (len(COLUMNS) + 1)])
+            continue
+        metrics = model["metrics"]
+        rows.append(
+            [
+                model["name"],
+                *(_fmt(metrics.get(f"{name}@{k}")) for name in COLUMNS),
+                _fmt(model["fit_seconds"]),
+                _fmt(model["rank_seconds"]),
+            ]
+        )
+    return rows
+
+
+def title(result: dict[str, Any]) -> str:
+    data = result["data"]
+    params = ", ".join(f"{key}={value}" for key, value in result["split_params"].items() if key != "cutoffs")
+    return (
+        f"{result['split']} split ({params}): {result['users_evaluated']} users evaluated, "
+        f"{data['candidate_items']} candidate items, {data['test_interactions']} test interactions"
+    )
+
+
+def markdown_report(result: dict[str, Any], *, command: str | None = None) -> str:
+    """A self-contained Markdown report: the protocol, the table, and how to reproduce it."""
+    data = result["data"]
+    columns = table_columns(result)
+    lines = [
+        f"# Offline evaluation: {result['split']} split",
+        "",
+        f"- Data: {data['users']} users, {data['items']} items, fingerprint `{data['fingerprint']}`",
+        f"- Split: {result['split']} {result['split_params']}, seed {result['seed']}",
+        f"- Train / validation / test interactions: {data['train_interactions']} / "
+        f"{data['validation_interactions']} / {data['test_interactions']}; "
+        f"training tag assignments: {data['train_tag_assignments']}",
+        f"- Users evaluated (with a test interaction): {result['users_evaluated']}",
+        f"- Ranking: full ranking over {data['candidate_items']} candidate items, "
+        "each user's training and validation items excluded, ties by item index",
+    ]
+    if command:
+        lines.append(f"- Reproduce: `{command}`")
+    lines += ["", "| " + " | ".join(columns) + " |", "|" + "---|" + "---:|" * (len(columns) - 1)]
+    for row in table_rows(result):
+        lines.append("| " + " | ".join(row) + " |")
+    if len(result["ks"]) > 1:
+        lines += ["", "## Metrics by cut-off", ""]
+        for model in result["models"]:
+            if "error" in model:
+                continue
+            lines.append(f"- {model['name']}: " + ", ".join(
+                f"{key} {_fmt(value)}" for key, value in model["metrics"].items()
+            ))
+    return "\n".join(lines) + "\n"

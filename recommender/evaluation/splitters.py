@@ -1,0 +1,300 @@
+"""Train / validation / test splits of a Dataset, all seeded and leak-free by construction.
+
+Every splitter holds out (user, item) interactions and returns a `Split` whose
+`train` Dataset has neither the held-out plays nor any tag assignment a user made
+to an item whose interaction with that user is held out: tagging an artist
+reveals listening to it, so keeping those tags would leak the answer into
+content-based and tag-profile models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.data.dataset import Dataset
+from recommender.errors import InputError
+
+SPLITS = ("random", "leave-k-out", "time", "cold-items", "cold-users")
+
+
+@dataclass(frozen=True)
+class Split:
+    """What a model may learn from (`train`) and what it is judged on (`test`).
+
+    `validation` is held out like `test` (for tuning, early stopping, re-ranker
+    training) and may be empty. `candidates` are the item indices ranked at test
+    time: None means every item (training items of each user are excluded by the
+    runner); the cold-items split ranks only the cold items.
+    """
+
+    name: str
+    train: Dataset
+    validation: sp.csr_matrix
+    test: sp.csr_matrix
+    candidates: np.ndarray | None = None
+    validation_candidates: np.ndarray | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def test_users(self) -> np.ndarray:
+        """Users with at least one test interaction: the only ones evaluated."""
+        return np.flatnonzero(np.diff(self.test.indptr))
+
+
+def _interactions(plays: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of the stored plays in (user, item) order, so a seed always means the same split."""
+    rows, cols, _ = _canonical(plays)
+    return rows, cols
+
+
+def _canonical(plays: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    csr = sp.csr_matrix(plays, copy=True)
+    csr.sum_duplicates()  # also sorts the column indices of every row
+    csr.eliminate_zeros()
+    rows = np.repeat(np.arange(csr.shape[0], dtype=np.int64), np.diff(csr.indptr))
+    return rows, csr.indices.astype(np.int64), csr.data.astype(np.float32)
+
+
+def _per_user_random_rank(rows: np.ndarray, n_users: int, rng: np.random.Generator):
+    """(order, position, count): interactions grouped by user in random order within a user."""
+    perm = rng.permutation(len(rows))
+    order = perm[np.argsort(rows[perm], kind="stable")]
+    counts = np.bincount(rows, minlength=n_users)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    position = np.arange(len(rows)) - starts[rows[order]]
+    return order, position, counts[rows[order]]
+
+
+def _build(
+    data: Dataset,
+    name: str,
+    part: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    *,
+    candidates: np.ndarray | None = None,
+    validation_candidates: np.ndarray | None = None,
+    params: dict[str, Any],
+) -> Split:
+    """Assemble a Split from a part label per interaction: 0 train, 1 validation, 2 test."""
+    values = _canonical(data.plays)[2]  # same order as `rows, cols` from _interactions
+
+    def matrix(label: int) -> sp.csr_matrix:
+        keep = part == label
+        return sp.csr_matrix((values[keep], (rows[keep], cols[keep])), shape=data.plays.shape)
+
+    train_plays = matrix(0)
+    held = part > 0
+    held_keys = np.unique(rows[held] * data.n_items + cols[held])
+    events = data.tag_events
+    event_keys = events.user.astype(np.int64) * data.n_items + events.item
+    kept_events = events.select(~np.isin(event_keys, held_keys))
+    last_played = None
+    if data.last_played is not None:
+        mask = (train_plays != 0).astype(np.float64)
+        last_played = sp.csr_matrix(data.last_played.multiply(mask))
+    train = data.replace(plays=train_plays, tag_events=kept_events, last_played=last_played)
+    return Split(
+        name=name,
+        train=train,
+        validation=matrix(1),
+        test=matrix(2),
+        candidates=candidates,
+        validation_candidates=validation_candidates,
+        params=params,
+    )
+
+
+def _check_ratios(ratios: tuple[float, float, float]) -> np.ndarray:
+    values = np.asarray(ratios, dtype=np.float64)
+    if len(values) != 3 or (values < 0).any() or values[0] <= 0 or values[2] <= 0:
+        raise InputError(f"split ratios {ratios} must be three non-negative numbers with train, test > 0")
+    return values / values.sum()
+
+
+def _require_plays(data: Dataset) -> None:
+    if data.plays.nnz == 0:
+        raise InputError("the database has no listens to evaluate on; load data first with `recsys etl ...`")
+
+
+def random_split(
+    data: Dataset, *, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> Split:
+    """Per-user random ratio split, RecBole's default ("RS", grouped by user).
+
+    Each user's interactions are shuffled and cut floor(ratio * n) for validation
+    and test, giving a user with few interactions one test (then one validation)
+    item as long as one stays in training, exactly as RecBole's `split_by_ratio`.
+    """
+    _require_plays(data)
+    fractions = _check_ratios(ratios)
+    rows, cols = _interactions(data.plays)
+    order, position, n = _per_user_random_rank(rows, data.n_users, np.random.default_rng(seed))
+    n_test = np.floor(fractions[2] * n).astype(np.int64)
+    n_val = np.floor(fractions[1] * n).astype(np.int64)
+    n_train = n - n_test - n_val
+    for count, frac in ((n_test, fractions[2]), (n_val, fractions[1])):
+        bump = (n_train > 1) & (count == 0) & (frac * n > 0) & (frac * n < 1)
+        count += bump
+        n_train -= bump
+    part = np.where(position < n_train, 0, np.where(position < n_train + n_val, 1, 2))
+    labels = np.empty(len(rows), dtype=np.int8)
+    labels[order] = part
+    return _build(data, "random", labels, rows, cols, params={"ratios": fractions.tolist(), "seed": seed})
+
+
+def leave_k_out_split(data: Dataset, *, k: int = 1, seed: int = 0, by_time: bool = False) -> Split:
+    """Hold out k interactions per user for test and k more for validation.
+
+    A user needs more than k interactions to get test items and more than 2k to
+    get validation items, so nobody is left with an empty training history.
+    With `by_time` the most recent interactions are held out (needs timestamps).
+    """
+    _require_plays(data)
+    if k < 1:
+        raise InputError(f"leave-k-out needs k >= 1, got {k}")
+    rows, cols = _interactions(data.plays)
+    rng = np.random.default_rng(seed)
+    if by_time:
+        stamps = _timestamps(data, rows, cols)
+        tiebreak = rng.permutation(len(rows))
+        order = np.lexsort((tiebreak, stamps, rows))
+        counts = np.bincount(rows, minlength=data.n_users)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        position = np.arange(len(rows)) - starts[rows[order]]
+        n = counts[rows[order]]
+    else:
+        order, position, n = _per_user_random_rank(rows, data.n_users, rng)
+    from_end = n - position  # 1 for the last interaction of a user
+    part = np.zeros(len(rows), dtype=np.int8)
+    part[(n > k) & (from_end <= k)] = 2
+    part[(n > 2 * k) & (from_end > k) & (from_end <= 2 * k)] = 1
+    labels = np.empty(len(rows), dtype=np.int8)
+    labels[order] = part
+    return _build(data, "leave-k-out", labels, rows, cols, params={"k": k, "seed": seed, "by_time": by_time})
+
+
+def _timestamps(data: Dataset, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    if data.last_played is None:
+        raise InputError(
+            "a time-based split needs listen timestamps (listens.last_played) and the loaded data "
+            "has none; use --split random or load a source with timestamps"
+        )
+    return np.asarray(data.last_played[rows, cols]).ravel()
+
+
+def time_split(
+    data: Dataset, *, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> Split:
+    """Global temporal split: the oldest 80% of interactions train, the newest 10% test.
+
+    One cut-off for everybody (not per user) so no model ever sees another
+    user's future; equal timestamps are ordered by the seed. Users whose plays all
+    fall after the cut-off are evaluated as cold users.
+    """
+    _require_plays(data)
+    fractions = _check_ratios(ratios)
+    rows, cols = _interactions(data.plays)
+    stamps = _timestamps(data, rows, cols)
+    order = np.lexsort((np.random.default_rng(seed).permutation(len(rows)), stamps))
+    n_train = int(round(fractions[0] * len(rows)))
+    n_val = int(round(fractions[1] * len(rows)))
+    labels = np.empty(len(rows), dtype=np.int8)
+    labels[order] = np.repeat(np.array([0, 1, 2], dtype=np.int8), [n_train, n_val, len(rows) - n_train - n_val])
+    cutoffs = [float(stamps[order[i]]) for i in (n_train, n_train + n_val) if i < len(rows)]
+    return _build(data, "time", labels, rows, cols, params={"ratios": fractions.tolist(), "seed": seed, "cutoffs": cutoffs})
+
+
+def _check_fraction(name: str, value: float) -> None:
+    if not 0 <= value < 1:
+        raise InputError(f"{name} must be in [0, 1), got {value}")
+
+
+def cold_items_split(
+    data: Dataset, *, fraction: float = 0.2, validation_fraction: float = 0.0, seed: int = 0
+) -> Split:
+    """A seeded `fraction` of the played items loses every training interaction.
+
+    Their plays become the test set and each test user's cold items are ranked
+    among all cold items (the `candidates`), the situation of a new release that
+    only content (crowd tags from other listeners, audio-predicted tags) can place.
+    Items nobody played are not drawn: they could never be relevant.
+    `validation_fraction` makes a second, disjoint set of cold items for tuning.
+    """
+    _require_plays(data)
+    _check_fraction("cold item fraction", fraction)
+    _check_fraction("validation fraction", validation_fraction)
+    rows, cols = _interactions(data.plays)
+    played = np.flatnonzero(data.item_play_counts() > 0)
+    shuffled = np.random.default_rng(seed).permutation(played)
+    n_test = max(1, int(round(fraction * len(played))))
+    n_val = int(round(validation_fraction * len(played)))
+    test_items = np.sort(shuffled[:n_test])
+    val_items = np.sort(shuffled[n_test : n_test + n_val])
+    part = np.zeros(len(rows), dtype=np.int8)
+    part[np.isin(cols, val_items)] = 1
+    part[np.isin(cols, test_items)] = 2
+    return _build(
+        data,
+        "cold-items",
+        part,
+        rows,
+        cols,
+        candidates=test_items,
+        validation_candidates=val_items if n_val else None,
+        params={"fraction": fraction, "validation_fraction": validation_fraction, "seed": seed, "n_cold_items": int(n_test)},
+    )
+
+
+def cold_users_split(
+    data: Dataset, *, fraction: float = 0.2, validation_fraction: float = 0.0, given: int = 0, seed: int = 0
+) -> Split:
+    """A seeded `fraction` of users keeps only `given` random interactions in training.
+
+    With `given=0` (the default) they are brand-new users: only non-personalised
+    models can rank for them; `given > 0` measures the first few sessions.
+    Only users with more than `given` interactions are drawn.
+    """
+    _require_plays(data)
+    _check_fraction("cold user fraction", fraction)
+    _check_fraction("validation fraction", validation_fraction)
+    rows, cols = _interactions(data.plays)
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(rows, minlength=data.n_users)
+    eligible = np.flatnonzero(counts > given)
+    shuffled = rng.permutation(eligible)
+    n_test = max(1, int(round(fraction * len(eligible))))
+    n_val = int(round(validation_fraction * len(eligible)))
+    role = np.zeros(data.n_users, dtype=np.int8)
+    role[shuffled[n_test : n_test + n_val]] = 1
+    role[shuffled[:n_test]] = 2
+    order, position, _ = _per_user_random_rank(rows, data.n_users, rng)
+    part = np.where(position < given, 0, role[rows[order]]).astype(np.int8)
+    labels = np.empty(len(rows), dtype=np.int8)
+    labels[order] = part
+    return _build(
+        data,
+        "cold-users",
+        labels,
+        rows,
+        cols,
+        params={"fraction": fraction, "validation_fraction": validation_fraction, "given": given, "seed": seed},
+    )
+
+
+def make_split(data: Dataset, name: str, *, seed: int = 0, **params: Any) -> Split:
+    """The split called `name` (as on the command line) with its defaults."""
+    makers = {
+        "random": random_split,
+        "leave-k-out": leave_k_out_split,
+        "time": time_split,
+        "cold-items": cold_items_split,
+        "cold-users": cold_users_split,
+    }
+    if name not in makers:
+        raise InputError(f"unknown split {name!r}; choose one of {', '.join(SPLITS)}")
+    return makers[name](data, seed=seed, **params)
