@@ -29,3 +29,24 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
                 for r in result["last_runs"]
             ),
         )
+
+
+@app.command("rejects")
+def rejects(
+    limit: int = typer.Option(50, "--limit", min=0, help="Show at most N rows (newest first; 0 = all)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Quarantined input rows: file, physical line, reason and raw text."""
+    from recommender.storage.stats import list_rejects
+
+    result = list_rejects(state.engine, limit=limit or None)
+    if as_json:
+        print_json(result)
+        return
+    print_table(
+        f"rejects ({result['total']:,} in total, newest first)",
+        ["run", "file", "line", "reason", "raw"],
+        ([r["run_id"], r["file"], r["line"], r["reason"], r["raw"]] for r in result["rejects"]),
+    )
+    if result["by_reason"]:
+        print_table("by reason", ["reason", "count"], result["by_reason"].items())

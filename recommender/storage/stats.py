@@ -9,6 +9,7 @@ from sqlalchemy import Engine, func, select
 from recommender.storage.schema import (
     EtlRun,
     Listen,
+    ListenEvent,
     PredictedTag,
     Reject,
     Tag,
@@ -29,6 +30,7 @@ def database_stats(engine: Engine, *, last_runs: int = 5) -> dict[str, Any]:
             "users": count(select(func.count()).select_from(User)),
             "tracks": count(select(func.count()).select_from(Track)),
             "listens": count(select(func.count()).select_from(Listen)),
+            "listen_events": count(select(func.count()).select_from(ListenEvent)),
             "plays": count(select(func.coalesce(func.sum(Listen.play_count), 0))),
             "tags": count(select(func.count()).select_from(Tag)),
             "tag_assignments": count(select(func.count()).select_from(TagAssignment)),
@@ -60,5 +62,27 @@ def database_stats(engine: Engine, *, last_runs: int = 5) -> dict[str, Any]:
                 "message": r.message,
             }
             for r in runs
+        ],
+    }
+
+
+def list_rejects(engine: Engine, *, limit: int | None = 50) -> dict[str, Any]:
+    """The newest quarantined rows (file, line, reason, raw) and the totals per reason."""
+    with engine.connect() as conn:
+        by_reason = dict(
+            conn.execute(
+                select(Reject.reason, func.count()).group_by(Reject.reason).order_by(Reject.reason)
+            ).all()
+        )
+        stmt = select(Reject).order_by(Reject.id.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        rows = conn.execute(stmt).all()
+    return {
+        "total": sum(by_reason.values()),
+        "by_reason": by_reason,
+        "rejects": [
+            {"id": r.id, "run_id": r.run_id, "file": r.file, "line": r.line, "reason": r.reason, "raw": r.raw}
+            for r in rows
         ],
     }
