@@ -26,6 +26,8 @@ RANKERS: dict[str, str] = {
     "pop": "recommender.evaluation.baselines:PopularityRanker",
     "tag-pop": "recommender.evaluation.baselines:TagPopularityRanker",
     "tag-cosine": "recommender.evaluation.baselines:TagCosineRanker",
+    "content": "recommender.hybrid.rankers:ContentRanker",
+    "hybrid": "recommender.hybrid.rankers:HybridRanker",
 }
 
 
