@@ -36,7 +36,9 @@ def create_ranker(name: str, *, seed: int = 0, **params: Any) -> Ranker:
     try:
         module_name, class_name = RANKERS[name].split(":")
     except KeyError:
-        raise InputError(f"unknown model {name!r}; choose one of {', '.join(sorted(RANKERS))}") from None
+        raise InputError(
+            f"unknown model {name!r}; choose one of {', '.join(sorted(RANKERS))}"
+        ) from None
     return getattr(importlib.import_module(module_name), class_name)(seed=seed, **params)
 
 

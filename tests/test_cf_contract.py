@@ -75,7 +75,9 @@ def test_recommends_the_unplayed_items_of_the_users_block(model: CFModel) -> Non
     assert ids.shape == scores.shape == (N_USERS, ITEMS_PER_BLOCK - PLAYED)
     assert ids.dtype == np.int64 and scores.dtype == np.float32
     hits = [set(ids[u].tolist()) == unplayed_block_items(u) for u in users]
-    assert np.mean(hits) >= 0.95, f"only {np.mean(hits):.2%} of users got exactly their block's unplayed items"
+    assert np.mean(hits) >= 0.95, (
+        f"only {np.mean(hits):.2%} of users got exactly their block's unplayed items"
+    )
     assert np.all(np.diff(scores, axis=1) <= 0), "scores must be sorted best first"
 
 
@@ -85,17 +87,23 @@ def test_filter_played(model: CFModel) -> None:
     for row, user in enumerate(users):
         assert not set(ids[row].tolist()) & set(PLAYS[user].indices.tolist())
     ids, _ = model.recommend(users, PLAYS[users], n=PLAYED, filter_played=False)
-    played_in_top = [len(set(ids[r].tolist()) & set(PLAYS[u].indices.tolist())) for r, u in enumerate(users)]
+    played_in_top = [
+        len(set(ids[r].tolist()) & set(PLAYS[u].indices.tolist())) for r, u in enumerate(users)
+    ]
     assert sum(played_in_top) > 0, "without filtering, played items of the block must appear"
     assert np.all(block_of_item(ids) == block_of_user(users)[:, None])
 
 
 def test_items_restricts_candidates(model: CFModel) -> None:
     user = 5  # block 0
-    candidates = np.concatenate([np.arange(ITEMS_PER_BLOCK, 3 * ITEMS_PER_BLOCK), sorted(unplayed_block_items(user))])
+    candidates = np.concatenate(
+        [np.arange(ITEMS_PER_BLOCK, 3 * ITEMS_PER_BLOCK), sorted(unplayed_block_items(user))]
+    )
     ids, scores = model.recommend(np.array([user]), PLAYS[[user]], n=8, items=candidates)
     assert set(ids[0].tolist()) <= set(candidates.tolist())
-    assert set(ids[0, :5].tolist()) == unplayed_block_items(user), "own-block candidates must come first"
+    assert set(ids[0, :5].tolist()) == unplayed_block_items(user), (
+        "own-block candidates must come first"
+    )
     # fewer candidates than n: padded with -1 / -inf
     few = np.array(sorted(unplayed_block_items(user)))[:2]
     ids, scores = model.recommend(np.array([user]), PLAYS[[user]], n=4, items=few)
@@ -158,7 +166,10 @@ def test_factors_exposed_for_mf_models(name: str, model: CFModel) -> None:
         return
     assert model.item_factors.shape[0] == N_ITEMS and model.user_factors.shape[0] == N_USERS
     np.testing.assert_allclose(
-        model.user_factors[:3] @ model.item_factors.T, model.score(np.arange(3)), rtol=1e-4, atol=1e-5
+        model.user_factors[:3] @ model.item_factors.T,
+        model.score(np.arange(3)),
+        rtol=1e-4,
+        atol=1e-5,
     )
 
 
@@ -173,7 +184,9 @@ def test_save_load_round_trip(model: CFModel, tmp_path: Path) -> None:
     assert type(loaded) is type(model) and loaded.params == model.params
     users = np.arange(N_USERS)
     np.testing.assert_array_equal(loaded.score(users), model.score(users))
-    for a, b in zip(loaded.recommend(users, PLAYS, n=7), model.recommend(users, PLAYS, n=7), strict=True):
+    for a, b in zip(
+        loaded.recommend(users, PLAYS, n=7), model.recommend(users, PLAYS, n=7), strict=True
+    ):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(
         loaded.recommend_history(PLAYS[:3], n=5)[0], model.recommend_history(PLAYS[:3], n=5)[0]

@@ -42,7 +42,7 @@ class ALSModel(FactorizationModel):
         self._model.fit(weighted, show_progress=False)
 
     def _fold_in_scores(self, weighted_history: sp.csr_matrix) -> np.ndarray:
-        """implicit's recalculate_user: the exact least-squares user factor given the item factors."""
+        """implicit's recalculate_user: the exact least-squares user factor for fixed items."""
         rows = np.arange(weighted_history.shape[0])
         factors = self._model.recalculate_user(rows, weighted_history)
         return np.atleast_2d(factors @ self._model.item_factors.T).astype(np.float32)

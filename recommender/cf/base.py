@@ -55,7 +55,7 @@ def create_cf_model(name: str, *, seed: int = 0, **params: Any) -> CFModel:
 
 
 class CFModel(ABC):
-    """Base class: hyper-parameters in `defaults` (tuned values, see each model), a seed, a weighting.
+    """Base class: hyper-parameters in `defaults` (tuned values), a seed, a weighting.
 
     Subclasses implement `_fit`, `score`, `_fold_in_scores`, `similar_items` and
     the array (de)serialisation; recommend/filtering/top-n and save/load live here
@@ -81,7 +81,8 @@ class CFModel(ABC):
         if unknown:
             known = ", ".join(sorted(self.defaults)) or "none"
             raise InputError(
-                f"unknown parameter(s) {', '.join(unknown)} for the {self.name} model; known: {known}"
+                f"unknown parameter(s) {', '.join(unknown)} for the {self.name} model;"
+                f" known: {known}"
             )
         self.seed = int(seed)
         self.num_threads = int(num_threads)
@@ -137,7 +138,9 @@ class CFModel(ABC):
         self._require_fitted()
         user_rows = np.atleast_1d(np.asarray(user_rows, dtype=np.int64))
         exclude = self._check_rows_plays(user_rows, plays) if filter_played else None
-        return top_n(self.score(user_rows), n, exclude=exclude, items=_check_items(items, self.n_items))
+        return top_n(
+            self.score(user_rows), n, exclude=exclude, items=_check_items(items, self.n_items)
+        )
 
     def recommend_history(
         self, history: sp.csr_matrix, *, n: int = 10, filter_played: bool = True
@@ -147,7 +150,8 @@ class CFModel(ABC):
         history = _as_csr(history)
         if history.shape[1] != self.n_items:
             raise InputError(
-                f"history has {history.shape[1]} item columns but the model knows {self.n_items} items"
+                f"history has {history.shape[1]} item columns but the model knows"
+                f" {self.n_items} items"
             )
         with single_threaded_blas():
             scores = self._fold_in_scores(self.weighting.transform(history))
@@ -258,7 +262,9 @@ def _read_manifest(directory: Path) -> dict[str, Any]:
     if not isinstance(manifest, dict) or not required <= set(manifest):
         raise _bundle_error(directory, f"has a {PARAMS_FILE} without {sorted(required)}")
     if manifest["format"] != FORMAT_VERSION:
-        raise _bundle_error(directory, f"uses format {manifest['format']}, expected {FORMAT_VERSION}")
+        raise _bundle_error(
+            directory, f"uses format {manifest['format']}, expected {FORMAT_VERSION}"
+        )
     return manifest
 
 
@@ -287,7 +293,9 @@ def _restore_model(cls: type[CFModel], directory: Path, manifest: dict[str, Any]
 
 def _as_csr(matrix: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
     if not sp.issparse(matrix):
-        raise TypeError(f"expected a scipy sparse users x items matrix, got {type(matrix).__name__}")
+        raise TypeError(
+            f"expected a scipy sparse users x items matrix, got {type(matrix).__name__}"
+        )
     return sp.csr_matrix(matrix, dtype=np.float32)
 
 

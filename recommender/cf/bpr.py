@@ -44,8 +44,8 @@ class BPRModel(FactorizationModel):
 
     def _fit(self, weighted: sp.csr_matrix) -> None:
         # implicit's multi-threaded BPR is Hogwild SGD: threads race on shared factors, so two runs
-        # with the same seed differ (measured: top-10 identical for only ~12% of users). Train on one
-        # thread unless the caller explicitly asks for more; recommending still uses every core.
+        # with the same seed differ (measured: top-10 identical for only ~12% of users).
+        # Train on one thread unless the caller asks for more; recommending uses every core.
         self._model = self._new_implicit_model()
         self._model.num_threads = self.num_threads if self.num_threads > 1 else 1
         self._model.fit(weighted, show_progress=False)

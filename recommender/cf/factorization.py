@@ -1,4 +1,4 @@
-"""What ALS and BPR share: implicit's CPU matrix-factorisation model, its batched top-k, factor arrays.
+"""What ALS and BPR share: implicit's CPU factorisation model, batched top-k, factor arrays.
 
 Recommendation goes through implicit's batched `recommend` (multi-threaded top-k
 in C++), and results are normalised to the contract of `recommender.cf.base`.
@@ -62,7 +62,7 @@ class FactorizationModel(CFModel):
         return ids, scores
 
     def similar_items(self, item: int, *, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """Cosine neighbours in item-factor space (implicit's similar_items), item itself dropped."""
+        """Cosine neighbours in item-factor space (implicit's similar_items), minus the item."""
         self._require_fitted()
         k = min(int(n) + 1, self.n_items)
         ids, scores = self._model.similar_items(int(item), N=k)

@@ -28,7 +28,8 @@ class ItemKNNModel(CFModel):
             from recommender.errors import InputError
 
             raise InputError(
-                f"unknown KNN similarity {self.params['similarity']!r}; choose {' or '.join(SIMILARITIES)}"
+                f"unknown KNN similarity {self.params['similarity']!r};"
+                f" choose {' or '.join(SIMILARITIES)}"
             )
         self._similarity: sp.csr_matrix | None = None
         self._user_items: sp.csr_matrix | None = None
@@ -39,7 +40,10 @@ class ItemKNNModel(CFModel):
         K = int(self.params["K"])
         if self.params["similarity"] == "bm25":
             model = BM25Recommender(
-                K=K, K1=float(self.params["K1"]), B=float(self.params["B"]), num_threads=self.num_threads
+                K=K,
+                K1=float(self.params["K1"]),
+                B=float(self.params["B"]),
+                num_threads=self.num_threads,
             )
         else:
             model = CosineRecommender(K=K, num_threads=self.num_threads)

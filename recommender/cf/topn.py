@@ -1,4 +1,4 @@
-"""Top-n selection shared by every model, so filtering, ties and padding never differ between them."""
+"""Top-n shared by every model, so filtering, ties and padding never differ between them."""
 
 from __future__ import annotations
 

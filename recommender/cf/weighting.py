@@ -41,7 +41,9 @@ class Weighting:
 
     def __post_init__(self) -> None:
         if self.kind not in WEIGHTINGS:
-            raise ValueError(f"unknown weighting {self.kind!r}; choose one of {', '.join(WEIGHTINGS)}")
+            raise ValueError(
+                f"unknown weighting {self.kind!r}; choose one of {', '.join(WEIGHTINGS)}"
+            )
 
     def fit_transform(self, plays: sp.csr_matrix) -> sp.csr_matrix:
         """Learn the statistics from `plays` (users x items) and weight it."""
@@ -50,8 +52,12 @@ class Weighting:
             from implicit.nearest_neighbours import bm25_weight
 
             n_users = float(plays.shape[0])
-            self.idf = (np.log(n_users) - np.log1p(np.diff(plays.tocsc().indptr))).astype(np.float64)
-            self.average_length = float(np.asarray(plays.sum(axis=1)).mean()) if plays.shape[0] else 1.0
+            self.idf = (np.log(n_users) - np.log1p(np.diff(plays.tocsc().indptr))).astype(
+                np.float64
+            )
+            self.average_length = (
+                float(np.asarray(plays.sum(axis=1)).mean()) if plays.shape[0] else 1.0
+            )
             return sp.csr_matrix(bm25_weight(plays, K1=self.k1, B=self.b), dtype=np.float32)
         return self.transform(plays)
 
