@@ -76,3 +76,28 @@ def lastfm_2k_command(
     with make_progress(quiet=state.quiet) as progress:
         summary = load_lastfm_2k(state.engine, directory, progress, unknown_artists=unknown_artists)
     print_run_summary(summary, as_json=as_json)
+
+
+@app.command("demo")
+def demo_command(
+    users: int = typer.Option(200, "--users", min=2, help="Number of synthetic listeners."),
+    tracks: int = typer.Option(300, "--tracks", min=10, help="Tracks (about 20% stay cold)."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, byte-identical catalogue."),
+    clip_seconds: float = typer.Option(6.0, "--clip-seconds", min=1.0, max=60.0, help="Seconds."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Audio rendering processes (default: all cores)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+) -> None:
+    """Generate the synthetic demo catalogue (audible tags) in RECSYS_HOME/demo and load it."""
+    from etl.demo import load_demo
+
+    with make_progress(quiet=state.quiet) as progress:
+        summary = load_demo(
+            state.engine, state.settings.home, users=users, tracks=tracks, seed=seed,
+            clip_seconds=clip_seconds, workers=workers, progress=progress,
+        )
+    print_run_summary(summary, as_json=as_json)
+    if not as_json:
+        where = state.settings.home / "demo"
+        console.print(f"demo catalogue: {where}", markup=False, highlight=False)

@@ -1,0 +1,354 @@
+"""Render a demo track's audio from its tags, so that the tags are audible.
+
+The mapping from tags to sound is the generator's ground truth for the audio
+tagger, so each informative tag gets its own robust signature:
+
+- genre: tempo, harmony (triads, sevenths, power chords, drones), how the
+  chords are played (arpeggios, stabs, strums, sixteenths), a bass line, a drum
+  pattern, and bus effects (rock distortion, electronic side-chain pumping,
+  ambient noise wash);
+- mood: tempo factor, major/minor mode, pitch register, loudness, brightness
+  (low-pass or drive) and articulation (staccato / legato);
+- instrument: which synthesised voice plays (etl.demo_voices); `drums` adds a
+  kit playing the genre's pattern.
+
+Per-track randomness (key, exact tempo, levels, melody, noise floor) comes from
+the track's own seed, so clips differ but the same seed renders the same samples.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from etl.demo_voices import DRUM_SOUNDS, INSTRUMENT_VOICES, Voice, midi_to_hz, sine_bass, sine_pad
+
+MAJOR = (0, 2, 4, 5, 7, 9, 11)
+MINOR = (0, 2, 3, 5, 7, 8, 10)
+
+
+@dataclass(frozen=True)
+class GenreStyle:
+    tempo: float  # beats per minute before the mood factor
+    progression: tuple[int, ...]  # scale degrees, one chord each
+    chord_steps: int  # sixteenth-note steps per chord
+    chord: str  # triad | seventh | power | add9
+    comp: str  # arpeggio | stabs | eighths | sixteenths | strum | drone
+    melody_steps: tuple[int, ...]  # note lengths the melody picks from, in steps
+    bass: str  # held | walking | eighths | offbeat | alternating
+    drums: dict[str, tuple[int, ...]]  # steps within a 16-step bar, per drum sound
+    instruments: tuple[str, ...]  # what this genre is usually played on
+    swing: float = 0.0  # delay of the off-beat eighth, as a fraction of a step
+    drive: float = 0.0  # distortion of the instrument bus
+    pump: float = 0.0  # side-chain ducking depth on every beat
+    noise_wash: float = 0.0  # level of a slowly breathing band of noise
+
+
+@dataclass(frozen=True)
+class MoodStyle:
+    tempo_factor: float
+    scale: tuple[int, ...]
+    register: int  # semitones added to chords and melody
+    gain_db: float
+    lowpass_hz: float | None  # darker moods lose their highs
+    drive: float  # > 0 saturates the whole mix (brighter, denser)
+    length_factor: float  # < 1 staccato, > 1 legato
+
+
+GENRE_STYLES: dict[str, GenreStyle] = {
+    "classical": GenreStyle(
+        tempo=76,
+        progression=(0, 3, 4, 0, 5, 3, 4, 0),
+        chord_steps=16,
+        chord="triad",
+        comp="arpeggio",
+        melody_steps=(4, 4, 8),
+        bass="held",
+        drums={"kick": (0, 8)},
+        instruments=("piano", "strings"),
+    ),
+    "jazz": GenreStyle(
+        tempo=132,
+        progression=(1, 4, 0, 0, 5, 1, 4, 0),
+        chord_steps=8,
+        chord="seventh",
+        comp="stabs",
+        melody_steps=(2, 2, 4, 6),
+        bass="walking",
+        drums={"ride": (0, 4, 6, 8, 12, 14), "hat": (4, 12), "kick": (0,)},
+        instruments=("piano", "drums"),
+        swing=0.66,
+    ),
+    "rock": GenreStyle(
+        tempo=118,
+        progression=(0, 5, 3, 4),
+        chord_steps=16,
+        chord="power",
+        comp="eighths",
+        melody_steps=(4, 4, 8),
+        bass="eighths",
+        drums={"kick": (0, 8, 10), "snare": (4, 12), "hat": (0, 2, 4, 6, 8, 10, 12, 14)},
+        instruments=("guitar", "drums"),
+        drive=4.0,
+    ),
+    "electronic": GenreStyle(
+        tempo=126,
+        progression=(0, 5, 3, 4),
+        chord_steps=16,
+        chord="triad",
+        comp="sixteenths",
+        melody_steps=(2, 2, 4),
+        bass="offbeat",
+        drums={"kick": (0, 4, 8, 12), "snare": (4, 12), "hat": (2, 6, 10, 14)},
+        instruments=("synth", "drums"),
+        pump=0.6,
+    ),
+    "folk": GenreStyle(
+        tempo=100,
+        progression=(0, 3, 0, 4),
+        chord_steps=16,
+        chord="triad",
+        comp="strum",
+        melody_steps=(4, 4, 2, 8),
+        bass="alternating",
+        drums={"kick": (0, 8), "snare": (4, 12)},
+        instruments=("guitar", "strings"),
+    ),
+    "ambient": GenreStyle(
+        tempo=64,
+        progression=(0, 5, 3, 4),
+        chord_steps=32,
+        chord="add9",
+        comp="drone",
+        melody_steps=(8, 12, 16),
+        bass="held",
+        drums={"kick": (0,), "hat": (8,)},
+        instruments=("synth", "strings"),
+        noise_wash=0.35,
+    ),
+}
+
+MOOD_STYLES: dict[str, MoodStyle] = {
+    "happy": MoodStyle(
+        1.08, MAJOR, register=12, gain_db=-5.0, lowpass_hz=None, drive=0.0, length_factor=0.55
+    ),
+    "energetic": MoodStyle(
+        1.22, MAJOR, register=0, gain_db=-0.5, lowpass_hz=None, drive=3.0, length_factor=0.8
+    ),
+    "calm": MoodStyle(
+        0.88, MAJOR, register=0, gain_db=-14.0, lowpass_hz=2500.0, drive=0.0, length_factor=1.4
+    ),
+    "sad": MoodStyle(
+        0.8, MINOR, register=-12, gain_db=-11.0, lowpass_hz=1800.0, drive=0.0, length_factor=1.5
+    ),
+}
+
+INSTRUMENTS: tuple[str, ...] = (*INSTRUMENT_VOICES, "drums")
+
+
+@dataclass(frozen=True)
+class ClipPlan:
+    """Everything that decides a clip's sound; `seed` drives the remaining detail."""
+
+    genre: str
+    mood: str
+    instruments: tuple[str, ...]
+    tempo: float  # the true beats per minute of the clip
+    key: int  # 0 = C ... 11 = B
+    seed: int
+
+
+def plan_clip(
+    *, genre: str, mood: str, instruments: tuple[str, ...], rng: np.random.Generator
+) -> ClipPlan:
+    """Draw the per-track variation (exact tempo, key, render seed) for a tag combination."""
+    tempo = GENRE_STYLES[genre].tempo * MOOD_STYLES[mood].tempo_factor * rng.uniform(0.96, 1.04)
+    return ClipPlan(
+        genre=genre,
+        mood=mood,
+        instruments=tuple(instruments),
+        tempo=round(float(tempo), 2),
+        key=int(rng.integers(12)),
+        seed=int(rng.integers(2**31)),
+    )
+
+
+# A note: (start seconds, held seconds, MIDI pitch, velocity).
+Note = tuple[float, float, float, float]
+
+
+def _chord_tones(scale: tuple[int, ...], degree: int, kind: str) -> list[int]:
+    def tone(step: int) -> int:
+        return scale[(degree + step) % 7] + 12 * ((degree + step) // 7)
+
+    if kind == "power":
+        return [tone(0), tone(0) + 7, tone(0) + 12]
+    if kind == "seventh":
+        return [tone(0), tone(2), tone(4), tone(6)]
+    if kind == "add9":
+        return [tone(0), tone(4), tone(8), tone(2) + 12]
+    return [tone(0), tone(2), tone(4)]
+
+
+class _Score:
+    """The clip's timeline: step times with swing, and the chord under each step."""
+
+    def __init__(self, plan: ClipPlan, style: GenreStyle, mood: MoodStyle, seconds: float):
+        self.step = 60.0 / plan.tempo / 4.0
+        self.n_steps = int(math.ceil(seconds / self.step)) + 1
+        self.style, self.mood = style, mood
+        self.root = 48 + plan.key  # C3..B3
+        self.scale = mood.scale
+
+    def time(self, step: float) -> float:
+        swing = self.style.swing * self.step if int(step) % 4 == 2 else 0.0
+        return step * self.step + swing
+
+    def chord(self, step: int) -> list[int]:
+        index = (step // self.style.chord_steps) % len(self.style.progression)
+        return _chord_tones(self.scale, self.style.progression[index], self.style.chord)
+
+    def hold(self, steps: float) -> float:
+        return steps * self.step * self.mood.length_factor
+
+
+def _comp_notes(score: _Score, rng: np.random.Generator) -> list[Note]:
+    style, base = score.style, score.root + 12 + score.mood.register
+    notes: list[Note] = []
+    for s in range(score.n_steps):
+        chord, pos = score.chord(s), s % 16
+        vel = rng.uniform(0.6, 0.9)
+        if style.comp == "arpeggio" and s % 2 == 0:
+            tones = chord + [t + 12 for t in chord]
+            notes.append((score.time(s), score.hold(3), base + tones[(s // 2) % len(tones)], vel))
+        elif style.comp == "stabs" and pos in (0, 6, 10):
+            notes += [(score.time(s), score.hold(2), base + t, vel) for t in chord]
+        elif style.comp == "eighths" and s % 2 == 0:
+            notes += [(score.time(s), score.hold(1.6), base - 12 + t, vel) for t in chord]
+        elif style.comp == "sixteenths":
+            tones = chord + [chord[0] + 12]
+            notes.append((score.time(s), score.hold(0.8), base + tones[s % len(tones)], vel))
+        elif style.comp == "strum" and pos in (0, 4, 6, 8, 12, 14):
+            direction = 1 if pos in (0, 8) else -1
+            for i, t in enumerate(chord[::direction] + [chord[0] + 12]):
+                notes.append((score.time(s) + 0.012 * i, score.hold(3), base + t, vel * 0.8))
+        elif style.comp == "drone" and s % style.chord_steps == 0:
+            notes += [(score.time(s), score.hold(style.chord_steps), base + t, 0.6) for t in chord]
+    return notes
+
+
+def _melody_notes(score: _Score, rng: np.random.Generator) -> list[Note]:
+    base = score.root + 24 + score.mood.register
+    notes: list[Note] = []
+    degree, s = int(rng.integers(0, 5)), 0
+    while s < score.n_steps:
+        length = int(rng.choice(score.style.melody_steps))
+        if rng.random() > 0.2:  # a rest now and then
+            pitch = score.scale[degree % 7] + 12 * (degree // 7)
+            notes.append(
+                (score.time(s), score.hold(length * 0.9), base + pitch, rng.uniform(0.6, 1.0))
+            )
+        degree = int(np.clip(degree + rng.choice([-2, -1, -1, 1, 1, 2]), -3, 9))
+        s += length
+    return notes
+
+
+def _bass_notes(score: _Score) -> list[Note]:
+    style, base = score.style, score.root - 12
+    notes: list[Note] = []
+    for s in range(score.n_steps):
+        chord, pos = score.chord(s), s % 16
+        root = base + chord[0]
+        if style.bass == "held" and s % style.chord_steps == 0:
+            notes.append((score.time(s), score.hold(style.chord_steps), root, 0.7))
+        elif style.bass == "walking" and s % 4 == 0:
+            tone = [chord[0], chord[1], chord[2], chord[0] + 11][(s // 4) % 4]
+            notes.append((score.time(s), score.hold(3.5), base + tone, 0.8))
+        elif style.bass == "eighths" and s % 2 == 0:
+            notes.append((score.time(s), score.hold(1.5), root, 0.8))
+        elif style.bass == "offbeat" and pos % 4 == 2:
+            notes.append((score.time(s), score.hold(1.5), root, 0.9))
+        elif style.bass == "alternating" and s % 4 == 0:
+            notes.append((score.time(s), score.hold(3), root + (7 if pos in (4, 12) else 0), 0.7))
+    return notes
+
+
+def _play(voice: Voice, notes: list[Note], n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """Mix notes into one buffer; a repeated note reuses its rendering (arpeggios repeat a lot)."""
+    out = np.zeros(n)
+    rendered: dict[tuple[float, int, float], np.ndarray] = {}
+    for start, hold, pitch, vel in notes:
+        first = int(start * sr)
+        if first >= n:
+            continue
+        length = min(n - first, int((hold + 0.4) * sr))
+        key = (pitch, length, round(hold, 4))
+        if key not in rendered:
+            rendered[key] = voice(midi_to_hz(pitch), length, sr, hold=hold, rng=rng)
+        out[first : first + length] += vel * rendered[key]
+    return out
+
+
+def _drums(score: _Score, n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+    sounds = {name: DRUM_SOUNDS[name](sr, rng) for name in score.style.drums}
+    out = np.zeros(n)
+    for s in range(score.n_steps):
+        for name, steps in score.style.drums.items():
+            if s % 16 in steps:
+                first = int(score.time(s) * sr)
+                if first < n:
+                    hit = sounds[name][: n - first] * rng.uniform(0.75, 1.0)
+                    out[first : first + hit.size] += hit
+    return out
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    return x / peak if peak > 0 else x
+
+
+def render_clip(plan: ClipPlan, *, seconds: float = 6.0, sample_rate: int = 22050) -> np.ndarray:
+    """The clip as float32 samples in [-1, 1], mono, `seconds * sample_rate` long."""
+    rng = np.random.default_rng(plan.seed)
+    style, mood = GENRE_STYLES[plan.genre], MOOD_STYLES[plan.mood]
+    sr, n = sample_rate, int(round(seconds * sample_rate))
+    score = _Score(plan, style, mood, seconds)
+
+    pitched = [INSTRUMENT_VOICES[i] for i in plan.instruments if i in INSTRUMENT_VOICES]
+    music = np.zeros(n)
+    if pitched:
+        comp_voice, melody_voice = pitched[0], pitched[-1]
+        level = lambda: 10 ** (rng.uniform(-3, 3) / 20)  # noqa: E731 - per-part level jitter
+        music += level() * _normalise(_play(comp_voice, _comp_notes(score, rng), n, sr, rng))
+        music += (
+            0.8 * level() * _normalise(_play(melody_voice, _melody_notes(score, rng), n, sr, rng))
+        )
+        if style.drive:
+            music = np.tanh(style.drive * _normalise(music)) * 1.5
+    music += 0.6 * _normalise(_play(sine_bass, _bass_notes(score), n, sr, rng))
+    if style.noise_wash:
+        sos = signal.butter(2, [300.0, 1500.0], btype="band", fs=sr, output="sos")
+        t = np.arange(n) / sr
+        breath = 0.6 + 0.4 * np.sin(2 * np.pi * 0.25 * t + rng.random() * 6)
+        music += style.noise_wash * _normalise(signal.sosfilt(sos, rng.standard_normal(n))) * breath
+        music += 0.3 * _normalise(_play(sine_pad, [(0.0, seconds, score.root, 1.0)], n, sr, rng))
+    if style.pump:
+        beat = 4 * score.step
+        music *= 1.0 - style.pump * np.exp(-((np.arange(n) / sr) % beat) / 0.08)
+    if "drums" in plan.instruments:
+        music = _normalise(music) + 0.9 * _normalise(_drums(score, n, sr, rng))
+
+    mix = _normalise(music)
+    if mood.lowpass_hz:
+        mix = _normalise(
+            signal.sosfilt(signal.butter(2, mood.lowpass_hz, fs=sr, output="sos"), mix)
+        )
+    if mood.drive:
+        mix = _normalise(np.tanh(mood.drive * mix))
+    gain = 10 ** ((mood.gain_db + rng.uniform(-2.0, 2.0)) / 20)
+    noise = 10 ** (rng.uniform(-55.0, -42.0) / 20) * rng.standard_normal(n)
+    fade = np.minimum(1.0, np.minimum(np.arange(n), np.arange(n)[::-1]) / (0.01 * sr))
+    return np.clip((0.97 * gain * mix + noise) * fade, -1.0, 1.0).astype(np.float32)
