@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from etl.demo_audio import GENRE_STYLES, INSTRUMENTS, MOOD_STYLES, ClipPlan, plan_clip
+from etl.demo_audio import ClipPlan, plan_clip
+from etl.demo_styles import GENRE_STYLES, INSTRUMENTS, MOOD_STYLES
 from recommender.errors import InputError
 
 GENRES: tuple[str, ...] = tuple(GENRE_STYLES)
