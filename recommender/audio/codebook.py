@@ -1,0 +1,107 @@
+"""Bag-of-frames: a k-means codebook over frame vectors and per-track histograms of frame assignments.
+
+Fitting uses scikit-learn (StandardScaler → optional PCA → MiniBatchKMeans);
+the fitted parameters are saved as plain arrays in an .npz and applied with
+numpy, so loading a codebook never unpickles anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from recommender.errors import ModelBundleError
+
+
+@dataclass(frozen=True)
+class Codebook:
+    mean: np.ndarray  # (frame_dim,) scaler mean
+    scale: np.ndarray  # (frame_dim,) scaler std (1 where constant)
+    components: np.ndarray  # (n_components, frame_dim); empty (0, frame_dim) without PCA
+    pca_mean: np.ndarray  # (frame_dim,)
+    centroids: np.ndarray  # (k, n_components or frame_dim)
+
+    @property
+    def k(self) -> int:
+        return self.centroids.shape[0]
+
+    @classmethod
+    def fit(
+        cls,
+        frames: Sequence[np.ndarray] | np.ndarray,
+        *,
+        k: int = 32,
+        pca_components: int | None = None,
+        seed: int = 0,
+    ) -> Codebook:
+        """Learn K centroids from training frames (a list of (n_i, frame_dim) arrays or one stack)."""
+        from sklearn.cluster import MiniBatchKMeans
+        from sklearn.decomposition import PCA
+        from sklearn.preprocessing import StandardScaler
+
+        stacked = np.vstack(frames) if not isinstance(frames, np.ndarray) else frames
+        stacked = stacked.astype(np.float64)
+        if stacked.shape[0] < k:
+            raise ValueError(f"codebook: {stacked.shape[0]} training frames for k={k} centroids")
+        scaler = StandardScaler().fit(stacked)
+        scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+        z = (stacked - scaler.mean_) / scale
+        dim = z.shape[1]
+        components = np.zeros((0, dim))
+        pca_mean = np.zeros(dim)
+        if pca_components:
+            pca = PCA(n_components=min(pca_components, dim, z.shape[0]), random_state=seed).fit(z)
+            components, pca_mean = pca.components_, pca.mean_
+            z = (z - pca_mean) @ components.T
+        kmeans = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=2048)
+        kmeans.fit(z)
+        return cls(scaler.mean_, scale, components, pca_mean, kmeans.cluster_centers_)
+
+    def _project(self, frames: np.ndarray) -> np.ndarray:
+        z = (frames.astype(np.float64) - self.mean) / self.scale
+        if self.components.shape[0]:
+            z = (z - self.pca_mean) @ self.components.T
+        return z
+
+    def assign(self, frames: np.ndarray) -> np.ndarray:
+        """Index of the nearest centroid for each frame: (n_frames,) ints."""
+        from sklearn.metrics import pairwise_distances_argmin
+
+        if frames.shape[0] == 0:
+            return np.zeros(0, dtype=np.int64)
+        return pairwise_distances_argmin(self._project(frames), self.centroids)
+
+    def histogram(self, frames: np.ndarray) -> np.ndarray:
+        """Fraction of the track's frames assigned to each centroid: (k,) float32 summing to 1."""
+        counts = np.bincount(self.assign(frames), minlength=self.k).astype(np.float64)
+        total = counts.sum()
+        return (counts / total if total else counts).astype(np.float32)
+
+    def histograms(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """(n_tracks, k) histograms for a list of per-track frame arrays."""
+        if not len(frames):
+            return np.zeros((0, self.k), dtype=np.float32)
+        return np.vstack([self.histogram(f) for f in frames])
+
+    def save(self, path: Path) -> None:
+        np.savez(
+            path,
+            mean=self.mean,
+            scale=self.scale,
+            components=self.components,
+            pca_mean=self.pca_mean,
+            centroids=self.centroids,
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> Codebook:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return cls(
+                    data["mean"], data["scale"], data["components"], data["pca_mean"], data["centroids"]
+                )
+        except (OSError, KeyError, ValueError) as exc:
+            raise ModelBundleError(f"{path}: unreadable codebook ({exc}); retrain the tagger") from None

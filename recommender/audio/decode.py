@@ -1,0 +1,59 @@
+"""Decode any file libsndfile (or librosa's fallback) can read into mono float32 at one rate.
+
+Every way a file can fail (missing, empty, not audio, truncated, zero length,
+silent) becomes one `AudioDecodeError` naming the file, so a catalogue scan can
+record it and carry on, and `recsys tag` can exit 2 with one line.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from recommender.errors import AudioDecodeError
+
+# Peak amplitude below which a decoded signal counts as silent (about -100 dBFS).
+SILENCE_PEAK = 1e-5
+
+
+def load_audio(
+    path: str | Path,
+    *,
+    sr: int = 22050,
+    offset: float = 0.0,
+    duration: float | None = None,
+) -> np.ndarray:
+    """Return the samples of `path` in [offset, offset + duration) as mono float32 at `sr`.
+
+    Shape: (n_samples,). Raises AudioDecodeError for anything that is not usable audio.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AudioDecodeError(f"{path}: no such audio file")
+    if not path.is_file():
+        raise AudioDecodeError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise AudioDecodeError(f"{path}: empty file (0 bytes); re-export the audio")
+    import librosa
+
+    try:
+        with warnings.catch_warnings():
+            # librosa warns before falling back to audioread; the outcome is what matters.
+            warnings.simplefilter("ignore")
+            y, _ = librosa.load(path, sr=sr, mono=True, offset=offset, duration=duration)
+    except Exception as exc:  # soundfile/audioread raise many unrelated types
+        text = str(exc).strip()
+        reason = text.splitlines()[0] if text else "not a recognised audio format"
+        raise AudioDecodeError(
+            f"{path}: cannot decode audio ({reason}); is it a complete WAV/FLAC/Ogg/MP3/AU file?"
+        ) from None
+    if y.size == 0:
+        where = f" after offset {offset:g} s" if offset else ""
+        raise AudioDecodeError(f"{path}: no audio samples{where} (zero length or truncated)")
+    if not np.all(np.isfinite(y)):
+        raise AudioDecodeError(f"{path}: decoded samples contain NaN or infinity (corrupt file)")
+    if float(np.max(np.abs(y))) < SILENCE_PEAK:
+        raise AudioDecodeError(f"{path}: the analysed audio is silent (peak below -100 dBFS)")
+    return y.astype(np.float32, copy=False)
