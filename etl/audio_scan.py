@@ -1,0 +1,221 @@
+"""Catalogue scan: featurise every track with an audio path and store its song vector.
+
+Parallel across processes (a forkserver pool, so workers never inherit the
+parent's database connections), resumable (a track whose file checksum already
+has features for this extractor version is skipped), and tolerant: a file that
+cannot be decoded is recorded in `rejects` (reason `audio_undecodable`, the file
+path, the message) and the scan carries on. Results are committed in batches,
+so an interrupted scan keeps what it finished.
+
+What is stored (see recommender.audio.store): the summary vector, plus an evenly
+spaced sample of frame vectors from which the tagger learns its bag-of-frames
+codebook at training time, so training never re-decodes audio.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, insert, select, update
+
+from recommender.audio.config import FeatureConfig
+from recommender.storage.schema import Reject, Track, TrackFeatures
+
+UNDECODABLE = "audio_undecodable"
+FEATURE_ERROR = "audio_feature_error"
+BATCH = 32
+
+
+@dataclass
+class ScanSummary:
+    run_id: int
+    extractor_version: str
+    tracks: int = 0  # tracks with an audio path
+    extracted: int = 0
+    skipped: int = 0  # unchanged file, features already stored
+    failed: int = 0
+    audio_seconds: float = 0.0  # audio analysed in this run
+    seconds: float = 0.0  # wall time
+    failures: list[dict[str, str]] = field(default_factory=list)  # track, file, reason, message
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def file_checksum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def extract_one(track_id: int, path: str, known_checksum: str | None, config_json: str) -> dict[str, Any]:
+    """Worker: checksum the file, skip it if unchanged, else return its features as bytes."""
+    from recommender.audio.song_vector import extract_file
+    from recommender.audio.store import to_bytes
+    from recommender.errors import AudioDecodeError
+
+    result: dict[str, Any] = {"track_id": track_id, "path": path}
+    file = Path(path)
+    try:
+        checksum = file_checksum(file) if file.is_file() else None
+    except OSError as exc:
+        checksum = None
+        result.update(status="failed", reason=UNDECODABLE, message=f"{path}: unreadable ({exc})")
+        return result
+    if checksum is not None and checksum == known_checksum:
+        return result | {"status": "skipped"}
+    config = FeatureConfig.from_json(config_json)
+    try:
+        features = extract_file(file, config)
+    except AudioDecodeError as exc:
+        return result | {"status": "failed", "reason": UNDECODABLE, "message": str(exc)}
+    except Exception as exc:  # a feature bug on one file must not stop the catalogue
+        return result | {"status": "failed", "reason": FEATURE_ERROR, "message": f"{path}: {exc!r}"}
+    return result | {
+        "status": "ok",
+        "checksum": checksum,
+        "summary": to_bytes(features.summary),
+        "summary_dim": int(features.summary.size),
+        "frames": to_bytes(features.frames),
+        "frame_dim": int(features.frames.shape[1]),
+        "seconds": features.seconds,
+    }
+
+
+def _resolve(audio_path: str, base_dir: Path) -> str:
+    path = Path(audio_path).expanduser()
+    return str(path if path.is_absolute() else base_dir / path)
+
+
+def _write_batch(engine: Engine, results: list[dict[str, Any]], config: FeatureConfig, run_id: int) -> None:
+    versions = [config.extractor_version, config.frames_version]
+    with engine.begin() as conn:
+        for r in results:
+            if r["status"] == "skipped":
+                continue
+            conn.execute(
+                delete(TrackFeatures).where(
+                    and_(TrackFeatures.track_id == r["track_id"], TrackFeatures.extractor_version.in_(versions))
+                )
+            )
+            if r["status"] == "ok":
+                conn.execute(
+                    insert(TrackFeatures),
+                    [
+                        {"track_id": r["track_id"], "extractor_version": config.extractor_version,
+                         "checksum": r["checksum"], "dim": r["summary_dim"], "vector": r["summary"]},
+                        {"track_id": r["track_id"], "extractor_version": config.frames_version,
+                         "checksum": r["checksum"], "dim": r["frame_dim"], "vector": r["frames"]},
+                    ],
+                )
+                conn.execute(
+                    update(Track)
+                    .where(and_(Track.id == r["track_id"], Track.checksum.is_(None)))
+                    .values(checksum=r["checksum"])
+                )
+            else:  # the newest run owns the reject row for this file
+                conn.execute(
+                    delete(Reject).where(
+                        and_(Reject.file == r["path"], Reject.line == 0, Reject.reason == r["reason"])
+                    )
+                )
+                conn.execute(
+                    insert(Reject).values(
+                        run_id=run_id, file=r["path"], line=0, reason=r["reason"], raw=r["message"][:4096]
+                    )
+                )
+
+
+def scan_catalogue(
+    engine: Engine,
+    *,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    config: FeatureConfig | None = None,
+    base_dir: Path | None = None,
+) -> ScanSummary:
+    """Extract features for every track with an audio path; `progress(done, total)` after each.
+
+    Relative audio paths resolve against `base_dir` (default: the working directory).
+    `workers` defaults to every core; 1 runs in this process.
+    """
+    from etl.runs import RunSummary, finish_run, start_run
+
+    config = config or FeatureConfig()
+    workers = max(1, workers or os.cpu_count() or 1)
+    base_dir = (base_dir or Path.cwd()).absolute()
+    started = time.perf_counter()
+    run_id = start_run(engine, "audio", {"workers": workers, "extractor_version": config.extractor_version})
+    summary = ScanSummary(run_id=run_id, extractor_version=config.extractor_version)
+    with engine.connect() as conn:
+        tracks = conn.execute(
+            select(Track.id, Track.external_id, Track.audio_path)
+            .where(Track.audio_path.is_not(None))
+            .order_by(Track.id)
+        ).all()
+        known = dict(
+            conn.execute(
+                select(TrackFeatures.track_id, TrackFeatures.checksum).where(
+                    TrackFeatures.extractor_version == config.extractor_version
+                )
+            ).all()
+        )
+    names = {t.id: t.external_id for t in tracks}
+    tasks = [(t.id, _resolve(t.audio_path, base_dir), known.get(t.id), config.to_json()) for t in tracks]
+    summary.tracks = len(tasks)
+    status = "failed"
+    try:
+        pending: list[dict[str, Any]] = []
+        for done, result in enumerate(_results(tasks, workers), start=1):
+            _count(summary, result, names)
+            pending.append(result)
+            if len(pending) >= BATCH:
+                _write_batch(engine, pending, config, run_id)
+                pending = []
+            if progress is not None:
+                progress(done, len(tasks))
+        _write_batch(engine, pending, config, run_id)
+        status = "ok"
+    finally:
+        summary.seconds = time.perf_counter() - started
+        run = RunSummary(run_id=run_id, source="audio", rows_in=summary.tracks,
+                         rows_loaded=summary.extracted, rows_rejected=summary.failed)
+        finish_run(engine, run, status=status,
+                   message=f"{summary.extracted} extracted, {summary.skipped} unchanged, {summary.failed} failed")
+    return summary
+
+
+def _results(tasks: list[tuple], workers: int):
+    if workers == 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield extract_one(*task)
+        return
+    from recommender.audio.batch import make_pool
+
+    with make_pool(min(workers, len(tasks))) as pool:
+        futures = [pool.submit(extract_one, *task) for task in tasks]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _count(summary: ScanSummary, result: dict[str, Any], names: dict[int, str]) -> None:
+    if result["status"] == "ok":
+        summary.extracted += 1
+        summary.audio_seconds += result["seconds"]
+    elif result["status"] == "skipped":
+        summary.skipped += 1
+    else:
+        summary.failed += 1
+        summary.failures.append(
+            {"track": names[result["track_id"]], "file": result["path"],
+             "reason": result["reason"], "message": result["message"]}
+        )
