@@ -42,9 +42,11 @@ def _register_commands() -> None:
     # Command modules import only typer and rich at module level; heavy work is lazy.
     from recommender.cli import db as db_commands
     from recommender.cli import etl as etl_commands
+    from recommender.cli import evaluate as evaluate_commands
 
     app.add_typer(db_commands.app, name="db")
     app.add_typer(etl_commands.app, name="etl")
+    app.command("evaluate")(evaluate_commands.evaluate)
 
 
 _register_commands()

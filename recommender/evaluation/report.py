@@ -6,18 +6,25 @@ import math
 from typing import Any
 
 COLUMNS = ("precision", "recall", "ndcg", "map", "hit", "coverage", "novelty", "avg_popularity")
+# Short headers so the table fits a terminal; LEGEND spells them out in reports.
+HEADERS = ("P", "R", "NDCG", "MAP", "HR", "Cov", "Nov", "Pop")
+LEGEND = (
+    "P precision, R recall, NDCG (binary gain), MAP, HR hit rate, Cov catalogue coverage, "
+    "Nov novelty (mean self-information, bits), Pop average training popularity (users) "
+    "of the recommended items; fit/rank in seconds"
+)
 
 
 def table_columns(result: dict[str, Any]) -> list[str]:
     k = result["k"]
-    return ["model", *(f"{name}@{k}" for name in COLUMNS), "fit s", "rank s"]
+    return ["model", *(f"{name}@{k}" for name in HEADERS), "fit s", "rank s"]
 
 
 def _fmt(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
     return str(value)
 
 
@@ -68,6 +75,7 @@ def markdown_report(result: dict[str, Any], *, command: str | None = None) -> st
     ]
     if command:
         lines.append(f"- Reproduce: `{command}`")
+    lines.append(f"- Columns: {LEGEND}")
     lines += ["", "| " + " | ".join(columns) + " |", "|" + "---|" + "---:|" * (len(columns) - 1)]
     for row in table_rows(result):
         lines.append("| " + " | ".join(row) + " |")

@@ -1,0 +1,106 @@
+"""`recsys evaluate`: compare models and baselines offline on whatever the database holds."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+
+from rich.console import Console
+from rich.table import Table
+
+from recommender.cli.output import console, make_progress, print_json
+from recommender.cli.state import state
+
+SPLIT_NAMES = ("random", "leave-k-out", "time", "cold-items", "cold-users")
+DEFAULT_MODELS = "pop,als,bpr,knn,content,hybrid"
+
+
+def _parse_models(models: str | None) -> list[str]:
+    from recommender.errors import InputError
+    from recommender.models import RANKERS
+
+    if models is None:
+        return [name for name in DEFAULT_MODELS.split(",") if name in RANKERS]
+    names = [name.strip() for name in models.split(",") if name.strip()]
+    if not names:
+        raise InputError("--models is empty; give a comma-separated list such as pop,als,bpr")
+    unknown = [name for name in names if name not in RANKERS]
+    if unknown:
+        raise InputError(
+            f"--models: unknown model {unknown[0]!r}; choose from {', '.join(sorted(RANKERS))}"
+        )
+    return names
+
+
+def _print_table(caption: str, columns: list[str], rows: list[list[str]]) -> None:
+    """The comparison table, never squeezed: piped output gets room for every column."""
+    table = Table(title=caption)
+    for position, column in enumerate(columns):
+        table.add_column(column, justify="left" if position == 0 else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    out = console if console.is_terminal else Console(width=200)
+    out.print(table)
+
+
+def evaluate(
+    split: str = typer.Option("random", "--split", help=f"One of: {', '.join(SPLIT_NAMES)}."),
+    models: str | None = typer.Option(
+        None,
+        "--models",
+        help=f"Comma-separated models (default: those of {DEFAULT_MODELS} that are installed); "
+        "baselines are always added.",
+    ),
+    k: int = typer.Option(10, "-k", "--k", min=1, help="Length of each recommendation list."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split and of every model."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    report: Path | None = typer.Option(None, "--report", help="Also write a Markdown report here."),
+) -> None:
+    """Split the listens, train each model on the training part and rank for the test users.
+
+    Full ranking over all items (the cold items for --split cold-items), each
+    user's training items excluded; users without test interactions are skipped.
+    """
+    from recommender.errors import InputError
+
+    if split not in SPLIT_NAMES:
+        raise InputError(f"--split: unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}")
+    names = _parse_models(models)
+
+    from recommender.data.dataset import load_dataset
+    from recommender.evaluation.report import markdown_report, table_columns, table_rows, title
+    from recommender.evaluation.runner import evaluate_dataset
+
+    dataset = load_dataset(state.engine)
+    with make_progress(quiet=state.quiet) as progress:
+        tasks: dict[str, int] = {}
+
+        def on_progress(model: str, done: int, total: int) -> None:
+            if model not in tasks:
+                tasks[model] = progress.add_task(f"ranking with {model}", total=total)
+            progress.update(tasks[model], completed=done)
+
+        result = evaluate_dataset(
+            dataset, split=split, models=names, k=k, seed=seed, progress=on_progress
+        )
+    if report is not None:
+        command = "recsys " + shlex.join(sys.argv[1:]) if sys.argv[1:] else None
+        try:
+            report.parent.mkdir(parents=True, exist_ok=True)
+            report.write_text(markdown_report(result, command=command))
+        except OSError as exc:
+            raise InputError(f"--report: cannot write {report}: {exc.strerror}") from None
+    if as_json:
+        print_json(result)
+    else:
+        _print_table(title(result), table_columns(result), table_rows(result))
+        if report is not None:
+            console.print(f"report written to {report}")
+    failed = [model["name"] for model in result["models"] if "error" in model]
+    if failed:
+        from recommender.errors import RecsysError
+
+        raise RecsysError(f"model(s) failed to evaluate: {', '.join(failed)} (see the table for why)")

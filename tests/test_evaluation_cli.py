@@ -1,0 +1,102 @@
+"""`recsys evaluate` as a user runs it: JSON schema, determinism, report file, clear input errors."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from sqlalchemy import insert
+
+from recommender.evaluation.synthetic import synthetic_dataset
+from recommender.storage.schema import Listen, Tag, TagAssignment, Track, User
+from tests.conftest import run_cli
+
+
+def store(engine, data) -> None:
+    """Write a synthetic Dataset into the database with the schema's own tables."""
+    plays = data.plays.tocoo()
+    stamps = data.last_played
+    with engine.begin() as conn:
+        conn.execute(insert(User), [{"id": i + 1, "external_id": u} for i, u in enumerate(data.users.ids)])
+        conn.execute(insert(Track), [{"id": i + 1, "external_id": t, "title": t} for i, t in enumerate(data.items.ids)])
+        conn.execute(insert(Tag), [{"id": i + 1, "name": t} for i, t in enumerate(data.tags.ids)])
+        conn.execute(
+            insert(Listen),
+            [
+                {"user_id": int(u) + 1, "track_id": int(i) + 1, "play_count": int(c), "last_played": int(stamps[u, i])}
+                for u, i, c in zip(plays.row, plays.col, plays.data)
+            ],
+        )
+        events = data.tag_events
+        conn.execute(
+            insert(TagAssignment),
+            [{"user_id": int(u) + 1, "track_id": int(i) + 1, "tag_id": int(t) + 1} for u, i, t in zip(events.user, events.item, events.tag)],
+        )
+
+
+@pytest.fixture
+def loaded_env(engine, recsys_env):
+    store(engine, synthetic_dataset(n_users=40, n_items=50, plays_per_user=10, cold_items=3, seed=9))
+    return recsys_env
+
+
+def test_evaluate_json_schema_report_and_determinism(loaded_env, tmp_path):
+    report = tmp_path / "out" / "eval.md"
+    args = ["evaluate", "--split", "cold-items", "--models", "pop,knn", "-k", "5", "--seed", "7", "--json"]
+    proc = run_cli([*args, "--report", str(report)], loaded_env)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert set(result) == {"split", "split_params", "k", "ks", "seed", "data", "users_evaluated", "models"}
+    assert result["split"] == "cold-items" and result["k"] == 5 and result["seed"] == 7
+    assert result["split_params"]["fraction"] == 0.2
+    assert set(result["data"]) == {
+        "fingerprint", "users", "items", "train_interactions", "validation_interactions",
+        "test_interactions", "train_tag_assignments", "candidate_items",
+    }
+    assert result["data"]["users"] == 40 and result["data"]["items"] == 53
+    assert result["data"]["candidate_items"] == 10  # 20% of the 50 played items
+    assert 0 < result["users_evaluated"] <= 40
+    assert [m["name"] for m in result["models"]] == ["random", "pop", "tag-pop", "tag-cosine", "knn"]
+    expected = {f"{name}@5" for name in ("precision", "recall", "ndcg", "map", "hit", "coverage", "novelty", "avg_popularity")}
+    for model in result["models"]:
+        assert set(model) == {"name", "metrics", "fit_seconds", "rank_seconds"}
+        assert set(model["metrics"]) == expected
+        assert all(0 <= model["metrics"][f"{m}@5"] <= 1 for m in ("precision", "recall", "ndcg", "map", "hit", "coverage"))
+    text = report.read_text()
+    assert "# Offline evaluation: cold-items split" in text and "| tag-cosine |" in text
+    assert "recsys evaluate --split cold-items" in text
+
+    again = json.loads(run_cli(args, loaded_env).stdout)
+    strip = lambda r: [(m["name"], m["metrics"]) for m in r["models"]]  # noqa: E731
+    assert strip(again) == strip(result)
+    other_seed = json.loads(run_cli([*args[:-3], "--seed", "8", "--json"], loaded_env).stdout)
+    assert strip(other_seed) != strip(result)
+
+
+def test_evaluate_table_by_default(loaded_env):
+    proc = run_cli(["evaluate", "--models", "pop", "-k", "3"], loaded_env)
+    assert proc.returncode == 0, proc.stderr
+    assert "random split" in proc.stdout and "NDCG@3" in proc.stdout
+    assert np.all([name in proc.stdout for name in ("random", "pop")])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--split", "sideways"], "unknown split 'sideways'"),
+        (["--models", "pop,nope"], "unknown model 'nope'"),
+        (["--models", ","], "--models is empty"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(tmp_path, args, message):
+    env = {**os.environ, "RECSYS_HOME": str(tmp_path), "RECSYS_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}"}
+    proc = run_cli(["evaluate", *args], env)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_empty_database_says_what_to_do(recsys_env, engine):
+    proc = run_cli(["evaluate", "--models", "pop"], recsys_env)
+    assert proc.returncode == 2
+    assert "no listens" in proc.stderr and "recsys etl" in proc.stderr
