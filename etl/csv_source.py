@@ -18,7 +18,7 @@ import pyarrow as pa
 from sqlalchemy import Engine
 
 from etl.ingest import LoadContext, ingest_catalogue, ingest_events, ingest_listens, ingest_tags
-from etl.load import BulkWriter
+from etl.load import bulk_transaction
 from etl.normalize import normalize_tags
 from etl.reader import RawTable, read_table
 from etl.runs import RunSummary, finish_run, start_run
@@ -125,8 +125,8 @@ def load_csv(
     summary = RunSummary(run_id=run_id, source="csv")
     started = time.perf_counter()
     try:
-        with engine.begin() as conn:
-            ctx = LoadContext(BulkWriter(conn), summary, progress)
+        with bulk_transaction(engine) as writer:
+            ctx = LoadContext(writer, summary, progress)
             if "catalogue" in files:
                 raw = read_table(files["catalogue"], aliases=CATALOGUE_COLUMNS, required=["track"], delimiter=delimiter)
                 ingest_catalogue(ctx, check_catalogue(raw))

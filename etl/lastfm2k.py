@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Engine
 
 from etl.ingest import LoadContext, ingest_catalogue, ingest_listens, ingest_tags, map_ids
-from etl.load import BulkWriter
+from etl.load import bulk_transaction
 from etl.normalize import normalize_tags
 from etl.reader import RawTable, read_table
 from etl.runs import RunSummary, finish_run, start_run
@@ -137,8 +137,8 @@ def load_lastfm_2k(
         listens = _check_listens(_read(directory, "user_artists.dat", ["userID", "artistID", "weight"]))
         columns = ["userID", "artistID", "tagID", "day", "month", "year"]
         assignments = _check_assignments(_read(directory, "user_taggedartists.dat", columns), tag_names)
-        with engine.begin() as conn:
-            ctx = LoadContext(BulkWriter(conn), summary, progress)
+        with bulk_transaction(engine) as writer:
+            ctx = LoadContext(writer, summary, progress)
             ingest_catalogue(ctx, artists)
             ctx.account(tag_names)
             map_ids(ctx, "tags", tag_names.table.column("name"))  # the whole vocabulary, used or not

@@ -61,7 +61,7 @@ class RowChecks:
         # A line with only delimiters or nothing at all is padding, not data.
         blank = np.ones(self.n, dtype=bool)
         for name in raw.table.column_names:
-            blank &= _np(pc.equal(pc.utf8_length(raw.table.column(name)), 0))
+            blank &= _np(pc.binary_length(raw.table.column(name))) == 0
         self.blank = blank
 
     def fail(self, mask: np.ndarray, reason: str) -> None:
@@ -76,7 +76,7 @@ class RowChecks:
     def ids(self, name: str, *, max_length: int) -> pa.Array:
         """Stripped external ids; empty -> empty_id, too long -> too_long."""
         values = pc.utf8_trim_whitespace(self.column(name))
-        lengths = _np(pc.utf8_length(values))
+        lengths = _char_lengths(values, max_length)
         self.fail(_has_nul(values), "undecodable_text")
         self.fail(lengths == 0, "empty_id")
         self.fail(lengths > max_length, "too_long")
@@ -85,7 +85,7 @@ class RowChecks:
     def text(self, name: str, *, max_length: int) -> pa.Array:
         """Optional free text (titles, names): empty -> null, too long -> too_long."""
         values = pc.utf8_trim_whitespace(self.column(name))
-        lengths = _np(pc.utf8_length(values))
+        lengths = _char_lengths(values, max_length)
         self.fail(_has_nul(values), "undecodable_text")
         self.fail(lengths > max_length, "too_long")
         return pc.if_else(pc.equal(lengths, 0), pa.scalar(None, pa.string()), values)
@@ -130,6 +130,14 @@ class RowChecks:
                 rejects.append(Reject(file, line, self.codes[code], sep.join(row.values())))
         rejects += [Reject(str(self.raw.path), r.line, r.reason, r.raw) for r in self.raw.rejects]
         return Checked(table=table, rows=rows, raw=self.raw, rejects=rejects)
+
+
+def _char_lengths(values: pa.Array, max_length: int) -> np.ndarray:
+    """Character lengths, exact where it matters: bytes >= characters, so only long values pay."""
+    lengths = _np(pc.binary_length(values))
+    if (lengths > max_length).any():
+        lengths = _np(pc.utf8_length(values))
+    return lengths
 
 
 def _has_nul(values: pa.Array) -> np.ndarray:
