@@ -22,6 +22,7 @@ RANKERS: dict[str, str] = {
     "als": "recommender.models:ALSRanker",
     "bpr": "recommender.models:BPRRanker",
     "knn": "recommender.models:KNNRanker",
+    "rp3beta": "recommender.models:RP3betaRanker",
     "random": "recommender.evaluation.baselines:RandomRanker",
     "pop": "recommender.evaluation.baselines:PopularityRanker",
     "tag-pop": "recommender.evaluation.baselines:TagPopularityRanker",
@@ -71,3 +72,7 @@ class BPRRanker(CFRanker):
 
 class KNNRanker(CFRanker):
     cf_name = "knn"
+
+
+class RP3betaRanker(CFRanker):
+    cf_name = "rp3beta"

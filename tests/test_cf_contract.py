@@ -26,6 +26,7 @@ PARAMS = {
     "als": {"factors": 8, "regularization": 1.0, "iterations": 15},
     "bpr": {"factors": 8, "learning_rate": 0.05, "iterations": 200},
     "knn": {"K": 20},
+    "rp3beta": {"K": 20},
 }
 
 
@@ -161,7 +162,7 @@ def test_same_seed_same_model(name: str, model: CFModel) -> None:
 
 
 def test_factors_exposed_for_mf_models(name: str, model: CFModel) -> None:
-    if name == "knn":
+    if name in ("knn", "rp3beta"):
         assert model.item_factors is None and model.user_factors is None
         return
     assert model.item_factors.shape[0] == N_ITEMS and model.user_factors.shape[0] == N_USERS

@@ -36,6 +36,7 @@ CF_MODELS: dict[str, str] = {
     "als": "recommender.cf.als:ALSModel",
     "bpr": "recommender.cf.bpr:BPRModel",
     "knn": "recommender.cf.knn:ItemKNNModel",
+    "rp3beta": "recommender.cf.rp3beta:RP3betaModel",
 }
 
 

@@ -24,6 +24,11 @@ class ItemKNNModel(CFModel):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._validate()
+        self._similarity: sp.csr_matrix | None = None
+        self._user_items: sp.csr_matrix | None = None
+
+    def _validate(self) -> None:
         if self.params["similarity"] not in SIMILARITIES:
             from recommender.errors import InputError
 
@@ -31,8 +36,6 @@ class ItemKNNModel(CFModel):
                 f"unknown KNN similarity {self.params['similarity']!r};"
                 f" choose {' or '.join(SIMILARITIES)}"
             )
-        self._similarity: sp.csr_matrix | None = None
-        self._user_items: sp.csr_matrix | None = None
 
     def _fit(self, weighted: sp.csr_matrix) -> None:
         from implicit.nearest_neighbours import BM25Recommender, CosineRecommender

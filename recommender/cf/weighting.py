@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-WEIGHTINGS = ("none", "log", "bm25")
+WEIGHTINGS = ("none", "binary", "log", "bm25")
 
 
 def log_weight(plays: sp.csr_matrix, *, alpha: float = 1.0, epsilon: float = 1.0) -> sp.csr_matrix:
@@ -28,8 +28,8 @@ def log_weight(plays: sp.csr_matrix, *, alpha: float = 1.0, epsilon: float = 1.0
 class Weighting:
     """One weighting scheme with the statistics it learned from the training matrix.
 
-    `kind` is "none", "log" or "bm25". BM25 follows implicit's `bm25_weight`
-    (users are documents, items are terms) with K1 and B.
+    `kind` is "none", "binary" (played or not), "log" or "bm25". BM25 follows implicit's
+    `bm25_weight` (users are documents, items are terms) with K1 and B.
     """
 
     kind: str = "bm25"
@@ -66,6 +66,10 @@ class Weighting:
         plays = sp.csr_matrix(plays, dtype=np.float32)
         if self.kind == "none":
             return plays.copy()
+        if self.kind == "binary":
+            out = plays.copy()
+            out.data = np.ones_like(out.data)
+            return out
         if self.kind == "log":
             return log_weight(plays, epsilon=self.epsilon)
         if self.idf is None or self.average_length is None:

@@ -1,0 +1,82 @@
+"""RP3beta (Paudel et al. 2017): item-item random walks with a popularity penalty.
+
+A three-step walk item -> user -> item, with transition probabilities raised to
+`alpha`, and the probability of landing on item j divided by popularity(j)^beta,
+so niche artists are not drowned by the head. On HetRec Last.fm 2K it beats tuned
+ALS (see `defaults`), and like item-KNN it folds in new users for free.
+Built with scipy sparse products only; the top-K neighbours of each item are kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.cf.knn import ItemKNNModel
+
+
+def row_normalise(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    sums = np.asarray(matrix.sum(axis=1)).ravel()
+    scale = np.divide(1.0, sums, out=np.zeros_like(sums, dtype=np.float64), where=sums > 0)
+    return sp.csr_matrix(sp.diags(scale) @ matrix)
+
+
+def keep_top_k(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """The k largest entries of each row (ties to the lower column), vectorised."""
+    matrix = sp.csr_matrix(matrix)
+    matrix.sum_duplicates()
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    order = np.lexsort((matrix.indices, -matrix.data, rows))
+    rank = np.arange(len(order)) - matrix.indptr[rows[order]]
+    keep = order[rank < k]
+    return sp.csr_matrix(
+        (matrix.data[keep], (rows[keep], matrix.indices[keep])),
+        shape=matrix.shape,
+        dtype=np.float32,
+    )
+
+
+def rp3beta_similarity(
+    user_items: sp.csr_matrix, *, alpha: float, beta: float, k: int
+) -> sp.csr_matrix:
+    """items x items: W[i, j] = sum_u P(u | i)^alpha P(j | u)^alpha / popularity(j)^beta."""
+    user_items = sp.csr_matrix(user_items, dtype=np.float64)
+    p_user_item = row_normalise(user_items)  # user -> item
+    p_item_user = row_normalise(sp.csr_matrix(user_items.T))  # item -> user
+    if alpha != 1.0:
+        p_user_item.data **= alpha
+        p_item_user.data **= alpha
+    popularity = np.diff(user_items.tocsc().indptr).astype(np.float64)
+    penalty = np.divide(
+        1.0, popularity**beta, out=np.zeros_like(popularity), where=popularity > 0
+    )
+    walks = sp.csr_matrix(p_item_user @ p_user_item)
+    walks = sp.csr_matrix(walks @ sp.diags(penalty))
+    walks.setdiag(0.0)  # an item is not its own neighbour
+    walks.eliminate_zeros()
+    return keep_top_k(walks, k)
+
+
+class RP3betaModel(ItemKNNModel):
+    """An item-KNN model whose similarity is RP3beta instead of implicit's BM25/cosine."""
+
+    name: ClassVar[str] = "rp3beta"
+    default_weighting: ClassVar[str] = "binary"
+    defaults: ClassVar[dict[str, Any]] = {"K": 200, "alpha": 1.0, "beta": 0.5}
+
+    def _validate(self) -> None:
+        if not self.params["K"] > 0 or self.params["alpha"] <= 0 or self.params["beta"] < 0:
+            from recommender.errors import InputError
+
+            raise InputError(f"RP3beta needs K > 0, alpha > 0 and beta >= 0, got {self.params}")
+
+    def _fit(self, weighted: sp.csr_matrix) -> None:
+        self._similarity = rp3beta_similarity(
+            weighted,
+            alpha=float(self.params["alpha"]),
+            beta=float(self.params["beta"]),
+            k=int(self.params["K"]),
+        )
+        self._user_items = weighted
