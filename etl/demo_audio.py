@@ -209,7 +209,7 @@ def render_clip(plan: ClipPlan, *, seconds: float = 6.0, sample_rate: int = 2205
         beat = 4 * score.step
         music *= 1.0 - style.pump * np.exp(-((np.arange(n) / sr) % beat) / 0.08)
     if "drums" in plan.instruments:
-        music = _normalise(music) + 0.9 * _normalise(_drums(score, n, sr, rng))
+        music = _normalise(music) + 1.4 * _normalise(_drums(score, n, sr, rng))
 
     mix = _normalise(music)
     if mood.lowpass_hz:

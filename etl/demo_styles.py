@@ -79,7 +79,7 @@ GENRE_STYLES: dict[str, GenreStyle] = {
         comp="eighths",
         melody_steps=(4, 4, 8),
         bass="eighths",
-        drums={"kick": (0, 8, 10), "snare": (4, 12), "hat": (0, 2, 4, 6, 8, 10, 12, 14)},
+        drums={"kick": (0, 8), "snare": (4, 12), "hat": (0, 2, 4, 6, 8, 10, 12, 14)},
         instruments=("guitar", "drums"),
         drive=4.0,
     ),
