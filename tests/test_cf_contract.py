@@ -23,7 +23,7 @@ N_USERS, N_ITEMS = BLOCKS * USERS_PER_BLOCK, BLOCKS * ITEMS_PER_BLOCK
 
 # small-data settings: the tuned defaults target thousands of users
 PARAMS = {
-    "als": {"factors": 8, "regularization": 1.0, "iterations": 15},
+    "als": {"factors": 8},
     "bpr": {"factors": 8, "learning_rate": 0.05, "iterations": 200},
     "knn": {"K": 20},
     "rp3beta": {"K": 20},

@@ -66,14 +66,15 @@ class CFModel(ABC):
     name: ClassVar[str]
     defaults: ClassVar[dict[str, Any]] = {}
     default_weighting: ClassVar[str] = "bm25"
+    default_bm25: ClassVar[tuple[float, float]] = (100.0, 0.8)  # (K1, B): implicit's defaults
 
     def __init__(
         self,
         *,
         seed: int = 0,
         weighting: str | None = None,
-        bm25_k1: float = 100.0,
-        bm25_b: float = 0.8,
+        bm25_k1: float | None = None,
+        bm25_b: float | None = None,
         log_epsilon: float = 1.0,
         num_threads: int = 0,
         **params: Any,
@@ -90,7 +91,10 @@ class CFModel(ABC):
         self.params: dict[str, Any] = {**self.defaults, **params}
         try:
             self.weighting = Weighting(
-                kind=weighting or self.default_weighting, k1=bm25_k1, b=bm25_b, epsilon=log_epsilon
+                kind=weighting or self.default_weighting,
+                k1=self.default_bm25[0] if bm25_k1 is None else bm25_k1,
+                b=self.default_bm25[1] if bm25_b is None else bm25_b,
+                epsilon=log_epsilon,
             )
         except ValueError as exc:
             raise InputError(str(exc)) from None
