@@ -19,8 +19,11 @@ SIMILARITIES = ("bm25", "cosine")
 
 class ItemKNNModel(CFModel):
     name: ClassVar[str] = "knn"
-    default_weighting: ClassVar[str] = "none"
-    defaults: ClassVar[dict[str, Any]] = {"K": 100, "similarity": "bm25", "K1": 1.2, "B": 0.75}
+    # Tuned on HetRec Last.fm 2K, RecBole random 80/10/10 split (seed 0), validation NDCG@10:
+    # cosine on log plays K=400 0.163 (K=100 0.153, K=1000 0.167); BM25 similarity at best 0.153
+    # (K=400, log), 0.141 on raw counts; implicit's BM25 defaults (K=100, raw) 0.130.
+    default_weighting: ClassVar[str] = "log"
+    defaults: ClassVar[dict[str, Any]] = {"K": 400, "similarity": "cosine", "K1": 1.2, "B": 0.75}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

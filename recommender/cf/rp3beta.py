@@ -2,8 +2,9 @@
 
 A three-step walk item -> user -> item, with transition probabilities raised to
 `alpha`, and the probability of landing on item j divided by popularity(j)^beta,
-so niche artists are not drowned by the head. On HetRec Last.fm 2K it beats tuned
-ALS (see `defaults`), and like item-KNN it folds in new users for free.
+so niche artists are not drowned by the head. On HetRec Last.fm 2K it is the best
+item-item model we measured (below tuned ALS on its own, see `defaults`), and like
+item-KNN it folds in new users for free.
 Built with scipy sparse products only; the top-K neighbours of each item are kept.
 """
 
@@ -63,8 +64,10 @@ class RP3betaModel(ItemKNNModel):
     """An item-KNN model whose similarity is RP3beta instead of implicit's BM25/cosine."""
 
     name: ClassVar[str] = "rp3beta"
-    default_weighting: ClassVar[str] = "binary"
-    defaults: ClassVar[dict[str, Any]] = {"K": 200, "alpha": 1.0, "beta": 0.5}
+    # Tuned on HetRec Last.fm 2K, RecBole random 80/10/10 split (seed 0), validation NDCG@10:
+    # 0.166 with log plays, K=200, alpha=0.8, beta=0.35 (binary: 0.164; beta 0.5: 0.125-0.146).
+    default_weighting: ClassVar[str] = "log"
+    defaults: ClassVar[dict[str, Any]] = {"K": 200, "alpha": 0.8, "beta": 0.35}
 
     def _validate(self) -> None:
         if not self.params["K"] > 0 or self.params["alpha"] <= 0 or self.params["beta"] < 0:
