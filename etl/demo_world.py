@@ -209,13 +209,13 @@ def _listens(taste, genre, mood, instruments, cold, rng: np.random.Generator) ->
     n_genre, n_mood = len(GENRES), len(MOODS)
     inst = truth[:, n_genre + n_mood :]
     affinity = (
-        5.0 * taste[:, :n_genre] @ truth[:, :n_genre].T
-        + 2.0 * taste[:, n_genre : n_genre + n_mood] @ truth[:, n_genre : n_genre + n_mood].T
-        + 1.5 * taste[:, n_genre + n_mood :] @ (inst / inst.sum(1, keepdims=True)).T
+        8.0 * taste[:, :n_genre] @ truth[:, :n_genre].T
+        + 3.0 * taste[:, n_genre : n_genre + n_mood] @ truth[:, n_genre : n_genre + n_mood].T
+        + 2.0 * taste[:, n_genre + n_mood :] @ (inst / inst.sum(1, keepdims=True)).T
     )
     warm = np.flatnonzero(~cold)
     popularity = np.zeros(tracks)
-    popularity[warm[rng.permutation(warm.size)]] = -0.9 * np.log(np.arange(1, warm.size + 1))
+    popularity[warm[rng.permutation(warm.size)]] = -0.6 * np.log(np.arange(1, warm.size + 1))
     keys = affinity + popularity + rng.gumbel(size=(users, tracks))  # Gumbel top-k = sampling
     keys[:, cold] = -np.inf
     per_user = np.clip(rng.lognormal(np.log(12.0), 0.9, size=users), 3, min(warm.size, 200))
@@ -227,7 +227,8 @@ def _listens(taste, genre, mood, instruments, cold, rng: np.random.Generator) ->
     played[np.argmax(keys[:, unheard], axis=0), unheard] = True
     user, track = np.nonzero(played)
     z = (affinity[user, track] - affinity.mean()) / (affinity.std() + 1e-9)
-    counts = 1 + np.floor(rng.lognormal(0.4 + 0.6 * z, 1.0)).astype(np.int64)
+    hits = 0.4 * popularity[track]  # popular tracks are also replayed more
+    counts = 1 + np.floor(rng.lognormal(0.9 + 0.6 * z + hits, 1.0)).astype(np.int64)
     return np.column_stack([user, track, np.minimum(counts, 2000)]).astype(np.int64)
 
 
