@@ -16,6 +16,7 @@ from bench.harness import BenchContext, Result, write_report
 
 BENCHMARKS = [
     "bench.etl_bench",
+    "bench.cf_bench",
 ]
 
 
