@@ -1,0 +1,64 @@
+"""Why an item was recommended: the user's profile tags it carries and the played items it is near.
+
+Vectorised over the candidate items of one user: a sparse product for the tag
+overlap, one small dense product for item closeness.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.hybrid.results import Explanation, MatchedTag
+
+
+def matched_tags(
+    profile: sp.csr_matrix,
+    item_vectors: sp.csr_matrix,
+    item_crowd: sp.csr_matrix,
+    items: np.ndarray,
+    tag_names: np.ndarray,
+    *,
+    top: int = 3,
+) -> list[list[MatchedTag]]:
+    """Per item, the `top` tags with the largest profile x item weight, with their origin."""
+    weights = item_vectors[items].multiply(profile).tocsr()  # len(items) x tags
+    crowd = item_crowd[items]
+    out = []
+    for row in range(len(items)):
+        start, end = weights.indptr[row], weights.indptr[row + 1]
+        tags, vals = weights.indices[start:end], weights.data[start:end]
+        order = np.argsort(-vals, kind="stable")[:top]
+        crowd_tags = set(crowd.indices[crowd.indptr[row]:crowd.indptr[row + 1]].tolist())
+        out.append([
+            MatchedTag(
+                tag=str(tag_names[tags[i]]),
+                origin="crowd" if tags[i] in crowd_tags else "predicted",
+                weight=round(float(vals[i]), 4),
+            )
+            for i in order if vals[i] > 0
+        ])
+    return out
+
+
+def closest_played(
+    embeddings: np.ndarray | sp.csr_matrix, played: np.ndarray, items: np.ndarray, *, top: int = 2
+) -> list[np.ndarray]:
+    """Per item, the `top` played items with the highest cosine in `embeddings` (items x d)."""
+    if len(played) == 0:
+        return [np.empty(0, dtype=np.int64) for _ in items]
+    if sp.issparse(embeddings):  # tag vectors: rows are already L2-normalised
+        sims = (embeddings[items] @ embeddings[played].T).toarray()
+    else:
+        unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+        sims = unit[items] @ unit[played].T  # len(items) x len(played)
+    order = np.argsort(-sims, axis=1, kind="stable")[:, :top]
+    return [played[row] for row in order]
+
+
+def explanations(
+    tags: list[list[MatchedTag]], close: list[np.ndarray], labels: np.ndarray
+) -> list[Explanation]:
+    return [
+        Explanation(tags=t, close_to=[str(labels[i]) for i in c]) for t, c in zip(tags, close)
+    ]

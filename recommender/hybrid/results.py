@@ -1,0 +1,61 @@
+"""What the API returns: small dataclasses the CLI prints as a table or JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class MatchedTag:
+    tag: str
+    origin: str  # "crowd" or "predicted": where the item got this tag
+    weight: float  # user-profile weight x item weight
+
+
+@dataclass(frozen=True)
+class Explanation:
+    tags: list[MatchedTag] = field(default_factory=list)  # the user's tags the item carries
+    close_to: list[str] = field(default_factory=list)  # played items it is closest to ("artist - title")
+
+    def summary(self) -> str:
+        parts = []
+        if self.tags:
+            parts.append("tags: " + ", ".join(
+                t.tag + (" (predicted)" if t.origin == "predicted" else "") for t in self.tags
+            ))
+        if self.close_to:
+            parts.append("close to: " + "; ".join(self.close_to))
+        return " | ".join(parts) or "popular with listeners like you"
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    item_id: str
+    title: str
+    artist: str
+    score: float
+    source: str  # "cf", "content" or "hybrid"
+    explanation: Explanation | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AudienceMember:
+    user_id: str
+    score: float
+    source: str
+    matched_tags: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TagWeight:
+    tag: str
+    weight: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,1 @@
+"""Per-user tag profiles and item content vectors in one IDF-weighted tag space."""
