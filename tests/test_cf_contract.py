@@ -252,3 +252,25 @@ def test_unknown_model_and_parameter_are_input_errors() -> None:
 def test_unfitted_model_is_a_programming_error() -> None:
     with pytest.raises(RuntimeError, match="before fit"):
         create_cf_model("als").score(np.array([0]))
+
+
+def test_batched_scoring_gives_the_same_answers(
+    model: CFModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large user sets are scored in batches; the batch size must not change any answer."""
+    import recommender.cf.base as base
+
+    users = np.arange(N_USERS)
+    whole = model.recommend(users, PLAYS, n=5)
+    folded = model.recommend_history(PLAYS[:9], n=5)
+    monkeypatch.setattr(base, "BATCH_CELLS", N_ITEMS * 7)  # 7 users per batch
+    for a, b in zip(model.recommend(users, PLAYS, n=5), whole, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(model.recommend_history(PLAYS[:9], n=5), folded, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert model.recommend(users[:0], PLAYS[:0], n=5)[0].shape == (0, 5)
+
+
+def test_base_class_load_dispatches(model: CFModel, tmp_path: Path) -> None:
+    model.save(tmp_path / "cf")
+    assert type(CFModel.load(tmp_path / "cf")) is type(model)

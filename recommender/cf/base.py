@@ -30,6 +30,7 @@ from recommender.errors import InputError, ModelBundleError
 FORMAT_VERSION = 1
 PARAMS_FILE = "cf.json"
 ARRAYS_FILE = "cf.npz"
+BATCH_CELLS = 16_000_000  # users x items scores per dense batch (float32: 64 MB)
 
 # name -> "module:Class"; imported only when a model of that name is built or loaded.
 CF_MODELS: dict[str, str] = {
@@ -142,10 +143,15 @@ class CFModel(ABC):
         """
         self._require_fitted()
         user_rows = np.atleast_1d(np.asarray(user_rows, dtype=np.int64))
-        exclude = self._check_rows_plays(user_rows, plays) if filter_played else None
-        return top_n(
-            self.score(user_rows), n, exclude=exclude, items=_check_items(items, self.n_items)
-        )
+        plays = self._check_rows_plays(user_rows, plays)
+        items = _check_items(items, self.n_items)
+        ids, scores = [], []
+        for batch in _batches(len(user_rows), self.n_items):  # dense scores stay under ~64 MB
+            exclude = plays[batch] if filter_played else None
+            top = top_n(self.score(user_rows[batch]), n, exclude=exclude, items=items)
+            ids.append(top[0])
+            scores.append(top[1])
+        return _stack(ids, scores, n)
 
     def recommend_history(
         self, history: sp.csr_matrix, *, n: int = 10, filter_played: bool = True
@@ -158,9 +164,15 @@ class CFModel(ABC):
                 f"history has {history.shape[1]} item columns but the model knows"
                 f" {self.n_items} items"
             )
-        with single_threaded_blas():
-            scores = self._fold_in_scores(self.weighting.transform(history))
-        return top_n(scores, n, exclude=history if filter_played else None)
+        weighted = self.weighting.transform(history)
+        ids, scores = [], []
+        for batch in _batches(history.shape[0], self.n_items):
+            with single_threaded_blas():
+                dense = self._fold_in_scores(weighted[batch])
+            top = top_n(dense, n, exclude=history[batch] if filter_played else None)
+            ids.append(top[0])
+            scores.append(top[1])
+        return _stack(ids, scores, n)
 
     @abstractmethod
     def similar_items(self, item: int, *, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -216,8 +228,10 @@ class CFModel(ABC):
     def load(cls, directory: Path) -> Self:
         """Load what `save` wrote; anything missing or inconsistent is a ModelBundleError."""
         directory = Path(directory)
+        if cls is CFModel:
+            return load_cf_model(directory)  # type: ignore[return-value]
         manifest = _read_manifest(directory)
-        if getattr(cls, "name", None) and manifest["name"] != cls.name:
+        if manifest["name"] != cls.name:
             raise _bundle_error(directory, f"holds a {manifest['name']!r} model, not {cls.name!r}")
         return _restore_model(cls, directory, manifest)
 
@@ -294,6 +308,19 @@ def _restore_model(cls: type[CFModel], directory: Path, manifest: dict[str, Any]
         raise _bundle_error(directory, f"is corrupt ({type(exc).__name__}: {exc})") from None
     model._fitted = True
     return model
+
+
+def _batches(n_rows: int, n_items: int, cells: int = BATCH_CELLS) -> list[slice]:
+    size = max(1, cells // max(n_items, 1))
+    return [slice(start, min(start + size, n_rows)) for start in range(0, n_rows, size)]
+
+
+def _stack(
+    ids: list[np.ndarray], scores: list[np.ndarray], n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    if not ids:
+        return np.empty((0, max(n, 0)), np.int64), np.empty((0, max(n, 0)), np.float32)
+    return np.vstack(ids), np.vstack(scores)
 
 
 def _as_csr(matrix: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
