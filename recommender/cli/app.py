@@ -43,10 +43,18 @@ def _register_commands() -> None:
     from recommender.cli import db as db_commands
     from recommender.cli import etl as etl_commands
     from recommender.cli import evaluate as evaluate_commands
+    from recommender.cli import explore as explore_commands
+    from recommender.cli import recommend as recommend_commands
+    from recommender.cli import train as train_commands
 
     app.add_typer(db_commands.app, name="db")
     app.add_typer(etl_commands.app, name="etl")
     app.command("evaluate")(evaluate_commands.evaluate)
+    app.add_typer(train_commands.app, name="train")
+    app.command("recommend")(recommend_commands.recommend)
+    app.command("similar")(explore_commands.similar)
+    app.command("audience")(explore_commands.audience)
+    app.command("user-tags")(explore_commands.user_tags)
 
 
 _register_commands()

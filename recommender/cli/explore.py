@@ -1,0 +1,47 @@
+"""`recsys similar`, `recsys audience`, `recsys user-tags`: look around the trained model."""
+
+from __future__ import annotations
+
+import typer
+
+from recommender.cli.output import print_json, print_table
+from recommender.cli.recommend import load_recommender, print_recommendations
+
+
+def similar(
+    track: str = typer.Option(..., "--track", "-t", help="External id of a track."),
+    n: int = typer.Option(10, "-n", min=1, help="How many tracks."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Tracks like this one: CF neighbours if it has plays, tag neighbours if it is cold."""
+    results = load_recommender().similar(track, n=n)
+    print_recommendations(f"tracks similar to {track}", results, as_json=as_json, explain=False)
+
+
+def audience(
+    track: str = typer.Option(..., "--track", "-t", help="External id of a track (cold ones too)."),
+    n: int = typer.Option(10, "-n", min=1, help="How many users."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """The users a track should reach, even one nobody has played yet."""
+    members = load_recommender().audience(track, n=n)
+    if as_json:
+        print_json([m.to_dict() for m in members])
+        return
+    print_table(
+        f"audience for {track}", ["#", "user", "score", "source", "shared tags"],
+        ([i, m.user_id, f"{m.score:.3f}", m.source, ", ".join(m.matched_tags)] for i, m in enumerate(members, 1)),
+    )
+
+
+def user_tags(
+    user: str = typer.Option(..., "--user", "-u", help="External id of a user."),
+    n: int = typer.Option(20, "-n", min=1, help="How many tags."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """A user's tag profile: applied and listened tags, popular tags discounted."""
+    weights = load_recommender().user_tags(user, n=n)
+    if as_json:
+        print_json([w.to_dict() for w in weights])
+        return
+    print_table(f"tag profile of {user}", ["#", "tag", "weight"], ([i, w.tag, f"{w.weight:.3f}"] for i, w in enumerate(weights, 1)))
