@@ -149,16 +149,17 @@ def _bass_notes(score: _Score) -> list[Note]:
 def _play(voice: Voice, notes: list[Note], n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     """Mix notes into one buffer; a repeated note reuses its rendering (arpeggios repeat a lot)."""
     out = np.zeros(n)
-    rendered: dict[tuple[float, int, float], np.ndarray] = {}
+    rendered: dict[tuple[float, float], np.ndarray] = {}
     for start, hold, pitch, vel in notes:
         first = int(start * sr)
         if first >= n:
             continue
-        length = min(n - first, int((hold + 0.4) * sr))
-        key = (pitch, length, round(hold, 4))
+        key = (pitch, round(hold, 4))
         if key not in rendered:
+            length = int((hold + 0.4) * sr)
             rendered[key] = voice(midi_to_hz(pitch), length, sr, hold=hold, rng=rng)
-        out[first : first + length] += vel * rendered[key]
+        note = rendered[key][: n - first]
+        out[first : first + note.size] += vel * note
     return out
 
 

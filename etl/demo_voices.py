@@ -56,13 +56,11 @@ def piano(freq: float, n: int, sr: int, *, hold: float, rng: np.random.Generator
 def strings(freq: float, n: int, sr: int, *, hold: float, rng: np.random.Generator) -> np.ndarray:
     """Bowed section: two detuned sawtooths with 5-6 Hz vibrato, softened, with a slow swell."""
     t = _time(n, sr)
+    vibrato = 1.0 + 0.006 * np.sin(2 * np.pi * (5.0 + rng.random()) * t + rng.random() * 6)
+    cycles = np.cumsum(freq * vibrato) / sr  # the detuned voices share the vibrato
     out = np.zeros(n)
-    rate = 5.0 + rng.random()
-    for detune in (-0.0025, 0.0025):
-        inst = (
-            freq * (1.0 + detune) * (1.0 + 0.006 * np.sin(2 * np.pi * rate * t + rng.random() * 6))
-        )
-        out += 2.0 * ((np.cumsum(inst) / sr + rng.random()) % 1.0) - 1.0
+    for detune in (0.9975, 1.0025):
+        out += 2.0 * ((detune * cycles + rng.random()) % 1.0) - 1.0
     sos = signal.butter(2, min(0.45 * sr, freq * 10.0), btype="low", fs=sr, output="sos")
     return 0.5 * signal.sosfilt(sos, out) * _gate(t, hold=hold, attack=0.12, release=0.18)
 
