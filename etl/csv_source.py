@@ -130,7 +130,8 @@ def load_csv(
             if "catalogue" in files:
                 raw = read_table(files["catalogue"], aliases=CATALOGUE_COLUMNS, required=["track"], delimiter=delimiter)
                 ingest_catalogue(ctx, check_catalogue(raw))
-            raw = read_table(files["listens"], aliases=LISTEN_COLUMNS, required=["user", "track"], delimiter=delimiter)
+            raw = read_table(files["listens"], aliases=LISTEN_COLUMNS, required=["user", "track"], delimiter=delimiter,
+                             dictionary=("user", "track"))
             checked, is_events = check_listens(raw)
             del raw
             if is_events:
@@ -139,7 +140,8 @@ def load_csv(
                 ingest_listens(ctx, checked, label=files["listens"].name)
             del checked
             if "tags" in files:
-                raw = read_table(files["tags"], aliases=TAG_COLUMNS, required=["user", "track", "tag"], delimiter=delimiter)
+                raw = read_table(files["tags"], aliases=TAG_COLUMNS, required=["user", "track", "tag"], delimiter=delimiter,
+                                 dictionary=("user", "track", "tag"))
                 ingest_tags(ctx, check_tags(raw), label=files["tags"].name, unknown_tracks="reject")
             summary.add_loaded("rejects", ctx.writer.insert_rejects(run_id, ctx.rejects))
             summary.add_rejects(ctx.rejects)

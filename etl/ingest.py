@@ -38,20 +38,26 @@ class LoadContext:
         self.rejects.extend(checked.rejects)
 
 
-def _encode(values: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
-    encoded = pc.dictionary_encode(values)
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks() if encoded.num_chunks else pa.array([], pa.dictionary(pa.int32(), pa.string()))
-    return encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
-
-
 def map_ids(ctx: LoadContext, table: str, values, *, create: bool = True) -> np.ndarray:
-    """Internal id per row of `values` (external ids), creating missing rows if `create`."""
+    """Internal id per row of `values` (external ids), creating missing rows if `create`.
+
+    Works per distinct value; dictionary entries no kept row uses (e.g. the id of a
+    rejected row) are never created.
+    """
     column = "name" if table == "tags" else "external_id"
-    uniques, indices = _encode(values)
-    ids, created = ctx.writer.ensure_keys(table, column, uniques, create=create)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not pa.types.is_dictionary(values.type):
+        values = pc.dictionary_encode(values)
+    if len(values) == 0:
+        return np.empty(0, dtype=np.int64)
+    indices = values.indices.to_numpy(zero_copy_only=False)
+    used = np.nonzero(np.bincount(indices, minlength=len(values.dictionary)))[0]
+    ids, created = ctx.writer.ensure_keys(table, column, values.dictionary.take(pa.array(used)), create=create)
     ctx.summary.add_loaded(table, created)
-    return ids[indices] if len(indices) else np.empty(0, dtype=np.int64)
+    by_entry = np.full(len(values.dictionary), -1, dtype=np.int64)
+    by_entry[used] = ids
+    return by_entry[indices]
 
 
 def ingest_catalogue(ctx: LoadContext, checked: Checked) -> None:

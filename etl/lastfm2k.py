@@ -37,13 +37,14 @@ from recommender.storage.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 FILES = ("artists.dat", "tags.dat", "user_artists.dat", "user_taggedartists.dat")
 
 
-def _read(directory: Path, name: str, columns: list[str]) -> RawTable:
+def _read(directory: Path, name: str, columns: list[str], dictionary: tuple[str, ...] = ()) -> RawTable:
     return read_table(
         directory / name,
         aliases={c: () for c in columns},
         required=columns,
         delimiter="\t",
         quoting=False,  # artist names contain bare quotes
+        dictionary=dictionary,
     )
 
 
@@ -134,9 +135,9 @@ def load_lastfm_2k(
     try:
         artists = _check_artists(_read(directory, "artists.dat", ["id", "name"]))
         tag_names = _check_tag_names(_read(directory, "tags.dat", ["tagID", "tagValue"]))
-        listens = _check_listens(_read(directory, "user_artists.dat", ["userID", "artistID", "weight"]))
+        listens = _check_listens(_read(directory, "user_artists.dat", ["userID", "artistID", "weight"], ("userID", "artistID")))
         columns = ["userID", "artistID", "tagID", "day", "month", "year"]
-        assignments = _check_assignments(_read(directory, "user_taggedartists.dat", columns), tag_names)
+        assignments = _check_assignments(_read(directory, "user_taggedartists.dat", columns, ("userID", "artistID")), tag_names)
         with bulk_transaction(engine) as writer:
             ctx = LoadContext(writer, summary, progress)
             ingest_catalogue(ctx, artists)

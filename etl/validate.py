@@ -61,7 +61,7 @@ class RowChecks:
         # A line with only delimiters or nothing at all is padding, not data.
         blank = np.ones(self.n, dtype=bool)
         for name in raw.table.column_names:
-            blank &= _np(pc.binary_length(raw.table.column(name))) == 0
+            blank &= _per_row(raw.table.column(name), lambda v: _np(pc.binary_length(v)) == 0)
         self.blank = blank
 
     def fail(self, mask: np.ndarray, reason: str) -> None:
@@ -74,8 +74,20 @@ class RowChecks:
         return _flat(self.raw.table.column(name))
 
     def ids(self, name: str, *, max_length: int) -> pa.Array:
-        """Stripped external ids; empty -> empty_id, too long -> too_long."""
-        values = pc.utf8_trim_whitespace(self.column(name))
+        """Stripped external ids; empty -> empty_id, too long -> too_long.
+
+        Dictionary-encoded columns are checked once per distinct value.
+        """
+        column = self.column(name)
+        if pa.types.is_dictionary(column.type):
+            values = pc.utf8_trim_whitespace(column.dictionary)
+            lengths = _char_lengths(values, max_length)
+            indices = column.indices.to_numpy(zero_copy_only=False)
+            self.fail(_has_nul(values)[indices], "undecodable_text")
+            self.fail(lengths[indices] == 0, "empty_id")
+            self.fail(lengths[indices] > max_length, "too_long")
+            return pa.DictionaryArray.from_arrays(column.indices, values)
+        values = pc.utf8_trim_whitespace(column)
         lengths = _char_lengths(values, max_length)
         self.fail(_has_nul(values), "undecodable_text")
         self.fail(lengths == 0, "empty_id")
@@ -130,6 +142,14 @@ class RowChecks:
                 rejects.append(Reject(file, line, self.codes[code], sep.join(row.values())))
         rejects += [Reject(str(self.raw.path), r.line, r.reason, r.raw) for r in self.raw.rejects]
         return Checked(table=table, rows=rows, raw=self.raw, rejects=rejects)
+
+
+def _per_row(column, fn) -> np.ndarray:
+    """fn(values) -> numpy per row; for dictionary columns evaluated per distinct value."""
+    column = _flat(column)
+    if pa.types.is_dictionary(column.type):
+        return fn(column.dictionary)[column.indices.to_numpy(zero_copy_only=False)]
+    return fn(column)
 
 
 def _char_lengths(values: pa.Array, max_length: int) -> np.ndarray:

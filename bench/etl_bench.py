@@ -1,0 +1,143 @@
+"""ETL throughput: `recsys etl csv` into SQLite and PostgreSQL vs a plain bulk insert.
+
+The input is a synthetic listens CSV (bench.synthetic) of the Last.fm-360K shape at
+--scale 1.0 (17.5M rows), and at least 2M rows at smaller scales. Ours is the whole
+CLI process, end to end (start-up, parse, validate, id mapping, indexed upserts,
+commit), on a fresh database each. The reference, measured in the same run, is the
+floor: the same rows, already in memory, bulk-inserted into a bare table with no
+indexes (sqlite3 executemany / psycopg COPY of the file). Also: peak RSS, and the
+HetRec 2K load time when ../shared/data is present.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from bench.harness import BenchContext, Result, run_measured
+from bench.synthetic import LASTFM_360K, write_listens
+
+POSTGRES_URL = os.environ.get("RECSYS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+HETREC = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hetrec2011-lastfm-2k"
+MIN_ROWS = 2_000_000
+
+
+def _shape(scale: float) -> dict[str, int]:
+    rows = min(LASTFM_360K["rows"], max(MIN_ROWS, int(LASTFM_360K["rows"] * scale)))
+    fraction = rows / LASTFM_360K["rows"]
+    return {
+        "rows": rows,
+        "users": max(1000, int(LASTFM_360K["users"] * fraction)),
+        "items": max(1000, int(LASTFM_360K["items"] * fraction)),
+    }
+
+
+def _cli(database_url: str, *args: str) -> tuple[float, float, dict]:
+    env = dict(os.environ, RECSYS_DATABASE_URL=database_url)
+    env.pop("RECSYS_DEBUG", None)
+    cmd = [sys.executable, "-m", "recommender.cli.app", "--quiet", *args, "--json"]
+    seconds, rss, proc = run_measured(cmd, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed: {proc.stderr.strip().splitlines()[:3]}")
+    return seconds, rss, json.loads(proc.stdout)
+
+
+def _sqlite_reference(path: Path, db: Path) -> float:
+    """Seconds to executemany the file's rows (parsed beforehand, not timed) into a bare table."""
+    import pyarrow.csv as pcsv
+
+    table = pcsv.read_csv(path)
+    rows = list(zip(*(table.column(i).to_pylist() for i in range(3)), strict=True))
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    con.execute("CREATE TABLE bare (user TEXT, track TEXT, count INTEGER)")
+    started = time.perf_counter()
+    con.executemany("INSERT INTO bare VALUES (?, ?, ?)", rows)
+    con.commit()
+    seconds = time.perf_counter() - started
+    con.close()
+    return seconds
+
+
+def _postgres_reference(path: Path, url: str) -> float:
+    """Seconds to COPY the file into a bare table (no indexes, no validation)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    with psycopg.connect(host=u.host, port=u.port, user=u.username, password=u.password, dbname=u.database,
+                         options=u.query.get("options")) as conn:
+        conn.execute("CREATE TABLE bare (\"user\" TEXT, track TEXT, count BIGINT)")
+        started = time.perf_counter()
+        with conn.cursor().copy("COPY bare FROM STDIN (FORMAT csv, HEADER true)") as copy, path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                copy.write(chunk)
+        conn.commit()
+        return time.perf_counter() - started
+
+
+def run(ctx: BenchContext) -> list[Result]:
+    shape = _shape(ctx.scale)
+    listens = ctx.work_dir / "etl" / "listens.csv"
+    started = time.perf_counter()
+    write_listens(listens, users=shape["users"], items=shape["items"], rows=shape["rows"], seed=0)
+    note = f"{shape['rows']:,} rows, {shape['users']:,} users, {shape['items']:,} items"
+    print(f"generated {note} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    results: list[Result] = []
+
+    db = ctx.work_dir / "etl" / "load.db"
+    seconds, rss, summary = _cli(f"sqlite:///{db}", "etl", "csv", "--listens", str(listens))
+    reference = _sqlite_reference(listens, ctx.work_dir / "etl" / "reference.db")
+    results.append(
+        Result("etl", "csv listens -> SQLite", summary["rows_in"] / seconds, "rows/s",
+               baseline=shape["rows"] / reference, peak_rss_mb=rss,
+               note=f"{note}; {seconds:.1f} s end to end; ref: sqlite3 executemany into a bare table")
+    )
+    seconds_again, _, _ = _cli(f"sqlite:///{db}", "etl", "csv", "--listens", str(listens))
+    results.append(Result("etl", "csv listens reload (no change) -> SQLite", shape["rows"] / seconds_again, "rows/s"))
+    for leftover in db.parent.glob("*.db*"):
+        leftover.unlink()
+
+    results.extend(_postgres(listens, shape, note))
+
+    if HETREC.is_dir():
+        het_db = ctx.work_dir / "etl" / "hetrec.db"
+        seconds, rss, summary = _cli(f"sqlite:///{het_db}", "etl", "lastfm-2k", str(HETREC))
+        results.append(Result("etl", "HetRec 2K load -> SQLite", seconds, "s", peak_rss_mb=rss,
+                              note=f"{summary['rows_in']:,} rows in 4 files, end to end"))
+        het_db.unlink(missing_ok=True)
+    listens.unlink(missing_ok=True)
+    return results
+
+
+def _postgres(listens: Path, shape: dict, note: str) -> list[Result]:
+    from sqlalchemy import create_engine, text
+
+    schema = f"recsys_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # no server: report it, the other results still count
+        admin.dispose()
+        return [Result("etl", "csv listens -> PostgreSQL", float("nan"), "rows/s", note=f"skipped: {exc}")]
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    try:
+        seconds, rss, summary = _cli(url, "etl", "csv", "--listens", str(listens))
+        reference = _postgres_reference(listens, url)
+        return [
+            Result("etl", "csv listens -> PostgreSQL", summary["rows_in"] / seconds, "rows/s",
+                   baseline=shape["rows"] / reference, peak_rss_mb=rss,
+                   note=f"{note}; {seconds:.1f} s end to end; ref: psycopg COPY into a bare table"),
+        ]
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
