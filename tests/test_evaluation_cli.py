@@ -46,7 +46,7 @@ def test_evaluate_json_schema_report_and_determinism(loaded_env, tmp_path):
     proc = run_cli([*args, "--report", str(report)], loaded_env)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert set(result) == {"split", "split_params", "k", "ks", "seed", "data", "users_evaluated", "models"}
+    assert set(result) == {"split", "split_params", "k", "ks", "seed", "data", "users_evaluated", "models", "notes"}
     assert result["split"] == "cold-items" and result["k"] == 5 and result["seed"] == 7
     assert result["split_params"]["fraction"] == 0.2
     assert set(result["data"]) == {

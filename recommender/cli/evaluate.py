@@ -46,6 +46,17 @@ def _print_table(caption: str, columns: list[str], rows: list[list[str]]) -> Non
     out.print(table)
 
 
+def _leak_free_predicted_tags(seed: int):
+    """Stored predicted tags were learned from every crowd tag; refit the tagger on the split's."""
+
+    def prepare(split):
+        from recommender.evaluation.split_tagger import refit_predicted_tags
+
+        return refit_predicted_tags(state.engine, split, seed=seed)
+
+    return prepare
+
+
 def evaluate(
     split: str = typer.Option("random", "--split", help=f"One of: {', '.join(SPLIT_NAMES)}."),
     models: str | None = typer.Option(
@@ -84,7 +95,8 @@ def evaluate(
             progress.update(tasks[model], completed=done)
 
         result = evaluate_dataset(
-            dataset, split=split, models=names, k=k, seed=seed, progress=on_progress
+            dataset, split=split, models=names, k=k, seed=seed, progress=on_progress,
+            prepare=_leak_free_predicted_tags(seed) if dataset.predicted_tags is not None else None,
         )
     if report is not None:
         command = "recsys " + shlex.join(sys.argv[1:]) if sys.argv[1:] else None
@@ -97,6 +109,8 @@ def evaluate(
         print_json(result)
     else:
         _print_table(title(result), table_columns(result), table_rows(result))
+        for note in result["notes"]:
+            console.print(f"note: {note}", highlight=False)
         if report is not None:
             console.print(f"report written to {report}")
     failed = [model["name"] for model in result["models"] if "error" in model]

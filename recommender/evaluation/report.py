@@ -73,6 +73,8 @@ def markdown_report(result: dict[str, Any], *, command: str | None = None) -> st
         f"- Ranking: full ranking over {data['candidate_items']} candidate items, "
         "each user's training and validation items excluded, ties by item index",
     ]
+    for note in result.get("notes", []):
+        lines.append(f"- Note: {note}")
     if command:
         lines.append(f"- Reproduce: `{command}`")
     lines.append(f"- Columns: {LEGEND}")

@@ -130,6 +130,7 @@ def evaluate_split(
         },
         "users_evaluated": len(users),
         "models": results,
+        "notes": [] if train.predicted_tags is None else [f"predicted tags: {train.predicted_model_version}"],
     }
 
 
@@ -144,13 +145,25 @@ def evaluate_dataset(
     baselines: bool = True,
     progress: Progress | None = None,
     split_params: dict[str, Any] | None = None,
+    prepare: Callable[[Split], tuple[Split, str]] | None = None,
 ) -> dict[str, Any]:
-    """Split `dataset` with `seed`, then `evaluate_split` (with the baselines, by default)."""
+    """Split `dataset` with `seed`, then `evaluate_split` (with the baselines, by default).
+
+    `prepare(split) -> (split, note)` adjusts the training side before any model
+    sees it (e.g. `split_tagger.refit_predicted_tags`); its note is kept in
+    the result's "notes".
+    """
     from recommender.evaluation.splitters import make_split
 
     the_split = make_split(dataset, split, seed=seed, **(split_params or {}))
+    notes = []
+    if prepare is not None:
+        the_split, note = prepare(the_split)
+        notes.append(note)
     names = [m for m in models if isinstance(m, str)]
     if baselines:
         ordered = with_baselines(names, split)
         models = [*ordered, *[m for m in models if not isinstance(m, str)]]
-    return evaluate_split(models, the_split, k=k, ks=ks, seed=seed, progress=progress)
+    result = evaluate_split(models, the_split, k=k, ks=ks, seed=seed, progress=progress)
+    result["notes"] = notes + result["notes"]
+    return result

@@ -1,0 +1,69 @@
+"""Audio-predicted tags that a split may use: a tagger refit on the split's training tags only.
+
+The stored predictions come from a tagger fitted on every crowd tag, including
+the tags that held-out listeners gave held-out (e.g. cold) items, so a content
+model reading them would be graded on labels it has already seen. Here the
+tagger (the audio engineer's `recommender.tagging` models and features) is
+refit on the training tag events of the split and predicts every track with
+stored audio features; the split's training Dataset gets those predictions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import scipy.sparse as sp
+from sqlalchemy import Engine
+
+from recommender.evaluation.splitters import Split
+
+MIN_POSITIVES = 5  # as the tagger's own LabelConfig: rarer tags cannot be learned
+
+
+def refit_predicted_tags(
+    engine: Engine, split: Split, *, kind: str = "linear", seed: int = 0
+) -> tuple[Split, str]:
+    """(split with leak-free predicted tags, a one-line note of what was done).
+
+    Labels: a track is positive for a tag when a training user applied it; only
+    tracks someone tagged in training are labelled. Tracks without stored audio
+    features get no predicted tags. Without features at all, the stored
+    predictions are dropped rather than used, and the note says so.
+    """
+    from recommender.audio.store import load_features
+    from recommender.tagging.base import make_tagger
+    from recommender.tagging.features import CodebookConfig, fit_codebook, song_matrix
+
+    train = split.train
+    stored = load_features(engine)
+    rows = train.items.indices(stored.external_ids)
+    known = rows >= 0
+    if not known.any():
+        cleared = replace(split, train=train.replace(predicted_tags=None, predicted_model_version=None))
+        return cleared, "stored predicted tags dropped: no audio features to refit the tagger on training tags"
+    items = rows[known]
+    summaries = stored.summaries[known]
+    frames = [f for f, keep in zip(stored.frames, known) if keep]
+
+    labels = (train.item_tag_counts()[items] > 0).toarray()
+    labelled = labels.any(axis=1)
+    tags = np.flatnonzero(labels[labelled].sum(axis=0) >= MIN_POSITIVES)
+    if labelled.sum() < 2 * MIN_POSITIVES or not len(tags):
+        cleared = replace(split, train=train.replace(predicted_tags=None, predicted_model_version=None))
+        return cleared, "stored predicted tags dropped: too few training tags to refit the tagger"
+    codebook = fit_codebook([frames[i] for i in np.flatnonzero(labelled)], CodebookConfig(seed=seed))
+    features = song_matrix(summaries, frames, codebook)
+    tagger = make_tagger(kind, seed=seed).fit(features[labelled], labels[labelled][:, tags].astype(np.float64))
+    probabilities = np.asarray(tagger.predict_proba(features), dtype=np.float32)
+
+    rr, cc = np.meshgrid(items, tags, indexing="ij")
+    predicted = sp.csr_matrix(
+        (probabilities.ravel(), (rr.ravel(), cc.ravel())), shape=(train.n_items, len(train.tags))
+    )
+    version = f"split-refit-{kind}-seed{seed}"
+    note = (
+        f"predicted tags refit on training tags only ({kind} tagger, {int(labelled.sum())} labelled "
+        f"tracks, {len(tags)} tags, {len(items)} tracks predicted)"
+    )
+    return replace(split, train=train.replace(predicted_tags=predicted, predicted_model_version=version)), note
