@@ -133,7 +133,8 @@ def build_world(*, users: int, tracks: int, seed: int) -> DemoWorld:
         ],
         axis=1,
     )
-    listens = _listens(taste, genre, mood, instruments, cold, play_rng)
+    truth = _track_matrix(genre, mood, instruments)
+    listens = _listens(taste, truth, cold, play_rng)
     return DemoWorld(
         user_ids=[f"user-{i + 1:04d}" for i in range(users)],
         track_ids=[f"track-{j + 1:04d}" for j in range(tracks)],
@@ -146,7 +147,7 @@ def build_world(*, users: int, tracks: int, seed: int) -> DemoWorld:
         taste=taste,
         listens=listens,
         events=_events(listens, event_rng),
-        tags=_crowd_tags(listens, genre, mood, instruments, tag_rng),
+        tags=_crowd_tags(listens, truth, tag_rng),
         plans=[
             plan_clip(genre=GENRES[g], mood=MOODS[m], instruments=ins, rng=audio_rng)
             for g, m, ins in zip(genre, mood, instruments, strict=True)
@@ -154,7 +155,9 @@ def build_world(*, users: int, tracks: int, seed: int) -> DemoWorld:
     )
 
 
-def _catalogue(tracks: int, rng: np.random.Generator):
+def _catalogue(
+    tracks: int, rng: np.random.Generator
+) -> tuple[list[str], np.ndarray, np.ndarray, list[tuple[str, ...]], list[str]]:
     """Artists with a home genre and mood; each track mostly follows its artist's style."""
     n_artists = max(len(GENRES), tracks // 6)
     names = [f"The {a} {n}" for a, n in itertools.product(_ADJECTIVES, _NOUNS)]
@@ -202,10 +205,11 @@ def _track_matrix(
     return truth
 
 
-def _listens(taste, genre, mood, instruments, cold, rng: np.random.Generator) -> np.ndarray:
+def _listens(
+    taste: np.ndarray, truth: np.ndarray, cold: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Who played what, how often: taste-driven choices, popular tracks favoured, long tails."""
-    users, tracks = taste.shape[0], genre.size
-    truth = _track_matrix(genre, mood, instruments)
+    users, tracks = taste.shape[0], truth.shape[0]
     n_genre, n_mood = len(GENRES), len(MOODS)
     inst = truth[:, n_genre + n_mood :]
     affinity = (
@@ -254,13 +258,13 @@ def _spell(tag: str, style: int) -> str:
 
 
 def _crowd_tags(
-    listens, genre, mood, instruments, rng: np.random.Generator
+    listens: np.ndarray, truth: np.ndarray, rng: np.random.Generator
 ) -> list[tuple[int, int, str]]:
     """Users tag some tracks they played: mostly true tags, a wrong one now and then,
     and the uninformative tags at random, whatever the track."""
     users = int(listens[:, 0].max()) + 1
     user, track = listens[:, 0], listens[:, 1]
-    truth = _track_matrix(genre, mood, instruments)[track].astype(bool)
+    truth = truth[track].astype(bool)
     eagerness = rng.beta(0.7, 2.0, size=users)  # most users tag little, a few tag a lot
     tagging = rng.random(user.size) < eagerness[user]
     n_genre, n_mood = len(GENRES), len(MOODS)
