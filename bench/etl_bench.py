@@ -22,7 +22,9 @@ from pathlib import Path
 from bench.harness import BenchContext, Result, run_measured
 from bench.synthetic import LASTFM_360K, write_listens
 
-POSTGRES_URL = os.environ.get("RECSYS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "RECSYS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 HETREC = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hetrec2011-lastfm-2k"
 MIN_ROWS = 2_000_000
 
@@ -71,11 +73,20 @@ def _postgres_reference(path: Path, url: str) -> float:
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
-    with psycopg.connect(host=u.host, port=u.port, user=u.username, password=u.password, dbname=u.database,
-                         options=u.query.get("options")) as conn:
-        conn.execute("CREATE TABLE bare (\"user\" TEXT, track TEXT, count BIGINT)")
+    with psycopg.connect(
+        host=u.host,
+        port=u.port,
+        user=u.username,
+        password=u.password,
+        dbname=u.database,
+        options=u.query.get("options"),
+    ) as conn:
+        conn.execute('CREATE TABLE bare ("user" TEXT, track TEXT, count BIGINT)')
         started = time.perf_counter()
-        with conn.cursor().copy("COPY bare FROM STDIN (FORMAT csv, HEADER true)") as copy, path.open("rb") as fh:
+        with (
+            conn.cursor().copy("COPY bare FROM STDIN (FORMAT csv, HEADER true)") as copy,
+            path.open("rb") as fh,
+        ):
             while chunk := fh.read(1 << 20):
                 copy.write(chunk)
         conn.commit()
@@ -95,12 +106,25 @@ def run(ctx: BenchContext) -> list[Result]:
     seconds, rss, summary = _cli(f"sqlite:///{db}", "etl", "csv", "--listens", str(listens))
     reference = _sqlite_reference(listens, ctx.work_dir / "etl" / "reference.db")
     results.append(
-        Result("etl", "csv listens -> SQLite", summary["rows_in"] / seconds, "rows/s",
-               baseline=shape["rows"] / reference, peak_rss_mb=rss,
-               note=f"{note}; {seconds:.1f} s end to end; ref: sqlite3 executemany into a bare table")
+        Result(
+            "etl",
+            "csv listens -> SQLite",
+            summary["rows_in"] / seconds,
+            "rows/s",
+            baseline=shape["rows"] / reference,
+            peak_rss_mb=rss,
+            note=f"{note}; {seconds:.1f} s end to end; ref: sqlite3 executemany into a bare table",
+        )
     )
     seconds_again, _, _ = _cli(f"sqlite:///{db}", "etl", "csv", "--listens", str(listens))
-    results.append(Result("etl", "csv listens reload (no change) -> SQLite", shape["rows"] / seconds_again, "rows/s"))
+    results.append(
+        Result(
+            "etl",
+            "csv listens reload (no change) -> SQLite",
+            shape["rows"] / seconds_again,
+            "rows/s",
+        )
+    )
     for leftover in db.parent.glob("*.db*"):
         leftover.unlink()
 
@@ -109,8 +133,16 @@ def run(ctx: BenchContext) -> list[Result]:
     if HETREC.is_dir():
         het_db = ctx.work_dir / "etl" / "hetrec.db"
         seconds, rss, summary = _cli(f"sqlite:///{het_db}", "etl", "lastfm-2k", str(HETREC))
-        results.append(Result("etl", "HetRec 2K load -> SQLite", seconds, "s", peak_rss_mb=rss,
-                              note=f"{summary['rows_in']:,} rows in 4 files, end to end"))
+        results.append(
+            Result(
+                "etl",
+                "HetRec 2K load -> SQLite",
+                seconds,
+                "s",
+                peak_rss_mb=rss,
+                note=f"{summary['rows_in']:,} rows in 4 files, end to end",
+            )
+        )
         het_db.unlink(missing_ok=True)
     listens.unlink(missing_ok=True)
     return results
@@ -126,16 +158,26 @@ def _postgres(listens: Path, shape: dict, note: str) -> list[Result]:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     except Exception as exc:  # no server: report it, the other results still count
         admin.dispose()
-        return [Result("etl", "csv listens -> PostgreSQL", float("nan"), "rows/s", note=f"skipped: {exc}")]
+        return [
+            Result(
+                "etl", "csv listens -> PostgreSQL", float("nan"), "rows/s", note=f"skipped: {exc}"
+            )
+        ]
     separator = "&" if "?" in POSTGRES_URL else "?"
     url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
     try:
         seconds, rss, summary = _cli(url, "etl", "csv", "--listens", str(listens))
         reference = _postgres_reference(listens, url)
         return [
-            Result("etl", "csv listens -> PostgreSQL", summary["rows_in"] / seconds, "rows/s",
-                   baseline=shape["rows"] / reference, peak_rss_mb=rss,
-                   note=f"{note}; {seconds:.1f} s end to end; ref: psycopg COPY into a bare table"),
+            Result(
+                "etl",
+                "csv listens -> PostgreSQL",
+                summary["rows_in"] / seconds,
+                "rows/s",
+                baseline=shape["rows"] / reference,
+                peak_rss_mb=rss,
+                note=f"{note}; {seconds:.1f} s end to end; ref: psycopg COPY into a bare table",
+            ),
         ]
     finally:
         with admin.begin() as conn:

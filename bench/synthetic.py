@@ -69,7 +69,13 @@ def write_listens(path: Path, *, users: int, items: int, rows: int, seed: int = 
     else:
         import pyarrow.csv as pcsv
 
-        plain = pa.table({name: table.column(name).cast(pa.string()) if name != "count" else table.column(name)
-                          for name in table.column_names})
+        plain = pa.table(
+            {
+                name: table.column(name).cast(pa.string())
+                if name != "count"
+                else table.column(name)
+                for name in table.column_names
+            }
+        )
         pcsv.write_csv(plain, path, pcsv.WriteOptions(quoting_style="none"))
     return path

@@ -101,7 +101,10 @@ def _absolute_paths(paths: pa.Array, base: Path) -> pa.Array:
     """Resolve relative audio paths against the catalogue's folder (once per distinct path)."""
     values = paths.to_pylist()
     return pa.array(
-        [None if p is None else str((base / p).resolve()) if not Path(p).is_absolute() else p for p in values],
+        [
+            None if p is None else str((base / p).resolve()) if not Path(p).is_absolute() else p
+            for p in values
+        ],
         pa.string(),
     )
 
@@ -119,19 +122,35 @@ def load_csv(
     files = {k: Path(v).absolute() for k, v in files.items() if v is not None}
     for path in files.values():
         if not path.is_file():
-            what = "is a directory, expected a file" if path.is_dir() else "file not found; check the path"
+            what = (
+                "is a directory, expected a file"
+                if path.is_dir()
+                else "file not found; check the path"
+            )
             raise DataFileError(f"{path}: {what}")
-    run_id = start_run(engine, "csv", {k: str(v) for k, v in files.items()} | {"delimiter": delimiter})
+    run_id = start_run(
+        engine, "csv", {k: str(v) for k, v in files.items()} | {"delimiter": delimiter}
+    )
     summary = RunSummary(run_id=run_id, source="csv")
     started = time.perf_counter()
     try:
         with bulk_transaction(engine) as writer:
             ctx = LoadContext(writer, summary, progress)
             if "catalogue" in files:
-                raw = read_table(files["catalogue"], aliases=CATALOGUE_COLUMNS, required=["track"], delimiter=delimiter)
+                raw = read_table(
+                    files["catalogue"],
+                    aliases=CATALOGUE_COLUMNS,
+                    required=["track"],
+                    delimiter=delimiter,
+                )
                 ingest_catalogue(ctx, check_catalogue(raw))
-            raw = read_table(files["listens"], aliases=LISTEN_COLUMNS, required=["user", "track"], delimiter=delimiter,
-                             dictionary=("user", "track"))
+            raw = read_table(
+                files["listens"],
+                aliases=LISTEN_COLUMNS,
+                required=["user", "track"],
+                delimiter=delimiter,
+                dictionary=("user", "track"),
+            )
             checked, is_events = check_listens(raw)
             del raw
             if is_events:
@@ -140,15 +159,25 @@ def load_csv(
                 ingest_listens(ctx, checked, label=files["listens"].name)
             del checked
             if "tags" in files:
-                raw = read_table(files["tags"], aliases=TAG_COLUMNS, required=["user", "track", "tag"], delimiter=delimiter,
-                                 dictionary=("user", "track", "tag"))
+                raw = read_table(
+                    files["tags"],
+                    aliases=TAG_COLUMNS,
+                    required=["user", "track", "tag"],
+                    delimiter=delimiter,
+                    dictionary=("user", "track", "tag"),
+                )
                 ingest_tags(ctx, check_tags(raw), label=files["tags"].name, unknown_tracks="reject")
             summary.add_loaded("rejects", ctx.writer.insert_rejects(run_id, ctx.rejects))
             summary.add_rejects(ctx.rejects)
             summary.rows_loaded = summary.rows_in - summary.rows_rejected
     except BaseException as exc:
         summary.seconds = time.perf_counter() - started
-        finish_run(engine, summary, status="failed", message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        finish_run(
+            engine,
+            summary,
+            status="failed",
+            message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        )
         raise
     summary.seconds = time.perf_counter() - started
     finish_run(engine, summary, status="ok")

@@ -53,7 +53,9 @@ def map_ids(ctx: LoadContext, table: str, values, *, create: bool = True) -> np.
         return np.empty(0, dtype=np.int64)
     indices = values.indices.to_numpy(zero_copy_only=False)
     used = np.nonzero(np.bincount(indices, minlength=len(values.dictionary)))[0]
-    ids, created = ctx.writer.ensure_keys(table, column, values.dictionary.take(pa.array(used)), create=create)
+    ids, created = ctx.writer.ensure_keys(
+        table, column, values.dictionary.take(pa.array(used)), create=create
+    )
     ctx.summary.add_loaded(table, created)
     by_entry = np.full(len(values.dictionary), -1, dtype=np.int64)
     by_entry[used] = ids
@@ -68,7 +70,9 @@ def ingest_catalogue(ctx: LoadContext, checked: Checked) -> None:
         return
     # keep the last occurrence of each id
     positions = pa.array(np.arange(table.num_rows))
-    last = table.append_column("_pos", positions).group_by("external_id").aggregate([("_pos", "max")])
+    last = (
+        table.append_column("_pos", positions).group_by("external_id").aggregate([("_pos", "max")])
+    )
     table = table.take(last.column("_pos_max"))
     ctx.summary.add_loaded("tracks", ctx.writer.merge_tracks(table))
 
@@ -81,8 +85,12 @@ def ingest_listens(ctx: LoadContext, checked: Checked, *, label: str) -> None:
         return
     user_ids = map_ids(ctx, "users", table.column("user"))
     track_ids = map_ids(ctx, "tracks", table.column("track"))
-    rows = pa.table({"user_id": user_ids, "track_id": track_ids, "play_count": table.column("play_count")})
-    merged = rows.group_by(["user_id", "track_id"], use_threads=False).aggregate([("play_count", "sum")])
+    rows = pa.table(
+        {"user_id": user_ids, "track_id": track_ids, "play_count": table.column("play_count")}
+    )
+    merged = rows.group_by(["user_id", "track_id"], use_threads=False).aggregate(
+        [("play_count", "sum")]
+    )
     merged = pa.table(
         {
             "user_id": merged.column("user_id"),
@@ -103,16 +111,22 @@ def ingest_events(ctx: LoadContext, checked: Checked, *, label: str) -> None:
         return
     user_ids = map_ids(ctx, "users", table.column("user"))
     track_ids = map_ids(ctx, "tracks", table.column("track"))
-    rows = pa.table({"user_id": user_ids, "track_id": track_ids, "played_at": table.column("played_at")})
+    rows = pa.table(
+        {"user_id": user_ids, "track_id": track_ids, "played_at": table.column("played_at")}
+    )
     distinct = rows.group_by(["user_id", "track_id", "played_at"], use_threads=False).aggregate([])
-    distinct = distinct.sort_by([("user_id", "ascending"), ("track_id", "ascending"), ("played_at", "ascending")])
+    distinct = distinct.sort_by(
+        [("user_id", "ascending"), ("track_id", "ascending"), ("played_at", "ascending")]
+    )
     advance = ctx.task(f"writing {label}", distinct.num_rows)
     events, listens = ctx.writer.merge_events(distinct, advance)
     ctx.summary.add_loaded("listen_events", events)
     ctx.summary.add_loaded("listens", listens)
 
 
-def ingest_tags(ctx: LoadContext, checked: Checked, *, label: str, unknown_tracks: str = "reject") -> None:
+def ingest_tags(
+    ctx: LoadContext, checked: Checked, *, label: str, unknown_tracks: str = "reject"
+) -> None:
     """Tag assignments (user, track, tag [normalised], tagged_at or null).
 
     `unknown_tracks="reject"` quarantines rows whose track is in neither the catalogue,
@@ -131,9 +145,16 @@ def ingest_tags(ctx: LoadContext, checked: Checked, *, label: str, unknown_track
     track_ids = map_ids(ctx, "tracks", table.column("track"))
     tag_ids = map_ids(ctx, "tags", table.column("tag"))
     rows = pa.table(
-        {"user_id": user_ids, "track_id": track_ids, "tag_id": tag_ids, "tagged_at": table.column("tagged_at")}
+        {
+            "user_id": user_ids,
+            "track_id": track_ids,
+            "tag_id": tag_ids,
+            "tagged_at": table.column("tagged_at"),
+        }
     )
-    merged = rows.group_by(["user_id", "track_id", "tag_id"], use_threads=False).aggregate([("tagged_at", "min")])
+    merged = rows.group_by(["user_id", "track_id", "tag_id"], use_threads=False).aggregate(
+        [("tagged_at", "min")]
+    )
     merged = pa.table(
         {
             "user_id": merged.column("user_id"),

@@ -37,7 +37,9 @@ from recommender.storage.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 FILES = ("artists.dat", "tags.dat", "user_artists.dat", "user_taggedartists.dat")
 
 
-def _read(directory: Path, name: str, columns: list[str], dictionary: tuple[str, ...] = ()) -> RawTable:
+def _read(
+    directory: Path, name: str, columns: list[str], dictionary: tuple[str, ...] = ()
+) -> RawTable:
     return read_table(
         directory / name,
         aliases={c: () for c in columns},
@@ -53,7 +55,12 @@ def _check_artists(raw: RawTable) -> Checked:
     ids = checks.ids("id", max_length=MAX_ID_LENGTH)
     name = checks.text("name", max_length=MAX_TEXT_LENGTH)
     return checks.result(
-        {"external_id": ids, "title": name, "artist": name, "audio_path": pa.nulls(len(ids), pa.string())}
+        {
+            "external_id": ids,
+            "title": name,
+            "artist": name,
+            "audio_path": pa.nulls(len(ids), pa.string()),
+        }
     )
 
 
@@ -108,7 +115,11 @@ def _dates_to_seconds(parts: dict[str, np.ndarray]) -> np.ndarray:
     import pandas as pd
 
     dates = pd.to_datetime(pd.DataFrame(parts), errors="coerce", utc=True)
-    seconds = dates.to_numpy(dtype="datetime64[s]", na_value=np.datetime64("NaT")).astype("int64").astype(float)
+    seconds = (
+        dates.to_numpy(dtype="datetime64[s]", na_value=np.datetime64("NaT"))
+        .astype("int64")
+        .astype(float)
+    )
     seconds[dates.isna().to_numpy()] = np.nan
     return seconds
 
@@ -123,34 +134,60 @@ def load_lastfm_2k(
     try:
         next(directory.iterdir(), None)
     except OSError as exc:
-        raise DataFileError(f"{directory}: cannot read directory ({exc.strerror}); check permissions") from None
+        raise DataFileError(
+            f"{directory}: cannot read directory ({exc.strerror}); check permissions"
+        ) from None
     missing = [name for name in FILES if not (directory / name).is_file()]
     if missing:
-        raise DataFileError(f"{directory}: missing {', '.join(missing)}; is this the hetrec2011-lastfm-2k folder?")
+        raise DataFileError(
+            f"{directory}: missing {', '.join(missing)}; is this the hetrec2011-lastfm-2k folder?"
+        )
     if unknown_artists not in ("create", "reject"):
-        raise DataFileError(f"unknown_artists must be 'create' or 'reject', not {unknown_artists!r}")
-    run_id = start_run(engine, "lastfm-2k", {"directory": str(directory), "unknown_artists": unknown_artists})
+        raise DataFileError(
+            f"unknown_artists must be 'create' or 'reject', not {unknown_artists!r}"
+        )
+    run_id = start_run(
+        engine, "lastfm-2k", {"directory": str(directory), "unknown_artists": unknown_artists}
+    )
     summary = RunSummary(run_id=run_id, source="lastfm-2k")
     started = time.perf_counter()
     try:
         artists = _check_artists(_read(directory, "artists.dat", ["id", "name"]))
         tag_names = _check_tag_names(_read(directory, "tags.dat", ["tagID", "tagValue"]))
-        listens = _check_listens(_read(directory, "user_artists.dat", ["userID", "artistID", "weight"], ("userID", "artistID")))
+        listens = _check_listens(
+            _read(
+                directory,
+                "user_artists.dat",
+                ["userID", "artistID", "weight"],
+                ("userID", "artistID"),
+            )
+        )
         columns = ["userID", "artistID", "tagID", "day", "month", "year"]
-        assignments = _check_assignments(_read(directory, "user_taggedartists.dat", columns, ("userID", "artistID")), tag_names)
+        assignments = _check_assignments(
+            _read(directory, "user_taggedartists.dat", columns, ("userID", "artistID")), tag_names
+        )
         with bulk_transaction(engine) as writer:
             ctx = LoadContext(writer, summary, progress)
             ingest_catalogue(ctx, artists)
             ctx.account(tag_names)
-            map_ids(ctx, "tags", tag_names.table.column("name"))  # the whole vocabulary, used or not
+            map_ids(
+                ctx, "tags", tag_names.table.column("name")
+            )  # the whole vocabulary, used or not
             ingest_listens(ctx, listens, label="user_artists.dat")
-            ingest_tags(ctx, assignments, label="user_taggedartists.dat", unknown_tracks=unknown_artists)
+            ingest_tags(
+                ctx, assignments, label="user_taggedartists.dat", unknown_tracks=unknown_artists
+            )
             summary.add_loaded("rejects", ctx.writer.insert_rejects(run_id, ctx.rejects))
             summary.add_rejects(ctx.rejects)
             summary.rows_loaded = summary.rows_in - summary.rows_rejected
     except BaseException as exc:
         summary.seconds = time.perf_counter() - started
-        finish_run(engine, summary, status="failed", message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        finish_run(
+            engine,
+            summary,
+            status="failed",
+            message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        )
         raise
     summary.seconds = time.perf_counter() - started
     finish_run(engine, summary, status="ok")

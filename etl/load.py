@@ -47,7 +47,9 @@ def bulk_transaction(engine: Engine) -> Iterator[BulkWriter]:
         writer = BulkWriter(conn)
         try:
             if not writer.postgres:
-                writer.cursor.execute("PRAGMA foreign_keys=OFF")  # only effective outside a transaction
+                writer.cursor.execute(
+                    "PRAGMA foreign_keys=OFF"
+                )  # only effective outside a transaction
             with conn.begin():
                 if writer.postgres and writer.may_skip_triggers():
                     writer.cursor.execute("SET LOCAL session_replication_role = replica")
@@ -79,7 +81,11 @@ class BulkWriter:
 
     # -- staging -----------------------------------------------------------------------
     def stage(
-        self, name: str, columns: Sequence[tuple[str, str]], table: pa.Table, advance: Advance | None = None
+        self,
+        name: str,
+        columns: Sequence[tuple[str, str]],
+        table: pa.Table,
+        advance: Advance | None = None,
     ) -> None:
         """Create temp table `name` and fill it with `table` (columns in the same order)."""
         self.cursor.execute(f"DROP TABLE IF EXISTS {name}")
@@ -120,7 +126,9 @@ class BulkWriter:
             self.cursor.execute(f"DROP TABLE IF EXISTS {name}")
 
     # -- id mapping --------------------------------------------------------------------
-    def ensure_keys(self, table: str, column: str, keys: pa.Array, *, create: bool = True) -> tuple[np.ndarray, int]:
+    def ensure_keys(
+        self, table: str, column: str, keys: pa.Array, *, create: bool = True
+    ) -> tuple[np.ndarray, int]:
         """Internal ids for distinct `keys` (aligned), creating missing rows if `create`.
 
         Missing keys get id -1 when `create` is false. Returns (ids, rows created).
@@ -148,13 +156,19 @@ class BulkWriter:
         """Upsert catalogue rows (external_id, title, artist, audio_path)."""
         self.stage(
             "_etl_tracks",
-            [("external_id", "TEXT"), ("title", "TEXT"), ("artist", "TEXT"), ("audio_path", "TEXT")],
+            [
+                ("external_id", "TEXT"),
+                ("title", "TEXT"),
+                ("artist", "TEXT"),
+                ("audio_path", "TEXT"),
+            ],
             table.select(["external_id", "title", "artist", "audio_path"]),
         )
         fields = ("title", "artist", "audio_path")
         sets = ", ".join(f"{f} = COALESCE(excluded.{f}, tracks.{f})" for f in fields)
         changed = " OR ".join(
-            f"(excluded.{f} IS NOT NULL AND tracks.{f} IS DISTINCT FROM excluded.{f})" for f in fields
+            f"(excluded.{f} IS NOT NULL AND tracks.{f} IS DISTINCT FROM excluded.{f})"
+            for f in fields
         )
         count = self.execute(
             "INSERT INTO tracks (external_id, title, artist, audio_path) "
@@ -165,10 +179,15 @@ class BulkWriter:
         return count
 
     def merge_listens(self, table: pa.Table, advance: Advance | None = None) -> int:
-        """Upsert aggregated listens (user_id, track_id, play_count, last_played), distinct pairs."""
+        """Upsert aggregated listens (user_id, track_id, play_count, last_played)."""
         return self._upsert(
             "listens",
-            [("user_id", "INTEGER"), ("track_id", "INTEGER"), ("play_count", "BIGINT"), ("last_played", "BIGINT")],
+            [
+                ("user_id", "INTEGER"),
+                ("track_id", "INTEGER"),
+                ("play_count", "BIGINT"),
+                ("last_played", "BIGINT"),
+            ],
             "ON CONFLICT (user_id, track_id) DO UPDATE SET play_count = excluded.play_count, "
             "last_played = COALESCE(excluded.last_played, listens.last_played) "
             "WHERE listens.play_count <> excluded.play_count OR (excluded.last_played IS NOT NULL "
@@ -178,7 +197,11 @@ class BulkWriter:
         )
 
     def _upsert(
-        self, target: str, columns: Sequence[tuple[str, str]], on_conflict: str, table: pa.Table,
+        self,
+        target: str,
+        columns: Sequence[tuple[str, str]],
+        on_conflict: str,
+        table: pa.Table,
         advance: Advance | None,
     ) -> int:
         """Stage rows, then one INSERT ... SELECT ... ON CONFLICT; returns rows inserted or changed.
@@ -199,7 +222,7 @@ class BulkWriter:
         return count
 
     def merge_events(self, table: pa.Table, advance: Advance | None = None) -> tuple[int, int]:
-        """Add raw events (distinct), then recompute listens of the touched pairs from all events."""
+        """Add raw events, then recompute listens of the touched pairs from all events."""
         self.stage(
             "_etl_events",
             [("user_id", "INTEGER"), ("track_id", "INTEGER"), ("played_at", "BIGINT")],
@@ -228,7 +251,12 @@ class BulkWriter:
         """Upsert distinct (user_id, track_id, tag_id) with an optional tagged_at."""
         return self._upsert(
             "tag_assignments",
-            [("user_id", "INTEGER"), ("track_id", "INTEGER"), ("tag_id", "INTEGER"), ("tagged_at", "BIGINT")],
+            [
+                ("user_id", "INTEGER"),
+                ("track_id", "INTEGER"),
+                ("tag_id", "INTEGER"),
+                ("tagged_at", "BIGINT"),
+            ],
             "ON CONFLICT (user_id, track_id, tag_id) DO UPDATE SET tagged_at = excluded.tagged_at "
             "WHERE excluded.tagged_at IS NOT NULL "
             "AND tag_assignments.tagged_at IS DISTINCT FROM excluded.tagged_at",
@@ -242,7 +270,8 @@ class BulkWriter:
             return 0
         p = self.placeholder
         sql = (
-            f"INSERT INTO rejects (run_id, file, line, reason, raw) VALUES ({p}, {p}, {p}, {p}, {p}) "
+            "INSERT INTO rejects (run_id, file, line, reason, raw) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}) "
             "ON CONFLICT (file, line, reason) DO NOTHING"
         )
         rows = [(run_id, r.file, r.line, r.reason, _clip(r.raw)) for r in rejects]

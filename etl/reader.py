@@ -113,16 +113,24 @@ def read_table(
         raw = _read_parquet(path, aliases=aliases, required=required)
     else:
         raw = _read_delimited(
-            path, aliases=aliases, required=required, delimiter=delimiter, quoting=quoting,
-            encoding=encoding, dictionary=dictionary,
+            path,
+            aliases=aliases,
+            required=required,
+            delimiter=delimiter,
+            quoting=quoting,
+            encoding=encoding,
+            dictionary=dictionary,
         )
     if dictionary and raw.table.num_rows:
         columns = [
-            raw.table.column(n).dictionary_encode() if n in dictionary and not pa.types.is_dictionary(raw.table.column(n).type)
+            raw.table.column(n).dictionary_encode()
+            if n in dictionary and not pa.types.is_dictionary(raw.table.column(n).type)
             else raw.table.column(n)
             for n in raw.table.column_names
         ]
-        raw.table = pa.table(columns, names=raw.table.column_names).unify_dictionaries().combine_chunks()
+        raw.table = (
+            pa.table(columns, names=raw.table.column_names).unify_dictionaries().combine_chunks()
+        )
     return raw
 
 
@@ -146,7 +154,9 @@ def _read_parquet(path: Path, *, aliases, required) -> RawTable:
     )
 
 
-def _read_delimited(path, *, aliases, required, delimiter, quoting, encoding, dictionary) -> RawTable:
+def _read_delimited(
+    path, *, aliases, required, delimiter, quoting, encoding, dictionary
+) -> RawTable:
     import pyarrow.csv as pcsv
 
     decoded = decode_file(path, encoding=encoding)

@@ -78,7 +78,11 @@ def mark_stale_runs(engine: Engine) -> int:
             conn.execute(
                 update(EtlRun)
                 .where(EtlRun.id.in_(stale))
-                .values(status="interrupted", finished_at=_now(), message="process ended before finishing")
+                .values(
+                    status="interrupted",
+                    finished_at=_now(),
+                    message="process ended before finishing",
+                )
             )
     return len(stale)
 
@@ -104,7 +108,9 @@ def start_run(engine: Engine, source: str, arguments: dict[str, Any]) -> int:
     return int(run_id)
 
 
-def finish_run(engine: Engine, summary: RunSummary, *, status: str, message: str | None = None) -> None:
+def finish_run(
+    engine: Engine, summary: RunSummary, *, status: str, message: str | None = None
+) -> None:
     with engine.begin() as conn:
         conn.execute(
             update(EtlRun)

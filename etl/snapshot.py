@@ -23,7 +23,8 @@ _QUERIES = {
     "tags": "SELECT name FROM tags",
     "tag_assignments": (
         "SELECT u.external_id, t.external_id, g.name, a.tagged_at FROM tag_assignments a "
-        "JOIN users u ON u.id = a.user_id JOIN tracks t ON t.id = a.track_id JOIN tags g ON g.id = a.tag_id"
+        "JOIN users u ON u.id = a.user_id JOIN tracks t ON t.id = a.track_id "
+        "JOIN tags g ON g.id = a.tag_id"
     ),
     "rejects": "SELECT file, line, reason, raw FROM rejects",
 }

@@ -138,7 +138,9 @@ class RowChecks:
             raw_rows = self.raw.table.take(pa.array(bad)).to_pylist()
             file = str(self.raw.path)
             sep = self.raw.delimiter or ","
-            for line, code, row in zip(lines.tolist(), self.reason[bad].tolist(), raw_rows, strict=True):
+            for line, code, row in zip(
+                lines.tolist(), self.reason[bad].tolist(), raw_rows, strict=True
+            ):
                 rejects.append(Reject(file, line, self.codes[code], sep.join(row.values())))
         rejects += [Reject(str(self.raw.path), r.line, r.reason, r.raw) for r in self.raw.rejects]
         return Checked(table=table, rows=rows, raw=self.raw, rejects=rejects)

@@ -18,7 +18,11 @@ def test_db_rejects_lists_quarantined_rows(recsys_env, tmp_path):
     assert payload["total"] == 3
     assert payload["by_reason"] == {"bad_count": 1, "empty_id": 1, "wrong_column_count": 1}
     rows = {(r["line"], r["reason"], r["raw"]) for r in payload["rejects"]}
-    assert rows == {(3, "bad_count", "u2,t2,-1"), (4, "wrong_column_count", "u3"), (5, "empty_id", ",t4,2")}
+    assert rows == {
+        (3, "bad_count", "u2,t2,-1"),
+        (4, "wrong_column_count", "u3"),
+        (5, "empty_id", ",t4,2"),
+    }
     assert all(r["file"] == str(listens) for r in payload["rejects"])
 
     limited = json.loads(run_cli(["db", "rejects", "--json", "--limit", "1"], recsys_env).stdout)

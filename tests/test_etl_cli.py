@@ -41,7 +41,10 @@ def test_csv_summary_as_json(recsys_env, tmp_path):
     [
         (["etl", "csv", "--listens", "{tmp}/missing.csv"], "missing.csv: file not found"),
         (["etl", "csv", "--listens", "{tmp}"], "is a directory"),
-        (["etl", "csv", "--listens", "{tmp}/ok.csv", "--tags", "{tmp}/nope.csv"], "nope.csv: file not found"),
+        (
+            ["etl", "csv", "--listens", "{tmp}/ok.csv", "--tags", "{tmp}/nope.csv"],
+            "nope.csv: file not found",
+        ),
         (["etl", "csv", "--listens", "{tmp}/noheader.csv"], "lacks column(s)"),
         (["etl", "lastfm-2k", "{tmp}/missing-dir"], "not a directory"),
         (["etl", "lastfm-2k", "{tmp}/ok.csv"], "not a directory"),
@@ -76,8 +79,19 @@ def test_make_etl_target_runs_the_cli(recsys_env, tmp_path):
     listens.write_text("user,track,count\nu1,t1,3\n")
     repo = Path(__file__).resolve().parents[1]
     result = subprocess.run(
-        ["make", "-s", "-o", ".venv/.installed", "etl", "SOURCE=csv", f"ETL_ARGS=--listens {listens} --json"],
-        cwd=repo, env=recsys_env, capture_output=True, text=True,
+        [
+            "make",
+            "-s",
+            "-o",
+            ".venv/.installed",
+            "etl",
+            "SOURCE=csv",
+            f"ETL_ARGS=--listens {listens} --json",
+        ],
+        cwd=repo,
+        env=recsys_env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["rows_loaded"] == 1

@@ -1,4 +1,4 @@
-"""SIGKILL in the middle of a load, then a re-run: exactly a clean load's content, nothing partial."""
+"""SIGKILL mid-load, then a re-run: exactly a clean load's content, nothing partial visible."""
 
 from __future__ import annotations
 
@@ -60,7 +60,8 @@ def _writing(database_url: str) -> bool:
                     text(
                         "SELECT COUNT(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
                         "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                        "WHERE n.nspname = :s AND c.relname = 'users' AND l.mode = 'RowExclusiveLock'"
+                        "WHERE n.nspname = :s AND c.relname = 'users' "
+                        "AND l.mode = 'RowExclusiveLock'"
                     ),
                     {"s": schema},
                 ).scalar_one()
@@ -75,14 +76,29 @@ def _statuses(engine) -> list[str]:
 
 
 @pytest.mark.parametrize("kill_point", ["after_run_row", "mid_transaction"])
-def test_sigkill_then_rerun_equals_a_clean_load(kill_point, database_url, recsys_env, big_listens, clean_content):
+def test_sigkill_then_rerun_equals_a_clean_load(
+    kill_point, database_url, recsys_env, big_listens, clean_content
+):
     engine = make_engine(database_url)
-    command = [sys.executable, "-m", "recommender.cli.app", "--quiet", "etl", "csv", "--listens", str(big_listens)]
-    proc = subprocess.Popen(command, env=recsys_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    command = [
+        sys.executable,
+        "-m",
+        "recommender.cli.app",
+        "--quiet",
+        "etl",
+        "csv",
+        "--listens",
+        str(big_listens),
+    ]
+    proc = subprocess.Popen(
+        command, env=recsys_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
-            if _statuses(engine) == ["running"] and (kill_point == "after_run_row" or _writing(database_url)):
+            if _statuses(engine) == ["running"] and (
+                kill_point == "after_run_row" or _writing(database_url)
+            ):
                 break
             time.sleep(0.01)
         if kill_point == "mid_transaction":
@@ -98,7 +114,9 @@ def test_sigkill_then_rerun_equals_a_clean_load(kill_point, database_url, recsys
     # Nothing partial is visible: the data transaction never committed.
     assert _statuses(engine) == ["running"]
     after_crash = content_snapshot(engine)
-    assert all(rows == [] for rows in after_crash.values()), {k: len(v) for k, v in after_crash.items()}
+    assert all(rows == [] for rows in after_crash.values()), {
+        k: len(v) for k, v in after_crash.items()
+    }
 
     rerun = subprocess.run(command, env=recsys_env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr

@@ -22,7 +22,9 @@ def write(path: Path, content: str | bytes) -> Path:
 
 def rejects_of(engine, path: Path) -> set[tuple[int, str]]:
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT line, reason FROM rejects WHERE file = :f"), {"f": str(path)}).all()
+        rows = conn.execute(
+            text("SELECT line, reason FROM rejects WHERE file = :f"), {"f": str(path)}
+        ).all()
     return {(line, reason) for line, reason in rows}
 
 
@@ -38,7 +40,8 @@ def malformed(tmp_path: Path) -> dict[str, Path]:
         b"u5,t5,-2\n"  # 6 bad_count
         b",t6,1\n"  # 7 empty_id (user)
         b"u7, ,1\n"  # 8 empty_id (track, whitespace only)
-        + LONG.encode() + b",t8,1\n"  # 9 too_long
+        + LONG.encode()
+        + b",t8,1\n"  # 9 too_long
         b"u9,t\xff\xfe,1\n"  # 10 undecodable_text (broken UTF-8 in a UTF-8 file)
         b"u10,t\xc3\xabst,2\n"  # 11 good, UTF-8 non-ASCII
         b"u1,t2,4\n"  # 12 good
@@ -72,36 +75,63 @@ def test_every_malformed_row_is_quarantined_and_every_good_row_loads(engine, mal
     summary = load_csv(engine, **malformed)
 
     assert rejects_of(engine, malformed["listens"]) == {
-        (3, "wrong_column_count"), (4, "bad_count"), (5, "bad_count"), (6, "bad_count"),
-        (7, "empty_id"), (8, "empty_id"), (9, "too_long"), (10, "undecodable_text"),
-        (13, "wrong_column_count"), (15, "bad_count"),
+        (3, "wrong_column_count"),
+        (4, "bad_count"),
+        (5, "bad_count"),
+        (6, "bad_count"),
+        (7, "empty_id"),
+        (8, "empty_id"),
+        (9, "too_long"),
+        (10, "undecodable_text"),
+        (13, "wrong_column_count"),
+        (15, "bad_count"),
     }
     assert rejects_of(engine, malformed["catalogue"]) == {(3, "empty_id"), (4, "too_long")}
-    assert rejects_of(engine, malformed["tags"]) == {(3, "unknown_track"), (4, "empty_tag"), (5, "too_long")}
+    assert rejects_of(engine, malformed["tags"]) == {
+        (3, "unknown_track"),
+        (4, "empty_tag"),
+        (5, "too_long"),
+    }
     assert summary.rows_rejected == 15
     assert summary.rejected_by_reason == {
-        "bad_count": 4, "empty_id": 3, "empty_tag": 1, "too_long": 3, "undecodable_text": 1,
-        "unknown_track": 1, "wrong_column_count": 2,
+        "bad_count": 4,
+        "empty_id": 3,
+        "empty_tag": 1,
+        "too_long": 3,
+        "undecodable_text": 1,
+        "unknown_track": 1,
+        "wrong_column_count": 2,
     }
     assert summary.rows_in == 14 + 4 + 6  # blank line not counted
     assert summary.rows_loaded == summary.rows_in - summary.rows_rejected
 
     snap = content_snapshot(engine)
     assert snap["listens"] == sorted(
-        [("u1", "t1", 3, None), ("u10", "tëst", 2, None), ("u1", "t2", 4, None), ("u12", "t11", 7, None)],
+        [
+            ("u1", "t1", 3, None),
+            ("u10", "tëst", 2, None),
+            ("u1", "t2", 4, None),
+            ("u12", "t11", 7, None),
+        ],
         key=repr,
     )
     assert snap["tracks"] == sorted(
         [
             ("t1", "Title One", "Artist A", str((tmp_path / "audio" / "t1.wav").resolve())),
             ("tcat", "Catalogue Only", "Artist B", "/abs/tcat.wav"),
-            ("t2", None, None, None), ("tëst", None, None, None), ("t11", None, None, None),
+            ("t2", None, None, None),
+            ("tëst", None, None, None),
+            ("t11", None, None, None),
         ],
         key=repr,
     )
     assert snap["tags"] == [("rock",), ("seen live",)]
     assert snap["tag_assignments"] == sorted(
-        [("u1", "t1", "rock", None), ("u2", "t1", "seen live", None), ("u1", "tcat", "seen live", None)],
+        [
+            ("u1", "t1", "rock", None),
+            ("u2", "t1", "seen live", None),
+            ("u1", "tcat", "seen live", None),
+        ],
         key=repr,
     )
     raw = dict(((r[1], r[2]), r[3]) for r in snap["rejects"] if r[0] == str(malformed["listens"]))
@@ -117,7 +147,9 @@ def test_second_load_of_the_same_input_changes_nothing(engine, malformed):
     assert set(second.loaded_by_table.values()) == {0}
     assert first.loaded_by_table["listens"] == 4
     with engine.connect() as conn:
-        statuses = conn.execute(text("SELECT status, rows_in, rows_rejected FROM etl_runs ORDER BY id")).all()
+        statuses = conn.execute(
+            text("SELECT status, rows_in, rows_rejected FROM etl_runs ORDER BY id")
+        ).all()
     assert [tuple(s) for s in statuses] == [("ok", 24, 15), ("ok", 24, 15)]
 
 
@@ -135,8 +167,13 @@ def test_incremental_load_adds_new_rows_and_replaces_changed_counts(engine, tmp_
 
 
 def test_duplicate_pairs_in_one_count_file_are_summed(engine, tmp_path):
-    load_csv(engine, listens=write(tmp_path / "l.csv", "user,track,count\nu1,t1,2\nu1,t1,3\nu2,t1,1\n"))
-    assert {(u, t): c for u, t, c, _ in content_snapshot(engine)["listens"]} == {("u1", "t1"): 5, ("u2", "t1"): 1}
+    load_csv(
+        engine, listens=write(tmp_path / "l.csv", "user,track,count\nu1,t1,2\nu1,t1,3\nu2,t1,1\n")
+    )
+    assert {(u, t): c for u, t, c, _ in content_snapshot(engine)["listens"]} == {
+        ("u1", "t1"): 5,
+        ("u2", "t1"): 1,
+    }
 
 
 def test_events_are_kept_raw_and_aggregated_incrementally(engine, tmp_path):
@@ -152,10 +189,16 @@ def test_events_are_kept_raw_and_aggregated_incrementally(engine, tmp_path):
     load_csv(engine, listens=first)
     assert rejects_of(engine, first) == {(6, "bad_timestamp")}
     snap = content_snapshot(engine)
-    assert snap["listen_events"] == [("u1", "t1", 1700000000), ("u1", "t1", 1700000001), ("u2", "t1", 1700000010)]
+    assert snap["listen_events"] == [
+        ("u1", "t1", 1700000000),
+        ("u1", "t1", 1700000001),
+        ("u2", "t1", 1700000010),
+    ]
     assert snap["listens"] == [("u1", "t1", 2, 1700000001), ("u2", "t1", 1, 1700000010)]
 
-    second = write(tmp_path / "e2.csv", "user,track,timestamp\nu1,t1,1700000500\nu1,t1,1700000000\n")
+    second = write(
+        tmp_path / "e2.csv", "user,track,timestamp\nu1,t1,1700000500\nu1,t1,1700000000\n"
+    )
     summary = load_csv(engine, listens=second)
     assert summary.loaded_by_table["listen_events"] == 1
     assert ("u1", "t1", 3, 1700000500) in content_snapshot(engine)["listens"]
@@ -165,9 +208,14 @@ def test_events_are_kept_raw_and_aggregated_incrementally(engine, tmp_path):
 
 
 def test_latin1_tsv_catalogue_and_parquet_listens(engine, tmp_path):
-    catalogue = write(tmp_path / "cat.tsv", "track\ttitle\tartist\nt1\tCaf\xe9 del Mar\tR\xf6yksopp\n".encode("latin-1"))
+    catalogue = write(
+        tmp_path / "cat.tsv",
+        "track\ttitle\tartist\nt1\tCaf\xe9 del Mar\tR\xf6yksopp\n".encode("latin-1"),
+    )
     listens = tmp_path / "listens.parquet"
-    pq.write_table(pa.table({"user": [1, 2, 2], "track": ["t1", "t1", "t2"], "count": [3, 1, 2]}), listens)
+    pq.write_table(
+        pa.table({"user": [1, 2, 2], "track": ["t1", "t1", "t2"], "count": [3, 1, 2]}), listens
+    )
     summary = load_csv(engine, listens=listens, catalogue=catalogue)
     assert summary.rows_rejected == 0
     snap = content_snapshot(engine)

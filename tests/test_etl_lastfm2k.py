@@ -41,8 +41,14 @@ def test_hetrec_counts_names_and_dates(engine):
     assert scalar(engine, "SELECT title FROM tracks WHERE external_id = '64'") == "Röyksopp"
     assert scalar(engine, "SELECT artist FROM tracks WHERE external_id = '158'") == "עברי לידר"
     assert scalar(engine, "SELECT COUNT(*) FROM tags WHERE name = '1st vine'") == 1
-    assert scalar(engine, "SELECT play_count FROM listens l JOIN users u ON u.id = l.user_id "
-                          "JOIN tracks t ON t.id = l.track_id WHERE u.external_id = '2' AND t.external_id = '51'") == 13883
+    assert (
+        scalar(
+            engine,
+            "SELECT play_count FROM listens l JOIN users u ON u.id = l.user_id "
+            "JOIN tracks t ON t.id = l.track_id WHERE u.external_id = '2' AND t.external_id = '51'",
+        )
+        == 13883
+    )
     # user 2 tagged artist 52 (Morcheeba) with tag 13 (chillout) on 1 April 2009
     tagged_at = scalar(
         engine,
@@ -58,7 +64,10 @@ def test_hetrec_reload_is_a_no_op_and_reject_policy_quarantines_unknown_artists(
     strict = load_lastfm_2k(engine, directory, unknown_artists="reject")
     assert strict.rejected_by_reason == {"unknown_track": 1538}
     assert database_stats(engine)["counts"]["tracks"] == 17632
-    assert scalar(engine, "SELECT COUNT(DISTINCT line) FROM rejects WHERE reason = 'unknown_track'") == 1538
+    assert (
+        scalar(engine, "SELECT COUNT(DISTINCT line) FROM rejects WHERE reason = 'unknown_track'")
+        == 1538
+    )
 
     again = load_lastfm_2k(engine, directory, unknown_artists="reject")
     assert set(again.loaded_by_table.values()) == {0}

@@ -25,7 +25,15 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
             "last ETL runs",
             ["run", "source", "status", "started", "in", "loaded", "rejected"],
             (
-                [r["id"], r["source"], r["status"], r["started_at"], r["rows_in"], r["rows_loaded"], r["rows_rejected"]]
+                [
+                    r["id"],
+                    r["source"],
+                    r["status"],
+                    r["started_at"],
+                    r["rows_in"],
+                    r["rows_loaded"],
+                    r["rows_rejected"],
+                ]
                 for r in result["last_runs"]
             ),
         )
@@ -33,7 +41,9 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
 
 @app.command("rejects")
 def rejects(
-    limit: int = typer.Option(50, "--limit", min=0, help="Show at most N rows (newest first; 0 = all)."),
+    limit: int = typer.Option(
+        50, "--limit", min=0, help="Show at most N rows (newest first; 0 = all)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Quarantined input rows: file, physical line, reason and raw text."""

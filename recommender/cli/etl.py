@@ -7,14 +7,16 @@ Commands print the run summary with `print_run_summary` (a table, or `--json`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from recommender.cli.output import console, make_progress, print_json, print_table
 from recommender.cli.state import state
 
-app = typer.Typer(help="Load listening logs, tags and audio into the database.", no_args_is_help=True)
+app = typer.Typer(
+    help="Load listening logs, tags and audio into the database.", no_args_is_help=True
+)
 
 
 def print_run_summary(summary: Any, *, as_json: bool = False) -> None:
@@ -30,8 +32,13 @@ def print_run_summary(summary: Any, *, as_json: bool = False) -> None:
         ["rows rejected", f"{summary.rows_rejected:,}"],
         ["seconds", f"{summary.seconds:.2f}"],
     ]
-    rows += [[f"written: {table}", f"{count:,}"] for table, count in summary.loaded_by_table.items()]
-    rows += [[f"rejected: {reason}", f"{count:,}"] for reason, count in summary.rejected_by_reason.items()]
+    rows += [
+        [f"written: {table}", f"{count:,}"] for table, count in summary.loaded_by_table.items()
+    ]
+    rows += [
+        [f"rejected: {reason}", f"{count:,}"]
+        for reason, count in summary.rejected_by_reason.items()
+    ]
     print_table(f"etl {summary.source}", ["what", "count"], rows)
     if summary.rows_rejected:
         console.print("rejected rows: see `recsys db rejects`", markup=False, highlight=False)
@@ -40,35 +47,54 @@ def print_run_summary(summary: Any, *, as_json: bool = False) -> None:
 def _delimiter(value: str | None) -> str | None:
     if value is None:
         return None
-    return {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}.get(value.lower(), value)
+    return {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}.get(
+        value.lower(), value
+    )
 
 
 @app.command("csv")
 def csv_command(
-    listens: Path = typer.Option(..., "--listens", help="user,track,count or user,track,timestamp (CSV/TSV/Parquet)."),
-    tags: Path | None = typer.Option(None, "--tags", help="user,track,tag[,timestamp]."),
-    catalogue: Path | None = typer.Option(None, "--catalogue", help="track,title,artist,audio_path."),
-    delimiter: str | None = typer.Option(None, "--delimiter", help="Field separator (default: sniffed; 'tab' for TSV)."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+    listens: Annotated[
+        Path,
+        typer.Option(
+            "--listens", help="user,track,count or user,track,timestamp (CSV/TSV/Parquet)."
+        ),
+    ],
+    tags: Annotated[Path | None, typer.Option("--tags", help="user,track,tag[,timestamp].")] = None,
+    catalogue: Annotated[
+        Path | None, typer.Option("--catalogue", help="track,title,artist,audio_path.")
+    ] = None,
+    delimiter: Annotated[
+        str | None,
+        typer.Option("--delimiter", help="Field separator (default: sniffed; 'tab' for TSV)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
-    """Load generic listens (and optionally tags and a catalogue); bad rows go to `recsys db rejects`."""
+    """Load generic listens (+ tags, catalogue); bad rows go to `recsys db rejects`."""
     from etl.csv_source import load_csv
 
     with make_progress(quiet=state.quiet) as progress:
         summary = load_csv(
-            state.engine, listens=listens, tags=tags, catalogue=catalogue,
-            delimiter=_delimiter(delimiter), progress=progress,
+            state.engine,
+            listens=listens,
+            tags=tags,
+            catalogue=catalogue,
+            delimiter=_delimiter(delimiter),
+            progress=progress,
         )
     print_run_summary(summary, as_json=as_json)
 
 
 @app.command("lastfm-2k")
 def lastfm_2k_command(
-    directory: Path = typer.Argument(..., help="The hetrec2011-lastfm-2k folder."),
-    unknown_artists: str = typer.Option(
-        "create", "--unknown-artists", help="Tagged artists missing from artists.dat: create | reject."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+    directory: Annotated[Path, typer.Argument(help="The hetrec2011-lastfm-2k folder.")],
+    unknown_artists: Annotated[
+        str,
+        typer.Option(
+            "--unknown-artists", help="Tagged artists missing from artists.dat: create | reject."
+        ),
+    ] = "create",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
     """Load the HetRec 2011 Last.fm 2K dataset (artists are the items)."""
     from etl.lastfm2k import load_lastfm_2k

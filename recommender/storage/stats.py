@@ -55,7 +55,9 @@ def database_stats(engine: Engine, *, last_runs: int = 5) -> dict[str, Any]:
                 "source": r.source,
                 "status": r.status,
                 "started_at": r.started_at.isoformat(timespec="seconds") if r.started_at else None,
-                "finished_at": r.finished_at.isoformat(timespec="seconds") if r.finished_at else None,
+                "finished_at": r.finished_at.isoformat(timespec="seconds")
+                if r.finished_at
+                else None,
                 "rows_in": r.rows_in,
                 "rows_loaded": r.rows_loaded,
                 "rows_rejected": r.rows_rejected,
@@ -82,7 +84,14 @@ def list_rejects(engine: Engine, *, limit: int | None = 50) -> dict[str, Any]:
         "total": sum(by_reason.values()),
         "by_reason": by_reason,
         "rejects": [
-            {"id": r.id, "run_id": r.run_id, "file": r.file, "line": r.line, "reason": r.reason, "raw": r.raw}
+            {
+                "id": r.id,
+                "run_id": r.run_id,
+                "file": r.file,
+                "line": r.line,
+                "reason": r.reason,
+                "raw": r.raw,
+            }
             for r in rows
         ],
     }
