@@ -273,8 +273,8 @@ def _crowd_tags(
     wrong = rng.integers(len(INFORMATIVE), size=user.size)
     slip = tagging & (rng.random(user.size) < 0.1) & ~truth[np.arange(user.size), wrong]
     applied[np.flatnonzero(slip), wrong[slip]] = True
-    junk_rate = rng.beta(1.0, 5.0, size=(users, len(UNINFORMATIVE)))
-    junk_rate *= rng.random((users, len(UNINFORMATIVE))) < 0.75  # a quarter never use each one
+    junk_rate = rng.beta(2.0, 4.0, size=(users, len(UNINFORMATIVE)))
+    junk_rate *= rng.random((users, len(UNINFORMATIVE))) < 0.9  # a few never use each one
     junk = rng.random((user.size, len(UNINFORMATIVE))) < junk_rate[user]
     rows, cols = np.nonzero(np.concatenate([applied, junk], axis=1))
     styles = np.where(rng.random(rows.size) < 0.3, rng.integers(1, 6, size=rows.size), 0)

@@ -182,7 +182,9 @@ def test_collaborative_filtering_finds_the_tastes_popularity_does_not(world) -> 
         (count[~held_out].astype(np.float32), (user[~held_out], track[~held_out])), shape=shape
     )
     with threadpool_limits(1, "blas"):
-        model = AlternatingLeastSquares(factors=8, regularization=0.1, iterations=20, random_state=0)
+        model = AlternatingLeastSquares(
+            factors=8, regularization=0.1, iterations=20, random_state=0
+        )
         model.fit(bm25_weight(train, K1=100, B=0.8).tocsr(), show_progress=False)
     ids, _ = model.recommend(np.arange(shape[0]), train, N=10, filter_already_liked_items=True)
     popular = np.argsort(-np.asarray((train > 0).sum(axis=0)).ravel(), kind="stable")
@@ -219,7 +221,8 @@ def test_uninformative_tags_are_used_by_many_users_across_all_genres(world) -> N
         users_of[name].add(user)
         genres_of[name][GENRES[world.genre[track]]] += 1
     for name in UNINFORMATIVE:
-        assert len(users_of[name]) > 0.3 * len(world.user_ids)
+        assert len(users_of[name]) > 0.6 * len(world.user_ids)  # "everybody" uses them
+        assert len(users_of[name]) > max(len(users_of[tag]) for tag in INFORMATIVE)
         assert set(genres_of[name]) == set(GENRES)
         # the distribution over genres follows the plays, not the tag: no genre dominates
         assert max(genres_of[name].values()) / sum(genres_of[name].values()) < 0.4
