@@ -89,10 +89,10 @@ class HybridScorer:
 
     def hybrid_scores(self, user_rows: np.ndarray) -> np.ndarray:
         user_rows = np.asarray(user_rows)
-        content = self.content_scores(user_rows, attention=self.blend.hybrid_attention)
         return blend_scores(
-            self.cf_scores(user_rows), content, self.play_counts,
-            params=self.blend, log_popularity=self.log_popularity,
+            self.cf_scores(user_rows), self.mapped_scores(user_rows), self.space.match(user_rows),
+            self.play_counts, params=self.blend, attention=self.attention,
+            log_popularity=self.log_popularity,
         )
 
 

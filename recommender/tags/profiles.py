@@ -3,8 +3,10 @@
 A user's raw profile mixes the tags they applied with the tags of the items they
 play (log-scaled plays). Tags nearly everyone uses ("favorites", "seen live")
 carry no information about anyone, so every tag of a profile is weighted by an IDF
-over users before the L2 normalisation. Items live in the same tag space (without
-the IDF: an item's tags describe it, the discount is about people), so the cosine
+over users before the L2 normalisation. Items live in the same tag space without
+the IDF weights (an item's tags describe it; the discount is about people), but
+tags with zero IDF are dropped from them too, or crowd-tagged items, diluted by
+"favorites", would always lose to cleanly predicted cold ones. So the cosine
 between a user profile and an item vector is the tag-profile match. On HetRec,
 discounting the profile side only ranks best (NDCG@10 0.276 vs 0.250 without IDF
 and 0.184 with IDF on both sides, cold-items split).
@@ -73,7 +75,7 @@ class TagSpace:
     """IDF weights, item content vectors and user profiles, all over `dataset.tags`."""
 
     idf: np.ndarray  # (n_tags,) float32
-    item_vectors: sp.csr_matrix  # items x tags, L2-normalised rows (no IDF)
+    item_vectors: sp.csr_matrix  # items x tags, L2-normalised rows (zero-IDF tags dropped)
     user_profiles: sp.csr_matrix  # users x tags, IDF-weighted, L2-normalised rows
     item_from_predicted: np.ndarray  # (n_items,) bool: vector built from predicted tags
 
@@ -108,7 +110,7 @@ def build_tag_space(
     profiles = l2_normalize_rows(applied_weight * applied + (1.0 - applied_weight) * played)
     return TagSpace(
         idf=idf,
-        item_vectors=raw_items,
+        item_vectors=l2_normalize_rows(raw_items @ sp.diags((idf > 0).astype(np.float32))),
         user_profiles=profiles,
         item_from_predicted=from_predicted,
     )
