@@ -181,22 +181,24 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / peak if peak > 0 else x
 
 
-def render_clip(plan: ClipPlan, *, seconds: float = 6.0, sample_rate: int = 22050) -> np.ndarray:
-    """The clip as float32 samples in [-1, 1], mono, `seconds * sample_rate` long."""
-    rng = np.random.default_rng(plan.seed)
-    style, mood = GENRE_STYLES[plan.genre], MOOD_STYLES[plan.mood]
-    sr, n = sample_rate, int(round(seconds * sample_rate))
-    score = _Score(plan, style, mood, seconds)
+def _level(rng: np.random.Generator, *, spread_db: float) -> float:
+    """A random gain within +-spread_db, so parts and clips are never mixed exactly alike."""
+    return 10 ** (rng.uniform(-spread_db, spread_db) / 20)
 
+
+def _arrangement(
+    plan: ClipPlan, score: _Score, n: int, sr: int, rng: np.random.Generator
+) -> np.ndarray:
+    """The genre's band: the tagged voices, a bass line, the genre's effects and the kit."""
+    style, seconds = score.style, n / sr
     pitched = [INSTRUMENT_VOICES[i] for i in plan.instruments if i in INSTRUMENT_VOICES]
     music = np.zeros(n)
-    if pitched:
+    if pitched:  # one voice plays both parts; with two, the second one takes the melody
         comp_voice, melody_voice = pitched[0], pitched[-1]
-        level = lambda: 10 ** (rng.uniform(-3, 3) / 20)  # noqa: E731 - per-part level jitter
-        music += level() * _normalise(_play(comp_voice, _comp_notes(score, rng), n, sr, rng))
-        music += (
-            0.8 * level() * _normalise(_play(melody_voice, _melody_notes(score, rng), n, sr, rng))
-        )
+        gain = _level(rng, spread_db=3)
+        music += gain * _normalise(_play(comp_voice, _comp_notes(score, rng), n, sr, rng))
+        gain = 0.8 * _level(rng, spread_db=3)
+        music += gain * _normalise(_play(melody_voice, _melody_notes(score, rng), n, sr, rng))
         if style.drive:
             music = np.tanh(style.drive * _normalise(music)) * 1.5
     music += 0.6 * _normalise(_play(sine_bass, _bass_notes(score), n, sr, rng))
@@ -211,15 +213,27 @@ def render_clip(plan: ClipPlan, *, seconds: float = 6.0, sample_rate: int = 2205
         music *= 1.0 - style.pump * np.exp(-((np.arange(n) / sr) % beat) / 0.08)
     if "drums" in plan.instruments:
         music = _normalise(music) + 1.4 * _normalise(_drums(score, n, sr, rng))
+    return _normalise(music)
 
-    mix = _normalise(music)
+
+def _master(mix: np.ndarray, mood: MoodStyle, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """The mood's colour and loudness, a faint noise floor, 10 ms fades against clicks."""
+    n = mix.size
     if mood.lowpass_hz:
-        mix = _normalise(
-            signal.sosfilt(signal.butter(2, mood.lowpass_hz, fs=sr, output="sos"), mix)
-        )
+        lowpass = signal.butter(2, mood.lowpass_hz, fs=sr, output="sos")
+        mix = _normalise(signal.sosfilt(lowpass, mix))
     if mood.drive:
         mix = _normalise(np.tanh(mood.drive * mix))
-    gain = 10 ** ((mood.gain_db + rng.uniform(-2.0, 2.0)) / 20)
+    gain = 10 ** (mood.gain_db / 20) * _level(rng, spread_db=2.0)
     noise = 10 ** (rng.uniform(-55.0, -42.0) / 20) * rng.standard_normal(n)
     fade = np.minimum(1.0, np.minimum(np.arange(n), np.arange(n)[::-1]) / (0.01 * sr))
     return np.clip((0.97 * gain * mix + noise) * fade, -1.0, 1.0).astype(np.float32)
+
+
+def render_clip(plan: ClipPlan, *, seconds: float = 6.0, sample_rate: int = 22050) -> np.ndarray:
+    """The clip as float32 samples in [-1, 1], mono, `round(seconds * sample_rate)` long."""
+    rng = np.random.default_rng(plan.seed)
+    style, mood = GENRE_STYLES[plan.genre], MOOD_STYLES[plan.mood]
+    n = int(round(seconds * sample_rate))
+    score = _Score(plan, style, mood, seconds)
+    return _master(_arrangement(plan, score, n, sample_rate, rng), mood, sample_rate, rng)
