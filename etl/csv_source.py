@@ -137,21 +137,24 @@ def load_csv(
         with bulk_transaction(engine) as writer:
             ctx = LoadContext(writer, summary, progress)
             if "catalogue" in files:
+                with ctx.step(f"reading {files['catalogue'].name}"):
+                    raw = read_table(
+                        files["catalogue"],
+                        aliases=CATALOGUE_COLUMNS,
+                        required=["track"],
+                        delimiter=delimiter,
+                    )
+                    checked = check_catalogue(raw)
+                ingest_catalogue(ctx, checked)
+            with ctx.step(f"reading {files['listens'].name}"):
                 raw = read_table(
-                    files["catalogue"],
-                    aliases=CATALOGUE_COLUMNS,
-                    required=["track"],
+                    files["listens"],
+                    aliases=LISTEN_COLUMNS,
+                    required=["user", "track"],
                     delimiter=delimiter,
+                    dictionary=("user", "track"),
                 )
-                ingest_catalogue(ctx, check_catalogue(raw))
-            raw = read_table(
-                files["listens"],
-                aliases=LISTEN_COLUMNS,
-                required=["user", "track"],
-                delimiter=delimiter,
-                dictionary=("user", "track"),
-            )
-            checked, is_events = check_listens(raw)
+                checked, is_events = check_listens(raw)
             del raw
             if is_events:
                 ingest_events(ctx, checked, label=files["listens"].name)
@@ -159,14 +162,16 @@ def load_csv(
                 ingest_listens(ctx, checked, label=files["listens"].name)
             del checked
             if "tags" in files:
-                raw = read_table(
-                    files["tags"],
-                    aliases=TAG_COLUMNS,
-                    required=["user", "track", "tag"],
-                    delimiter=delimiter,
-                    dictionary=("user", "track", "tag"),
-                )
-                ingest_tags(ctx, check_tags(raw), label=files["tags"].name, unknown_tracks="reject")
+                with ctx.step(f"reading {files['tags'].name}"):
+                    raw = read_table(
+                        files["tags"],
+                        aliases=TAG_COLUMNS,
+                        required=["user", "track", "tag"],
+                        delimiter=delimiter,
+                        dictionary=("user", "track", "tag"),
+                    )
+                    checked = check_tags(raw)
+                ingest_tags(ctx, checked, label=files["tags"].name, unknown_tracks="reject")
             summary.add_loaded("rejects", ctx.writer.insert_rejects(run_id, ctx.rejects))
             summary.add_rejects(ctx.rejects)
             summary.rows_loaded = summary.rows_in - summary.rows_rejected

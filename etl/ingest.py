@@ -8,6 +8,8 @@ folded before merging (listen counts summed, events and assignments made distinc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +34,14 @@ class LoadContext:
             return None
         task_id = self.progress.add_task(description, total=max(total, 1))
         return lambda n: self.progress.advance(task_id, n)
+
+    @contextmanager
+    def step(self, description: str) -> Iterator[None]:
+        """A one-step progress task around a phase with no natural count (reading a file)."""
+        advance = self.task(description, 1)
+        yield
+        if advance:
+            advance(1)
 
     def account(self, checked: Checked) -> None:
         self.summary.rows_in += checked.table.num_rows + len(checked.rejects)
@@ -99,7 +109,7 @@ def ingest_listens(ctx: LoadContext, checked: Checked, *, label: str) -> None:
             "last_played": pa.nulls(merged.num_rows, pa.int64()),
         }
     ).sort_by([("user_id", "ascending"), ("track_id", "ascending")])
-    advance = ctx.task(f"writing {label}", merged.num_rows)
+    advance = ctx.task(f"writing {label}", 2 * merged.num_rows)
     ctx.summary.add_loaded("listens", ctx.writer.merge_listens(merged, advance))
 
 
@@ -118,7 +128,7 @@ def ingest_events(ctx: LoadContext, checked: Checked, *, label: str) -> None:
     distinct = distinct.sort_by(
         [("user_id", "ascending"), ("track_id", "ascending"), ("played_at", "ascending")]
     )
-    advance = ctx.task(f"writing {label}", distinct.num_rows)
+    advance = ctx.task(f"writing {label}", 2 * distinct.num_rows)
     events, listens = ctx.writer.merge_events(distinct, advance)
     ctx.summary.add_loaded("listen_events", events)
     ctx.summary.add_loaded("listens", listens)
@@ -163,5 +173,5 @@ def ingest_tags(
             "tagged_at": merged.column("tagged_at_min"),
         }
     ).sort_by([("user_id", "ascending"), ("track_id", "ascending"), ("tag_id", "ascending")])
-    advance = ctx.task(f"writing {label}", merged.num_rows)
+    advance = ctx.task(f"writing {label}", 2 * merged.num_rows)
     ctx.summary.add_loaded("tag_assignments", ctx.writer.merge_assignments(merged, advance))

@@ -218,6 +218,8 @@ class BulkWriter:
         count = self.execute(
             f"INSERT INTO {target} ({names}) SELECT {values} FROM {stage} WHERE true {on_conflict}"
         )
+        if advance:
+            advance(table.num_rows)  # progress tasks count staging + merging: 2 x rows
         self.drop(stage)
         return count
 
@@ -234,6 +236,8 @@ class BulkWriter:
             "SELECT user_id, track_id, played_at FROM _etl_events WHERE true "
             "ON CONFLICT (user_id, track_id, played_at) DO NOTHING"
         )
+        if advance:
+            advance(table.num_rows)
         listens = self.execute(
             "INSERT INTO listens (user_id, track_id, play_count, last_played) "
             "SELECT e.user_id, e.track_id, COUNT(*), MAX(e.played_at) FROM listen_events e "
