@@ -146,6 +146,15 @@ def test_a_fifth_of_tracks_are_cold_with_no_plays_and_no_tags(world) -> None:
     assert listened == set(range(300)) - cold  # every warm track has a listener
 
 
+def test_artists_group_tracks_of_one_style(world) -> None:
+    genres_of: dict[str, set[int]] = defaultdict(set)
+    for artist, genre in zip(world.artists, world.genre.tolist(), strict=True):
+        genres_of[artist].add(genre)
+    assert 30 <= len(genres_of) <= 60
+    assert all(len(genres) == 1 for genres in genres_of.values())
+    assert all(1 <= len(i) <= 2 and len(set(i)) == len(i) for i in world.instruments)
+
+
 def test_play_counts_and_activity_have_long_tails(world) -> None:
     counts = world.listens[:, 2]
     assert counts.min() >= 1
