@@ -160,7 +160,11 @@ def _read_delimited(
     import pyarrow.csv as pcsv
 
     decoded = decode_file(path, encoding=encoding)
-    source = decoded.data if decoded.data is not None else path.read_bytes()[:65536]
+    if decoded.data is not None:
+        source = decoded.data[:65536]
+    else:
+        with path.open("rb") as handle:
+            source = handle.read(65536)
     header_bytes = source.split(b"\n", 1)[0].rstrip(b"\r")
     header = header_bytes.decode("utf-8", "replace").lstrip("\ufeff")
     if not header.strip():
