@@ -48,20 +48,29 @@ def tag_idf(user_tag_counts: sp.csr_matrix, *, power: float = 1.0) -> np.ndarray
     return np.power(np.maximum(idf, 0.0), power).astype(np.float32)
 
 
-def raw_item_tags(dataset: Dataset) -> tuple[sp.csr_matrix, np.ndarray]:
+def raw_item_tags(
+    dataset: Dataset, *, informative: np.ndarray | None = None
+) -> tuple[sp.csr_matrix, np.ndarray]:
     """items x tags before IDF: log-scaled crowd counts, predicted tags where an item has none.
 
-    Returns the matrix and a boolean per item: True where the vector comes from predicted tags.
+    `informative` (bool per tag) drops the other tags first, so an item tagged only
+    "seen live" counts as untagged and falls back to its predicted tags. Returns the
+    L2-normalised matrix and a boolean per item: True where it comes from predicted tags.
     """
-    crowd = dataset.item_tag_counts()
+    keep_tags = sp.diags(
+        np.ones(len(dataset.tags), np.float32) if informative is None else informative.astype(np.float32)
+    )
+    crowd = dataset.item_tag_counts() @ keep_tags
+    crowd = sp.csr_matrix(crowd)
+    crowd.eliminate_zeros()
     crowd.data = np.log1p(crowd.data)
     crowd = l2_normalize_rows(crowd)
     has_crowd = np.diff(crowd.indptr) > 0
     from_predicted = np.zeros(dataset.n_items, dtype=bool)
     if dataset.predicted_tags is None:
         return crowd, from_predicted
-    predicted = sp.csr_matrix(dataset.predicted_tags, dtype=np.float32)
-    predicted = predicted.multiply(predicted >= MIN_PREDICTED_PROBABILITY).tocsr()
+    predicted = sp.csr_matrix(dataset.predicted_tags, dtype=np.float32) @ keep_tags
+    predicted = sp.csr_matrix(predicted.multiply(predicted >= MIN_PREDICTED_PROBABILITY))
     predicted.eliminate_zeros()
     use_predicted = ~has_crowd & (np.diff(predicted.indptr) > 0)
     from_predicted[use_predicted] = True
@@ -100,7 +109,7 @@ def build_tag_space(
     """
     idf = tag_idf(dataset.user_tag_counts(), power=idf_power)
     weight = sp.diags(idf)
-    raw_items, from_predicted = raw_item_tags(dataset)
+    raw_items, from_predicted = raw_item_tags(dataset, informative=idf > 0)
     plays = sp.csr_matrix(dataset.plays, dtype=np.float32, copy=True)
     plays.data = np.log1p(plays.data)
     played = l2_normalize_rows((plays @ raw_items) @ weight)
@@ -110,7 +119,7 @@ def build_tag_space(
     profiles = l2_normalize_rows(applied_weight * applied + (1.0 - applied_weight) * played)
     return TagSpace(
         idf=idf,
-        item_vectors=l2_normalize_rows(raw_items @ sp.diags((idf > 0).astype(np.float32))),
+        item_vectors=raw_items,
         user_profiles=profiles,
         item_from_predicted=from_predicted,
     )
