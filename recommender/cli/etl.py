@@ -106,22 +106,35 @@ def lastfm_2k_command(
 
 @app.command("demo")
 def demo_command(
-    users: int = typer.Option(200, "--users", min=2, help="Number of synthetic listeners."),
-    tracks: int = typer.Option(300, "--tracks", min=10, help="Tracks (about 20% stay cold)."),
-    seed: int = typer.Option(0, "--seed", help="Same seed, byte-identical catalogue."),
-    clip_seconds: float = typer.Option(6.0, "--clip-seconds", min=1.0, max=60.0, help="Seconds."),
-    workers: int | None = typer.Option(
-        None, "--workers", min=1, help="Audio rendering processes (default: all cores)."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+    users: Annotated[
+        int, typer.Option("--users", min=2, help="Number of synthetic listeners.")
+    ] = 200,
+    tracks: Annotated[
+        int, typer.Option("--tracks", min=10, help="Tracks (about 20% stay cold).")
+    ] = 300,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, byte-identical catalogue.")] = 0,
+    clip_seconds: Annotated[
+        float, typer.Option("--clip-seconds", min=1.0, max=60.0, help="Length of each clip.")
+    ] = 6.0,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Audio rendering processes (default: all cores)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
     """Generate the synthetic demo catalogue (audible tags) in RECSYS_HOME/demo and load it."""
     from etl.demo import load_demo
 
     with make_progress(quiet=state.quiet) as progress:
         summary = load_demo(
-            state.engine, state.settings.home, users=users, tracks=tracks, seed=seed,
-            clip_seconds=clip_seconds, workers=workers, progress=progress,
+            state.engine,
+            state.settings.home,
+            users=users,
+            tracks=tracks,
+            seed=seed,
+            clip_seconds=clip_seconds,
+            workers=workers,
+            progress=progress,
         )
     print_run_summary(summary, as_json=as_json)
     if not as_json:
