@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from etl.csv_source import load_csv
 from etl.snapshot import content_snapshot
+from recommender.storage.engine import make_engine
 
 LONG = "x" * 256
 
@@ -227,3 +228,16 @@ def test_explicit_delimiter_and_column_aliases(engine, tmp_path):
     listens = write(tmp_path / "plays.txt", "user_id;track_id;plays\na;b;4\n")
     load_csv(engine, listens=listens, delimiter=";")
     assert content_snapshot(engine)["listens"] == [("a", "b", 4, None)]
+
+
+def test_sqlite_foreign_keys_are_back_on_after_a_load(sqlite_url, tmp_path):
+    """The bulk load skips FK checks on its own connection; pooled connections must get them back."""
+    engine = make_engine(sqlite_url)
+    load_csv(engine, listens=write(tmp_path / "l.csv", "user,track,count\nu1,t1,1\n"))
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        with pytest.raises(Exception, match="FOREIGN KEY"):
+            conn.exec_driver_sql(
+                "INSERT INTO listens (user_id, track_id, play_count) VALUES (999, 999, 1)"
+            )
+    engine.dispose()
