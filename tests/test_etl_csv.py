@@ -231,7 +231,7 @@ def test_explicit_delimiter_and_column_aliases(engine, tmp_path):
 
 
 def test_sqlite_foreign_keys_are_back_on_after_a_load(sqlite_url, tmp_path):
-    """The bulk load skips FK checks on its own connection; pooled connections must get them back."""
+    """The bulk load skips FK checks on its own connection; pooled ones must get them back."""
     engine = make_engine(sqlite_url)
     load_csv(engine, listens=write(tmp_path / "l.csv", "user,track,count\nu1,t1,1\n"))
     with engine.connect() as conn:
