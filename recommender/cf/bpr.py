@@ -23,6 +23,10 @@ NEGATIVES_PER_POSITIVE = 32
 class BPRModel(FactorizationModel):
     name: ClassVar[str] = "bpr"
     default_weighting: ClassVar[str] = "none"  # BPR uses only which items were played
+    # HetRec Last.fm 2K, RecBole random 80/10/10 split (seed 0), validation NDCG@10: these
+    # (implicit's defaults, 64 factors) give 0.120, the best of 24 settings; more epochs or a
+    # higher learning rate overfit (300 epochs 0.103, lr 0.05 0.083). Test NDCG@10 0.141,
+    # below RecBole's published BPR 0.167: prefer ALS (0.221) on this kind of data.
     defaults: ClassVar[dict[str, Any]] = {
         "factors": 64,
         "learning_rate": 0.01,
