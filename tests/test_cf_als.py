@@ -34,3 +34,22 @@ def test_fold_in_recovers_a_trained_users_factor() -> None:
     norms = np.linalg.norm(folded, axis=1) * np.linalg.norm(trained, axis=1)
     cosine = (folded * trained).sum(1) / norms
     assert np.all(cosine > 0.99), cosine
+
+
+def test_fit_does_not_trigger_implicits_blas_warning() -> None:
+    """implicit warns when OpenBLAS/MKL run their own threads; we limit BLAS to one around fit."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, scipy.sparse as sp, threadpoolctl\n"
+        "with threadpoolctl.threadpool_limits(limits=2, user_api='blas'):\n"
+        "    from recommender.cf.als import ALSModel\n"
+        "    plays = sp.random(60, 40, density=0.2, format='csr', dtype=np.float32,"
+        " random_state=0)\n"
+        "    ALSModel(factors=4, iterations=2).fit(plays)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-c", code], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-500:]
