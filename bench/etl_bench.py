@@ -153,6 +153,28 @@ def run(ctx: BenchContext) -> list[Result]:
     for leftover in db.parent.glob("*.db*"):
         leftover.unlink()
 
+    parquet = write_listens(
+        listens.with_suffix(".parquet"),
+        users=shape["users"],
+        items=shape["items"],
+        rows=shape["rows"],
+        seed=0,
+    )
+    seconds, rss, summary, _ = _cli(f"sqlite:///{db}", "etl", "csv", "--listens", str(parquet))
+    results.append(
+        Result(
+            "etl",
+            "parquet listens -> SQLite",
+            summary["rows_in"] / seconds,
+            "rows/s",
+            peak_rss_mb=rss,
+            note=f"same rows as the CSV; {seconds:.1f} s end to end",
+        )
+    )
+    parquet.unlink()
+    for leftover in db.parent.glob("*.db*"):
+        leftover.unlink()
+
     results.extend(_postgres(listens, shape, note))
 
     if HETREC.is_dir():
