@@ -1,7 +1,6 @@
 """Catalogue scan: featurise every track with an audio path and store its song vector.
 
-Parallel across processes (a forkserver pool, so workers never inherit the
-parent's database connections), resumable (a track whose file checksum already
+Parallel across processes (recommender.audio.batch.make_pool), resumable (a track whose file checksum already
 has features for this extractor version is skipped), and tolerant: a file that
 cannot be decoded is recorded in `rejects` (reason `audio_undecodable`, the file
 path, the message) and the scan carries on. Results are committed in batches,
@@ -17,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -142,10 +141,13 @@ def scan_catalogue(
     progress: Callable[[int, int], None] | None = None,
     config: FeatureConfig | None = None,
     base_dir: Path | None = None,
+    runner: Callable[[list[tuple]], Iterable[dict[str, Any]]] | None = None,
 ) -> ScanSummary:
     """Extract features for every track with an audio path; `progress(done, total)` after each.
 
     Relative audio paths resolve against `base_dir` (default: the working directory).
+    `runner(tasks)` yields `extract_one(*task)` for each task in any order (default: the
+    local process pool; recommender.spark.audio.spark_results runs them on Spark).
     `workers` defaults to every core; 1 runs in this process.
     """
     from etl.runs import RunSummary, finish_run, start_run
@@ -175,7 +177,7 @@ def scan_catalogue(
     status = "failed"
     try:
         pending: list[dict[str, Any]] = []
-        for done, result in enumerate(_results(tasks, workers), start=1):
+        for done, result in enumerate(runner(tasks) if runner else _results(tasks, workers), start=1):
             _count(summary, result, names)
             pending.append(result)
             if len(pending) >= BATCH:
@@ -196,8 +198,11 @@ def scan_catalogue(
 
 def _results(tasks: list[tuple], workers: int):
     if workers == 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield extract_one(*task)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # as in the pool's workers: one process, one thread
+            for task in tasks:
+                yield extract_one(*task)
         return
     from recommender.audio.batch import make_pool
 

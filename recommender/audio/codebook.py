@@ -38,6 +38,13 @@ class Codebook:
         seed: int = 0,
     ) -> Codebook:
         """Learn K centroids from training frames (a list of (n_i, frame_dim) arrays or one stack)."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # small problem: threads only contend (see perceptron.py)
+            return cls._fit(frames, k=k, pca_components=pca_components, seed=seed)
+
+    @classmethod
+    def _fit(cls, frames, *, k: int, pca_components: int | None, seed: int) -> Codebook:
         from sklearn.cluster import MiniBatchKMeans
         from sklearn.decomposition import PCA
         from sklearn.preprocessing import StandardScaler
@@ -56,7 +63,7 @@ class Codebook:
             pca = PCA(n_components=min(pca_components, dim, z.shape[0]), random_state=seed).fit(z)
             components, pca_mean = pca.components_, pca.mean_
             z = (z - pca_mean) @ components.T
-        kmeans = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=2048)
+        kmeans = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=4096)
         kmeans.fit(z)
         return cls(scaler.mean_, scale, components, pca_mean, kmeans.cluster_centers_)
 
@@ -68,23 +75,28 @@ class Codebook:
 
     def assign(self, frames: np.ndarray) -> np.ndarray:
         """Index of the nearest centroid for each frame: (n_frames,) ints."""
-        from sklearn.metrics import pairwise_distances_argmin
-
         if frames.shape[0] == 0:
             return np.zeros(0, dtype=np.int64)
-        return pairwise_distances_argmin(self._project(frames), self.centroids)
+        z = self._project(frames)
+        # ||z - c||^2 up to the per-frame constant ||z||^2, in one matrix product
+        distance = (self.centroids**2).sum(axis=1) - 2.0 * z @ self.centroids.T
+        return np.argmin(distance, axis=1)
 
     def histogram(self, frames: np.ndarray) -> np.ndarray:
         """Fraction of the track's frames assigned to each centroid: (k,) float32 summing to 1."""
-        counts = np.bincount(self.assign(frames), minlength=self.k).astype(np.float64)
-        total = counts.sum()
-        return (counts / total if total else counts).astype(np.float32)
+        return self.histograms([frames])[0]
 
     def histograms(self, frames: Sequence[np.ndarray]) -> np.ndarray:
-        """(n_tracks, k) histograms for a list of per-track frame arrays."""
+        """(n_tracks, k) histograms for a list of per-track frame arrays, assigned in one batch."""
         if not len(frames):
             return np.zeros((0, self.k), dtype=np.float32)
-        return np.vstack([self.histogram(f) for f in frames])
+        lengths = np.array([f.shape[0] for f in frames])
+        owner = np.repeat(np.arange(len(frames)), lengths)
+        labels = self.assign(np.vstack(frames)) if lengths.sum() else np.zeros(0, np.int64)
+        counts = np.zeros((len(frames), self.k))
+        np.add.at(counts, (owner, labels), 1.0)
+        totals = np.maximum(lengths, 1)[:, None]
+        return (counts / totals).astype(np.float32)
 
     def save(self, path: Path) -> None:
         np.savez(
