@@ -9,6 +9,7 @@ operations over all items: one user's recommendations take milliseconds.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,12 @@ class HybridRecommender:
         from recommender.hybrid.storage import read_state
 
         manifest = read_manifest(Path(path), kind=KIND)
-        return cls(**read_state(Path(path), manifest), manifest=manifest)
+        with warnings.catch_warnings():
+            # implicit warns about OpenBLAS threads when it builds a model object; that
+            # matters for training, not for scoring (queries run with one BLAS thread).
+            warnings.filterwarnings("ignore", message="OpenBLAS is configured", category=RuntimeWarning)
+            state = read_state(Path(path), manifest)
+        return cls(**state, manifest=manifest)
 
     @classmethod
     def load_current(cls, models_dir: Path) -> HybridRecommender:

@@ -1,0 +1,189 @@
+"""End to end on the demo: `recsys etl demo`, audio features, `recsys train`, then the query commands.
+
+Built once per module (SQLite, 60 users x 100 tracks, 3-second clips) to stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import run_cli
+
+DEMO_USERS, DEMO_TRACKS = 60, 100
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    home = tmp_path_factory.mktemp("hybrid-demo") / "home"
+    env = dict(os.environ)
+    env.update(RECSYS_HOME=str(home), RECSYS_DATABASE_URL=f"sqlite:///{home / 'recsys.db'}")
+    env.pop("RECSYS_DEBUG", None)
+    loaded = run_cli(
+        ["-q", "etl", "demo", "--users", str(DEMO_USERS), "--tracks", str(DEMO_TRACKS),
+         "--clip-seconds", "3", "--workers", "2"], env,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    from etl.audio_scan import scan_catalogue
+    from recommender.storage.engine import make_engine
+
+    engine = make_engine(env["RECSYS_DATABASE_URL"])
+    scanned = scan_catalogue(engine, workers=2)
+    engine.dispose()
+    assert scanned.extracted == DEMO_TRACKS, scanned
+    trained = run_cli(["-q", "train", "--json"], env)
+    assert trained.returncode == 0, trained.stderr
+    report = json.loads(trained.stdout)
+    truth = json.loads((home / "demo" / "truth.json").read_text())
+    return {"env": env, "home": home, "report": report, "truth": truth}
+
+
+def recommend_json(demo: dict, *args: str) -> list[dict]:
+    result = run_cli(["recommend", *args, "--json"], demo["env"])
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def taste_match(truth: dict, user: str, track: str) -> float:
+    taste = truth["users"][user]["taste"]
+    return float(np.mean([taste.get(tag, 0.0) for tag in truth["tracks"][track]["tags"]]))
+
+
+def test_train_reports_bundle_tagger_and_metrics(demo):
+    report = demo["report"]
+    assert report["tagger"] and report["tagger"]["predicted_tracks"] == DEMO_TRACKS
+    assert report["cold_items"] == demo["truth"]["counts"]["cold_tracks"]
+    assert Path(report["path"]).is_dir()
+    assert (demo["home"] / "models" / "current").read_text().strip() == report["version"]
+    assert report["metrics"]["hybrid"]["ndcg@10"] > 0
+    manifest = json.loads((Path(report["path"]) / "manifest.json").read_text())
+    assert manifest["default_ranker"] in ("blend", "rerank") and manifest["default_ranker_reason"]
+
+
+def test_cold_tracks_reach_users_whose_tastes_match_their_audio(demo):
+    from recommender.hybrid.recommender import HybridRecommender
+
+    truth = demo["truth"]
+    rec = HybridRecommender.load_current(demo["home"] / "models")
+    cold = {t for t, info in truth["tracks"].items() if info["cold"]}
+    shown, better = 0, 0
+    for user in sorted(truth["users"]):
+        for r in rec.recommend(user, n=10):
+            if r.item_id in cold:
+                shown += 1
+                assert r.source == "content"
+                mean_cold = np.mean([taste_match(truth, user, t) for t in cold])
+                better += taste_match(truth, user, r.item_id) > mean_cold
+    assert shown >= DEMO_USERS // 2, f"only {shown} cold tracks in {DEMO_USERS} top-10 lists"
+    assert better / shown >= 0.8, f"{better}/{shown} recommended cold tracks fit the user's taste"
+
+
+def test_recommend_cli_explains_with_real_tags_and_played_items(demo):
+    truth = demo["truth"]
+    results = recommend_json(demo, "--user", "user-0001", "-n", "5", "--explain")
+    assert len(results) == 5
+    played_labels = {f"{t['artist']} - {t['title']}" for t in truth["tracks"].values()}
+    vocabulary = set(truth["vocabulary"]["informative"])
+    for r in results:
+        assert r["source"] in ("cf", "content", "hybrid")
+        why = r["explanation"]
+        assert why["close_to"] and set(why["close_to"]) <= played_labels
+        assert {t["tag"] for t in why["tags"]} <= vocabulary  # never "favorites" or "seen live"
+    table = run_cli(["recommend", "--user", "user-0001", "-n", "3", "--explain"], demo["env"])
+    assert table.returncode == 0 and "why" in table.stdout
+
+
+def test_tag_filter_keeps_only_items_carrying_the_tag(demo):
+    from recommender.hybrid.recommender import HybridRecommender
+
+    rec = HybridRecommender.load_current(demo["home"] / "models")
+    results = recommend_json(demo, "--user", "user-0002", "-n", "10", "--tag", "jazz")
+    assert results
+    carriers = set(rec.items.ids[rec.item_tags[:, rec.tags.index_of("jazz")].nonzero()[0]])
+    assert {r["item_id"] for r in results} <= carriers
+    both = recommend_json(demo, "--user", "user-0002", "--tag", "jazz", "--tag", "piano")
+    piano = set(rec.items.ids[rec.item_tags[:, rec.tags.index_of("piano")].nonzero()[0]])
+    assert {r["item_id"] for r in both} <= carriers & piano
+
+
+def test_new_user_from_tags(demo):
+    truth = demo["truth"]
+    results = recommend_json(demo, "--tags", "classical,piano", "-n", "5")
+    assert len(results) == 5
+    assert all({"classical", "piano"} & set(truth["tracks"][r["item_id"]]["tags"]) for r in results)
+
+
+def test_audience_of_a_cold_track_matches_tastes(demo):
+    truth = demo["truth"]
+    track = next(t for t, info in sorted(truth["tracks"].items()) if info["cold"])
+    result = run_cli(["audience", "--track", track, "-n", "10", "--json"], demo["env"])
+    assert result.returncode == 0, result.stderr
+    members = json.loads(result.stdout)
+    assert len(members) == 10 and all(m["source"] == "content" for m in members)
+    chosen = np.mean([taste_match(truth, m["user_id"], track) for m in members])
+    everyone = np.mean([taste_match(truth, u, track) for u in truth["users"]])
+    assert chosen > everyone
+
+
+def test_similar_and_user_tags(demo):
+    truth = demo["truth"]
+    cold = next(t for t, info in sorted(truth["tracks"].items()) if info["cold"])
+    result = run_cli(["similar", "--track", cold, "-n", "5", "--json"], demo["env"])
+    assert result.returncode == 0, result.stderr
+    similar = json.loads(result.stdout)
+    assert similar and all(r["source"] == "content" for r in similar)
+    genre = truth["tracks"][cold]["genre"]
+    assert sum(truth["tracks"][r["item_id"]]["genre"] == genre for r in similar) >= 3
+    tags = run_cli(["user-tags", "--user", "user-0001", "-n", "5", "--json"], demo["env"])
+    assert tags.returncode == 0, tags.stderr
+    names = [t["tag"] for t in json.loads(tags.stdout)]
+    assert names and not {"favorites", "seen live", "awesome"} & set(names)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["recommend", "--user", "nobody"], "unknown user 'nobody'"),
+        (["similar", "--track", "no-such-track"], "unknown track 'no-such-track'"),
+        (["recommend", "--user", "user-0001", "--tag", "bagpipes"], "unknown tag 'bagpipes'"),
+        (["recommend"], "exactly one of --user"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(demo, args, message):
+    result = run_cli(args, demo["env"])
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_and_corrupt_bundle_say_run_recsys_train(demo, tmp_path):
+    env = dict(demo["env"], RECSYS_HOME=str(tmp_path / "empty"))
+    result = run_cli(["recommend", "--user", "user-0001"], env)
+    assert result.returncode == 2 and "run `recsys train`" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    broken = tmp_path / "broken"
+    shutil.copytree(demo["home"] / "models", broken / "models")
+    bundle = broken / "models" / demo["report"]["version"]
+    (bundle / "hybrid.npz").write_bytes(b"not an npz")
+    result = run_cli(["recommend", "--user", "user-0001"], dict(demo["env"], RECSYS_HOME=str(broken)))
+    assert result.returncode == 2 and "run `recsys train`" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_recommend_does_not_import_lightgbm_or_librosa(demo):
+    code = (
+        "import sys\nfrom recommender.cli.app import main\n"
+        "try:\n    main(['recommend', '--user', 'user-0001', '--json'])\nexcept SystemExit:\n    pass\n"
+        "print('HEAVY', sorted(m for m in ('lightgbm', 'librosa', 'sklearn') if m in sys.modules), file=sys.stderr)\n"
+    )
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", code], env=demo["env"], capture_output=True, text=True)
+    assert "HEAVY []" in result.stderr, result.stderr
