@@ -26,6 +26,8 @@ etl: install
 demo: install
 	$(RECSYS) etl demo
 	$(RECSYS) db stats
+	$(RECSYS) train
+	$(RECSYS) recommend --user $(strip $(DEMO_USER)) --explain
 
 test: install
 	$(BIN)/pytest -q
