@@ -45,10 +45,12 @@ def _register_commands() -> None:
     from recommender.cli import evaluate as evaluate_commands
     from recommender.cli import explore as explore_commands
     from recommender.cli import recommend as recommend_commands
+    from recommender.cli import tag as tag_commands
     from recommender.cli import train as train_commands
 
     app.add_typer(db_commands.app, name="db")
     app.add_typer(etl_commands.app, name="etl")
+    app.command("tag")(tag_commands.tag_command)
     app.command("evaluate")(evaluate_commands.evaluate)
     app.add_typer(train_commands.app, name="train")
     app.command("recommend")(recommend_commands.recommend)

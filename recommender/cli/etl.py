@@ -140,3 +140,34 @@ def demo_command(
     if not as_json:
         where = state.settings.home / "demo"
         console.print(f"demo catalogue: {where}", markup=False, highlight=False)
+    scan_audio(workers, show=not as_json)  # the demo's audio is featurised too (see `etl audio`)
+
+
+def scan_audio(workers: int | None, *, show: bool = True, as_json: bool = False) -> None:
+    """Run the catalogue scan with a progress bar and print its summary."""
+    from etl.audio_scan import scan_catalogue
+
+    with make_progress(quiet=state.quiet) as progress:
+        task = progress.add_task("audio features", total=None)
+        summary = scan_catalogue(
+            state.engine, workers=workers,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    if as_json:
+        print_json(summary.to_dict())
+    elif show:
+        rows = [["extractor", summary.extractor_version], ["tracks with audio", summary.tracks],
+                ["extracted", summary.extracted], ["unchanged (skipped)", summary.skipped],
+                ["failed", summary.failed], ["audio seconds", f"{summary.audio_seconds:,.0f}"],
+                ["seconds", f"{summary.seconds:.1f}"]]
+        rows += [[f"failed: {f['track']}", f"{f['reason']}: {f['message']}"] for f in summary.failures[:20]]
+        print_table("etl audio", ["what", "value"], rows)
+
+
+@app.command("audio")
+def audio_command(
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Processes (default: all cores)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+) -> None:
+    """Extract audio features for every track with an audio path (resumable; failures to rejects)."""
+    scan_audio(workers, as_json=as_json)

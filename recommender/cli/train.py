@@ -53,3 +53,51 @@ def train_all(
         if isinstance(values, dict):
             rows.append((f"validation {name}", ", ".join(f"{k} {v}" for k, v in values.items())))
     print_table("recsys train", ["what", "value"], rows)
+
+
+@app.command("tagger")
+def tagger_command(
+    model: str = typer.Option("mlp", "--model", help="Tagger: linear, mlp or lightgbm."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the split, codebook and model."),
+    min_users: int = typer.Option(1, "--min-users", min=1, help="Distinct users needed to make a tag a label."),
+    min_positives: int = typer.Option(5, "--min-positives", min=1, help="Tags with fewer positive tracks are left out."),
+    labels: str | None = typer.Option(None, "--labels", help="Curated track,tag CSV instead of the crowd's tags."),
+    as_json: bool = typer.Option(False, "--json", help="Print the training report as JSON."),
+) -> None:
+    """Audio tagger only: held-out metrics vs the popularity baseline; predictions for every scanned track."""
+    from pathlib import Path
+
+    from recommender.errors import InputError
+    from recommender.tagging.base import TAGGERS
+    from recommender.tagging.labels import LabelConfig
+    from recommender.tagging.training import train_tagger
+
+    if model not in TAGGERS:
+        raise InputError(f"--model: unknown tagger {model!r}; choose {', '.join(TAGGERS)}")
+    if not state.quiet and not as_json:
+        err_console.print("[dim]training the audio tagger...[/dim]")
+    report = train_tagger(
+        state.engine, state.settings.models_dir / "tagger", kind=model, seed=seed,
+        labels_file=Path(labels) if labels else None,
+        labels=LabelConfig(min_users=min_users, min_positives=min_positives),
+    )
+    if as_json:
+        print_json(report.to_dict())
+        return
+    held, base = report.held_out, report.baseline
+    rows = [
+        ("model version", report.model_version),
+        ("labels", f"{report.label_source}: {report.labelled_tracks} tracks, {len(report.tags)} tags"),
+        ("held-out tracks", report.test_tracks),
+        *[
+            (f"{avg} {metric}", f"{held[f'{avg}_{key}']:.3f} (popularity {base[f'{avg}_{key}']:.3f})")
+            for metric, key in (("ROC-AUC", "roc_auc"), ("PR-AUC", "pr_auc"))
+            for avg in ("macro", "micro")
+        ],
+        ("tracks tagged", report.predicted_tracks),
+        ("excluded tags", ", ".join(f"{t} ({why})" for t, why in report.excluded_tags.items()) or "-"),
+        ("seconds", f"{report.seconds:.1f}"),
+    ]
+    print_table(f"tagger ({report.kind})", ["what", "value"], rows)
+    per_tag = [(t["tag"], t["positives"], f"{t['roc_auc']:.3f}", f"{t['pr_auc']:.3f}") for t in held["per_tag"]]
+    print_table("held-out, per tag", ["tag", "positives", "ROC-AUC", "PR-AUC"], per_tag)

@@ -1,0 +1,50 @@
+"""`recsys tag FILE...`: the trained tagger's top tags for any audio file.
+
+Files that decode are tagged and printed even when others in the same call fail;
+each failure is one line on stderr and the exit code is then 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from recommender.cli.output import err_console, print_json, print_table
+from recommender.cli.state import state
+
+
+def tag_command(
+    files: list[Path] = typer.Argument(..., help="Audio files (WAV, FLAC, Ogg, MP3, AU)."),
+    top: int = typer.Option(5, "--top", min=1, help="How many tags per file."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Print the most likely tags, with probabilities, for each audio file."""
+    from recommender.errors import AudioDecodeError
+    from recommender.tagging.base import load_tagger
+
+    bundle = load_tagger(state.settings.models_dir / "tagger")
+    results, failures = [], []
+    for file in files:
+        try:
+            probs = bundle.predict_file(file)
+        except AudioDecodeError as exc:
+            failures.append(exc)
+            continue
+        thresholds = bundle.manifest.get("thresholds", {})
+        tags = [
+            {"tag": tag, "probability": round(p, 4), "predicted": p >= thresholds.get(tag, 0.5)}
+            for tag, p in list(probs.items())[:top]
+        ]
+        results.append({"file": str(file), "tags": tags})
+    if as_json:
+        if results:
+            print_json({"model_version": bundle.model_version, "results": results})
+    else:
+        for result in results:
+            rows = [[t["tag"], f"{t['probability']:.3f}", "yes" if t["predicted"] else ""] for t in result["tags"]]
+            print_table(result["file"], ["tag", "probability", "predicted"], rows)
+    if failures:
+        for exc in failures[:-1]:
+            err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise failures[-1]  # the entry point prints it and exits 2
