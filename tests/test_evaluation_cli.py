@@ -1,4 +1,4 @@
-"""`recsys evaluate` as a user runs it: JSON schema, determinism, report file, clear input errors."""
+"""`recsys evaluate` as a user runs it: JSON schema, determinism, report, clear input errors."""
 
 import json
 import os
@@ -17,51 +17,114 @@ def store(engine, data) -> None:
     plays = data.plays.tocoo()
     stamps = data.last_played
     with engine.begin() as conn:
-        conn.execute(insert(User), [{"id": i + 1, "external_id": u} for i, u in enumerate(data.users.ids)])
-        conn.execute(insert(Track), [{"id": i + 1, "external_id": t, "title": t} for i, t in enumerate(data.items.ids)])
+        conn.execute(
+            insert(User), [{"id": i + 1, "external_id": u} for i, u in enumerate(data.users.ids)]
+        )
+        conn.execute(
+            insert(Track),
+            [{"id": i + 1, "external_id": t, "title": t} for i, t in enumerate(data.items.ids)],
+        )
         conn.execute(insert(Tag), [{"id": i + 1, "name": t} for i, t in enumerate(data.tags.ids)])
         conn.execute(
             insert(Listen),
             [
-                {"user_id": int(u) + 1, "track_id": int(i) + 1, "play_count": int(c), "last_played": int(stamps[u, i])}
-                for u, i, c in zip(plays.row, plays.col, plays.data)
+                {
+                    "user_id": int(u) + 1,
+                    "track_id": int(i) + 1,
+                    "play_count": int(c),
+                    "last_played": int(stamps[u, i]),
+                }
+                for u, i, c in zip(plays.row, plays.col, plays.data, strict=True)
             ],
         )
         events = data.tag_events
         conn.execute(
             insert(TagAssignment),
-            [{"user_id": int(u) + 1, "track_id": int(i) + 1, "tag_id": int(t) + 1} for u, i, t in zip(events.user, events.item, events.tag)],
+            [
+                {"user_id": int(u) + 1, "track_id": int(i) + 1, "tag_id": int(t) + 1}
+                for u, i, t in zip(events.user, events.item, events.tag, strict=True)
+            ],
         )
 
 
 @pytest.fixture
 def loaded_env(engine, recsys_env):
-    store(engine, synthetic_dataset(n_users=40, n_items=50, plays_per_user=10, cold_items=3, seed=9))
+    store(
+        engine, synthetic_dataset(n_users=40, n_items=50, plays_per_user=10, cold_items=3, seed=9)
+    )
     return recsys_env
 
 
 def test_evaluate_json_schema_report_and_determinism(loaded_env, tmp_path):
     report = tmp_path / "out" / "eval.md"
-    args = ["evaluate", "--split", "cold-items", "--models", "pop,knn", "-k", "5", "--seed", "7", "--json"]
+    args = [
+        "evaluate",
+        "--split",
+        "cold-items",
+        "--models",
+        "pop,knn",
+        "-k",
+        "5",
+        "--seed",
+        "7",
+        "--json",
+    ]
     proc = run_cli([*args, "--report", str(report)], loaded_env)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert set(result) == {"split", "split_params", "k", "ks", "seed", "data", "users_evaluated", "models", "notes"}
+    assert set(result) == {
+        "split",
+        "split_params",
+        "k",
+        "ks",
+        "seed",
+        "data",
+        "users_evaluated",
+        "models",
+        "notes",
+    }
     assert result["split"] == "cold-items" and result["k"] == 5 and result["seed"] == 7
     assert result["split_params"]["fraction"] == 0.2
     assert set(result["data"]) == {
-        "fingerprint", "users", "items", "train_interactions", "validation_interactions",
-        "test_interactions", "train_tag_assignments", "candidate_items",
+        "fingerprint",
+        "users",
+        "items",
+        "train_interactions",
+        "validation_interactions",
+        "test_interactions",
+        "train_tag_assignments",
+        "candidate_items",
     }
     assert result["data"]["users"] == 40 and result["data"]["items"] == 53
     assert result["data"]["candidate_items"] == 10  # 20% of the 50 played items
     assert 0 < result["users_evaluated"] <= 40
-    assert [m["name"] for m in result["models"]] == ["random", "pop", "tag-pop", "tag-cosine", "knn"]
-    expected = {f"{name}@5" for name in ("precision", "recall", "ndcg", "map", "hit", "coverage", "novelty", "avg_popularity")}
+    assert [m["name"] for m in result["models"]] == [
+        "random",
+        "pop",
+        "tag-pop",
+        "tag-cosine",
+        "knn",
+    ]
+    expected = {
+        f"{name}@5"
+        for name in (
+            "precision",
+            "recall",
+            "ndcg",
+            "map",
+            "hit",
+            "coverage",
+            "novelty",
+            "avg_popularity",
+        )
+    }
     for model in result["models"]:
         assert set(model) == {"name", "metrics", "fit_seconds", "rank_seconds"}
         assert set(model["metrics"]) == expected
-        assert all(0 <= model["metrics"][f"{m}@5"] <= 1 for m in ("precision", "recall", "ndcg", "map", "hit", "coverage"))
+        assert all(
+            0 <= model["metrics"][f"{m}@5"] <= 1
+            for m in ("precision", "recall", "ndcg", "map", "hit", "coverage")
+        )
     text = report.read_text()
     assert "# Offline evaluation: cold-items split" in text and "| tag-cosine |" in text
     assert "recsys evaluate --split cold-items" in text
@@ -89,7 +152,11 @@ def test_evaluate_table_by_default(loaded_env):
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(tmp_path, args, message):
-    env = {**os.environ, "RECSYS_HOME": str(tmp_path), "RECSYS_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}"}
+    env = {
+        **os.environ,
+        "RECSYS_HOME": str(tmp_path),
+        "RECSYS_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
+    }
     proc = run_cli(["evaluate", *args], env)
     assert proc.returncode == 2
     assert message in proc.stderr

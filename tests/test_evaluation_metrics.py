@@ -71,7 +71,9 @@ def test_per_tag_auc_by_hand_and_undefined_tags():
     table = per_tag_auc(truth, scores, ["jazz", "everything"])
     jazz = table.set_index("tag").loc["jazz"]
     assert jazz["positives"] == 2
-    assert jazz["roc_auc"] == pytest.approx(3 / 4)  # 3 of the 4 positive/negative pairs ordered right
+    assert jazz["roc_auc"] == pytest.approx(
+        3 / 4
+    )  # 3 of the 4 positive/negative pairs ordered right
     assert jazz["pr_auc"] == pytest.approx((1 + 2 / 3) / 2)
     assert math.isnan(table.set_index("tag").loc["everything"]["roc_auc"])
 
@@ -79,7 +81,7 @@ def test_per_tag_auc_by_hand_and_undefined_tags():
 def _brute_force(scores: np.ndarray, rel: np.ndarray, k: int) -> dict[str, list[float]]:
     """A plain-Python reading of the definitions, independent of the vectorised code."""
     out: dict[str, list[float]] = {"precision": [], "recall": [], "map": [], "hit": []}
-    for row_scores, row_rel in zip(scores, rel):
+    for row_scores, row_rel in zip(scores, rel, strict=True):
         relevant = set(np.flatnonzero(row_rel))
         if not relevant:
             continue
@@ -99,7 +101,9 @@ def test_ndcg_matches_sklearn_and_the_rest_matches_a_brute_force(k):
 
     rng = np.random.default_rng(k)
     n_users, n_items = 50, 40
-    scores = rng.random((n_users, n_items))  # continuous: no ties, so sklearn's tie averaging is moot
+    scores = rng.random(
+        (n_users, n_items)
+    )  # continuous: no ties, so sklearn's tie averaging is moot
     rel = (rng.random((n_users, n_items)) < 0.1).astype(np.float64)
     rel[:3] = 0  # users with nothing relevant are skipped by us; exclude them for sklearn too
     top = top_k_from_scores(scores, k)

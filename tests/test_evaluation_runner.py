@@ -28,14 +28,18 @@ def data():
 
 def tiny():
     """3 users x 4 items, 2 tags: item 0,1 are 'rock' (tag 0), item 2,3 'jazz' (tag 1)."""
-    base = synthetic_dataset(n_users=3, n_items=4, n_genres=2, plays_per_user=1, tags_per_genre=1, seed=0)
+    base = synthetic_dataset(
+        n_users=3, n_items=4, n_genres=2, plays_per_user=1, tags_per_genre=1, seed=0
+    )
     plays = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0]], dtype=np.float32))
     events = TagEvents(np.array([0, 1, 2, 2]), np.array([0, 1, 2, 3]), np.array([0, 0, 1, 1]))
     return base.replace(plays=plays, tag_events=events, predicted_tags=None)
 
 
 def test_popularity_counts_users_not_plays():
-    d = tiny().replace(plays=sp.csr_matrix(np.array([[9, 1, 0, 0], [0, 1, 0, 0], [0, 1, 0, 0]], dtype=np.float32)))
+    d = tiny().replace(
+        plays=sp.csr_matrix(np.array([[9, 1, 0, 0], [0, 1, 0, 0], [0, 1, 0, 0]], dtype=np.float32))
+    )
     scores = PopularityRanker().fit(d).score(np.array([0, 2]))
     assert scores.tolist() == [[1, 3, 0, 0], [1, 3, 0, 0]]
 
@@ -43,7 +47,9 @@ def test_popularity_counts_users_not_plays():
 def test_random_is_seeded_and_batch_independent(data):
     one = RandomRanker(seed=4).fit(data)
     assert np.array_equal(one.score(np.array([3, 5]))[1], one.score(np.array([5]))[0])
-    assert not np.array_equal(one.score(np.array([3])), RandomRanker(seed=5).fit(data).score(np.array([3])))
+    assert not np.array_equal(
+        one.score(np.array([3])), RandomRanker(seed=5).fit(data).score(np.array([3]))
+    )
 
 
 def test_tag_cosine_and_tag_pop_by_hand():
@@ -62,7 +68,10 @@ def test_tag_cosine_and_tag_pop_by_hand():
 def test_auto_tag_source_falls_back_to_predicted_tags_for_untagged_items():
     d = tiny()
     predicted = sp.csr_matrix(np.array([[0, 0], [0, 0], [0, 0], [0.1, 0.9]], dtype=np.float32))
-    d = d.replace(tag_events=d.tag_events.select(np.array([True, True, True, False])), predicted_tags=predicted)
+    d = d.replace(
+        tag_events=d.tag_events.select(np.array([True, True, True, False])),
+        predicted_tags=predicted,
+    )
     vectors = item_tag_vectors(d, source="auto").toarray()
     assert vectors[3] == pytest.approx(np.array([0.1, 0.9]) / np.linalg.norm([0.1, 0.9]))
     assert vectors[0].tolist() == pytest.approx([1, 0])  # crowd tags win where they exist
@@ -70,7 +79,12 @@ def test_auto_tag_source_falls_back_to_predicted_tags_for_untagged_items():
 
 
 def test_baselines_are_registered_in_the_model_factory():
-    for name, cls in [("random", RandomRanker), ("pop", PopularityRanker), ("tag-pop", TagPopularityRanker), ("tag-cosine", TagCosineRanker)]:
+    for name, cls in [
+        ("random", RandomRanker),
+        ("pop", PopularityRanker),
+        ("tag-pop", TagPopularityRanker),
+        ("tag-cosine", TagCosineRanker),
+    ]:
         assert isinstance(create_ranker(name, seed=1), cls)
     with pytest.raises(InputError, match="unknown model"):
         create_ranker("nope")
@@ -102,8 +116,10 @@ def test_cold_items_ranks_only_cold_items_and_adds_tag_baselines(data):
 def test_runner_refuses_a_leaky_split(data):
     split = make_split(data, "random", seed=0)
     leaky = split.__class__(
-        name="random", train=split.train.replace(plays=split.train.plays + split.test),
-        validation=split.validation, test=split.test,
+        name="random",
+        train=split.train.replace(plays=split.train.plays + split.test),
+        validation=split.validation,
+        test=split.test,
     )
     with pytest.raises(LeakageError):
         evaluate_split(["pop"], leaky)
@@ -122,7 +138,10 @@ class Failing:
 def test_a_failing_model_is_reported_and_the_others_still_run(data):
     result = evaluate_split(["pop", Failing()], make_split(data, "random", seed=0), k=3)
     assert "metrics" in result["models"][0]
-    assert result["models"][1] == {"name": "failing", "error": "needs predicted tags; run `recsys tag` first"}
+    assert result["models"][1] == {
+        "name": "failing",
+        "error": "needs predicted tags; run `recsys tag` first",
+    }
     rows = table_rows(result)
     assert rows[1][1].startswith("failed: needs predicted tags")
     report = markdown_report(result, command="recsys evaluate")
@@ -131,4 +150,10 @@ def test_a_failing_model_is_reported_and_the_others_still_run(data):
 
 def test_with_baselines_keeps_order_and_drops_duplicates():
     assert with_baselines(["als", "pop"], "random") == ["random", "pop", "als"]
-    assert with_baselines(["als"], "cold-items") == ["random", "pop", "tag-pop", "tag-cosine", "als"]
+    assert with_baselines(["als"], "cold-items") == [
+        "random",
+        "pop",
+        "tag-pop",
+        "tag-cosine",
+        "als",
+    ]

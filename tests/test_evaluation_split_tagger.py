@@ -33,7 +33,9 @@ def test_refit_predicts_every_track_from_training_tags_only(demo):
     refit, note = refit_predicted_tags(engine, split, seed=4)
     predicted = refit.train.predicted_tags
     assert predicted.shape == (data.n_items, len(data.tags))
-    assert (np.diff(predicted.indptr) > 0).all()  # every demo track has audio, so every one is predicted
+    assert (
+        np.diff(predicted.indptr) > 0
+    ).all()  # every demo track has audio, so every one is predicted
     assert "refit on training tags only" in note
     assert refit.train.predicted_model_version == "split-refit-linear-seed4"
     # the plays, tags and held-out parts are untouched
@@ -52,6 +54,8 @@ def test_without_features_stored_predictions_are_dropped_not_used(demo):
 
     engine, _, data = demo
     empty = make_engine("sqlite://")  # a database with no audio features at all
-    split = make_split(data.replace(predicted_tags=data.plays.T.tocsr()[:, : len(data.tags)]), "random", seed=0)
+    split = make_split(
+        data.replace(predicted_tags=data.plays.T.tocsr()[:, : len(data.tags)]), "random", seed=0
+    )
     cleared, note = refit_predicted_tags(empty, split)
     assert cleared.train.predicted_tags is None and "dropped" in note

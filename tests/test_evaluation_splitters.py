@@ -78,11 +78,16 @@ def test_cold_items_lose_every_training_interaction(data):
     assert split.train.plays[:, cold].nnz == 0
     assert split.train.item_play_counts()[cold].sum() == 0
     # every play of a cold item is a test interaction and the test has nothing else
-    assert (split.test != data.plays[:, :].multiply(np.isin(np.arange(data.n_items), cold)[None, :])).nnz == 0
+    assert (
+        split.test != data.plays[:, :].multiply(np.isin(np.arange(data.n_items), cold)[None, :])
+    ).nnz == 0
     # tags on cold items survive only from users who never played them
     events = split.train.tag_events
     on_cold = np.isin(events.item, cold)
-    assert all(data.plays[u, i] == 0 for u, i in zip(events.user[on_cold], events.item[on_cold]))
+    assert all(
+        data.plays[u, i] == 0
+        for u, i in zip(events.user[on_cold], events.item[on_cold], strict=True)
+    )
 
 
 def test_cold_items_honours_fraction_and_validation_items(data):
@@ -117,7 +122,9 @@ def test_random_split_follows_recbole_ratios_per_user(data):
     varied.plays.eliminate_zeros()
     split = make_split(varied, "random", seed=0)
     for user, total in enumerate(np.diff(varied.plays.indptr)):
-        got = [int(np.diff(m.indptr)[user]) for m in (split.train.plays, split.validation, split.test)]
+        got = [
+            int(np.diff(m.indptr)[user]) for m in (split.train.plays, split.validation, split.test)
+        ]
         assert got == _recbole_counts(int(total)), (user, total)
 
 

@@ -26,7 +26,9 @@ def test_matches_a_stable_sort_on_random_ties():
     top = top_k_from_scores(scores, 8, excluded=excluded)
     dense = excluded.toarray() != 0
     for row in range(30):
-        expected = [i for i in sorted(range(25), key=lambda i: (-scores[row, i], i)) if not dense[row, i]][:8]
+        expected = [
+            i for i in sorted(range(25), key=lambda i: (-scores[row, i], i)) if not dense[row, i]
+        ][:8]
         assert top[row].tolist() == expected
 
 

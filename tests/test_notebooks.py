@@ -7,7 +7,6 @@ RECSYS_DATABASE_URL, exactly as a user's would.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -39,22 +38,32 @@ def test_notebook_runs_top_to_bottom(path: Path, demo_home: Path, monkeypatch: p
     nbclient = pytest.importorskip("nbclient")
     monkeypatch.setenv("RECSYS_HOME", str(demo_home))
     monkeypatch.setenv("RECSYS_DATABASE_URL", f"sqlite:///{demo_home / 'recsys.db'}")
-    monkeypatch.setenv("RECSYS_NOTEBOOK_CI", "1")  # notebooks skip their optional real-data sections
+    monkeypatch.setenv(
+        "RECSYS_NOTEBOOK_CI", "1"
+    )  # notebooks skip their optional real-data sections
     notebook = nbformat.read(path, as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), (
         f"{path.name} is committed with outputs; clear them before committing"
     )
     client = nbclient.NotebookClient(
-        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()  # raises CellExecutionError, with the failing cell's traceback, on any error
     errors = [
-        output for cell in notebook.cells if cell.cell_type == "code"
-        for output in cell.get("outputs", []) if output.get("output_type") == "error"
+        output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
     ]
     assert not errors
     images = sum(
         "image/png" in output.get("data", {})
-        for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
     )
     assert images >= 1, f"{path.name} drew no plot"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
-
 from rich.console import Console
 from rich.table import Table
 
@@ -58,17 +58,25 @@ def _leak_free_predicted_tags(seed: int):
 
 
 def evaluate(
-    split: str = typer.Option("random", "--split", help=f"One of: {', '.join(SPLIT_NAMES)}."),
-    models: str | None = typer.Option(
-        None,
-        "--models",
-        help=f"Comma-separated models (default: those of {DEFAULT_MODELS} that are installed); "
-        "baselines are always added.",
-    ),
-    k: int = typer.Option(10, "-k", "--k", min=1, help="Length of each recommendation list."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the split and of every model."),
-    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
-    report: Path | None = typer.Option(None, "--report", help="Also write a Markdown report here."),
+    split: Annotated[
+        str, typer.Option("--split", help=f"One of: {', '.join(SPLIT_NAMES)}.")
+    ] = "random",
+    models: Annotated[
+        str | None,
+        typer.Option(
+            "--models",
+            help=f"Comma-separated models (default: those of {DEFAULT_MODELS} that are "
+            "installed); baselines are always added.",
+        ),
+    ] = None,
+    k: Annotated[
+        int, typer.Option("-k", "--k", min=1, help="Length of each recommendation list.")
+    ] = 10,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split and of every model.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Also write a Markdown report here.")
+    ] = None,
 ) -> None:
     """Split the listens, train each model on the training part and rank for the test users.
 
@@ -78,7 +86,9 @@ def evaluate(
     from recommender.errors import InputError
 
     if split not in SPLIT_NAMES:
-        raise InputError(f"--split: unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}")
+        raise InputError(
+            f"--split: unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}"
+        )
     names = _parse_models(models)
 
     from recommender.data.dataset import load_dataset
@@ -95,7 +105,12 @@ def evaluate(
             progress.update(tasks[model], completed=done)
 
         result = evaluate_dataset(
-            dataset, split=split, models=names, k=k, seed=seed, progress=on_progress,
+            dataset,
+            split=split,
+            models=names,
+            k=k,
+            seed=seed,
+            progress=on_progress,
             prepare=_leak_free_predicted_tags(seed) if dataset.predicted_tags is not None else None,
         )
     if report is not None:
@@ -117,4 +132,6 @@ def evaluate(
     if failed:
         from recommender.errors import RecsysError
 
-        raise RecsysError(f"model(s) failed to evaluate: {', '.join(failed)} (see the table for why)")
+        raise RecsysError(
+            f"model(s) failed to evaluate: {', '.join(failed)} (see the table for why)"
+        )

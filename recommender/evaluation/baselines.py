@@ -33,7 +33,9 @@ class RandomRanker:
     def score(self, user_rows: np.ndarray) -> np.ndarray:
         out = np.empty((len(user_rows), self.n_items), dtype=np.float32)
         for i, user in enumerate(np.asarray(user_rows)):
-            out[i] = np.random.default_rng([self.seed, int(user)]).random(self.n_items, dtype=np.float32)
+            out[i] = np.random.default_rng([self.seed, int(user)]).random(
+                self.n_items, dtype=np.float32
+            )
         return out
 
 
@@ -99,7 +101,9 @@ class TagPopularityRanker:
         vectors = item_tag_vectors(train, source=self.source)
         profile = vectors.T @ train.item_play_counts().astype(np.float32)
         norm = np.linalg.norm(profile)
-        self.item_scores = np.asarray(vectors @ (profile / norm if norm else profile), dtype=np.float32).ravel()
+        self.item_scores = np.asarray(
+            vectors @ (profile / norm if norm else profile), dtype=np.float32
+        ).ravel()
         return self
 
     def score(self, user_rows: np.ndarray) -> np.ndarray:

@@ -33,7 +33,9 @@ def check_no_leakage(train: Dataset | sp.spmatrix, test: sp.spmatrix) -> None:
     """
     plays = train.plays if isinstance(train, Dataset) else sp.csr_matrix(train)
     if plays.shape != test.shape:
-        raise LeakageError(f"train is {plays.shape} but test is {test.shape}: not the same users x items")
+        raise LeakageError(
+            f"train is {plays.shape} but test is {test.shape}: not the same users x items"
+        )
     n_items = plays.shape[1]
     held = interaction_keys(test, n_items)
     shared = np.intersect1d(interaction_keys(plays, n_items), held, assume_unique=True)

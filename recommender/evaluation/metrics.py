@@ -96,7 +96,9 @@ def average_popularity(top: np.ndarray, item_users: np.ndarray) -> float:
 
 
 def per_tag_auc(
-    truth: np.ndarray | sp.spmatrix, scores: np.ndarray | sp.spmatrix, tag_names: list[str] | np.ndarray
+    truth: np.ndarray | sp.spmatrix,
+    scores: np.ndarray | sp.spmatrix,
+    tag_names: list[str] | np.ndarray,
 ) -> pd.DataFrame:
     """ROC-AUC and PR-AUC (average precision) of each tag column: the tagger's scorecard.
 
@@ -108,7 +110,9 @@ def per_tag_auc(
     y_true = (truth.toarray() if sp.issparse(truth) else np.asarray(truth)) > 0
     y_score = scores.toarray() if sp.issparse(scores) else np.asarray(scores, dtype=np.float64)
     if y_true.shape != y_score.shape or y_true.shape[1] != len(tag_names):
-        raise ValueError(f"truth {y_true.shape}, scores {y_score.shape} and {len(tag_names)} tags disagree")
+        raise ValueError(
+            f"truth {y_true.shape}, scores {y_score.shape} and {len(tag_names)} tags disagree"
+        )
     rows = []
     for column, name in enumerate(tag_names):
         positives = int(y_true[:, column].sum())
@@ -117,8 +121,12 @@ def per_tag_auc(
             {
                 "tag": str(name),
                 "positives": positives,
-                "roc_auc": float(roc_auc_score(y_true[:, column], y_score[:, column])) if defined else float("nan"),
-                "pr_auc": float(average_precision_score(y_true[:, column], y_score[:, column])) if defined else float("nan"),
+                "roc_auc": float(roc_auc_score(y_true[:, column], y_score[:, column]))
+                if defined
+                else float("nan"),
+                "pr_auc": float(average_precision_score(y_true[:, column], y_score[:, column]))
+                if defined
+                else float("nan"),
             }
         )
     return pd.DataFrame(rows, columns=["tag", "positives", "roc_auc", "pr_auc"])

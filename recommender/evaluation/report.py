@@ -50,7 +50,9 @@ def table_rows(result: dict[str, Any]) -> list[list[str]]:
 
 def title(result: dict[str, Any]) -> str:
     data = result["data"]
-    params = ", ".join(f"{key}={value}" for key, value in result["split_params"].items() if key != "cutoffs")
+    params = ", ".join(
+        f"{key}={value}" for key, value in result["split_params"].items() if key != "cutoffs"
+    )
     return (
         f"{result['split']} split ({params}): {result['users_evaluated']} users evaluated, "
         f"{data['candidate_items']} candidate items, {data['test_interactions']} test interactions"
@@ -64,7 +66,8 @@ def markdown_report(result: dict[str, Any], *, command: str | None = None) -> st
     lines = [
         f"# Offline evaluation: {result['split']} split",
         "",
-        f"- Data: {data['users']} users, {data['items']} items, fingerprint `{data['fingerprint']}`",
+        f"- Data: {data['users']} users, {data['items']} items, "
+        f"fingerprint `{data['fingerprint']}`",
         f"- Split: {result['split']} {result['split_params']}, seed {result['seed']}",
         f"- Train / validation / test interactions: {data['train_interactions']} / "
         f"{data['validation_interactions']} / {data['test_interactions']}; "
@@ -86,7 +89,8 @@ def markdown_report(result: dict[str, Any], *, command: str | None = None) -> st
         for model in result["models"]:
             if "error" in model:
                 continue
-            lines.append(f"- {model['name']}: " + ", ".join(
-                f"{key} {_fmt(value)}" for key, value in model["metrics"].items()
-            ))
+            lines.append(
+                f"- {model['name']}: "
+                + ", ".join(f"{key} {_fmt(value)}" for key, value in model["metrics"].items())
+            )
     return "\n".join(lines) + "\n"

@@ -89,8 +89,13 @@ def evaluate_split(
                     progress(name, done, len(users))
 
             top = rank_users(
-                ranker, users, k=depth, exclude=exclude, candidates=split.candidates,
-                batch_size=batch_size, on_batch=on_batch,
+                ranker,
+                users,
+                k=depth,
+                exclude=exclude,
+                candidates=split.candidates,
+                batch_size=batch_size,
+                on_batch=on_batch,
             )
             ranked = time.perf_counter()
         except RecsysError as exc:
@@ -130,7 +135,9 @@ def evaluate_split(
         },
         "users_evaluated": len(users),
         "models": results,
-        "notes": [] if train.predicted_tags is None else [f"predicted tags: {train.predicted_model_version}"],
+        "notes": []
+        if train.predicted_tags is None
+        else [f"predicted tags: {train.predicted_model_version}"],
     }
 
 

@@ -40,21 +40,32 @@ def refit_predicted_tags(
     rows = train.items.indices(stored.external_ids)
     known = rows >= 0
     if not known.any():
-        cleared = replace(split, train=train.replace(predicted_tags=None, predicted_model_version=None))
-        return cleared, "stored predicted tags dropped: no audio features to refit the tagger on training tags"
+        cleared = replace(
+            split, train=train.replace(predicted_tags=None, predicted_model_version=None)
+        )
+        return (
+            cleared,
+            "stored predicted tags dropped: no audio features to refit the tagger on training tags",
+        )
     items = rows[known]
     summaries = stored.summaries[known]
-    frames = [f for f, keep in zip(stored.frames, known) if keep]
+    frames = [f for f, keep in zip(stored.frames, known, strict=True) if keep]
 
     labels = (train.item_tag_counts()[items] > 0).toarray()
     labelled = labels.any(axis=1)
     tags = np.flatnonzero(labels[labelled].sum(axis=0) >= MIN_POSITIVES)
     if labelled.sum() < 2 * MIN_POSITIVES or not len(tags):
-        cleared = replace(split, train=train.replace(predicted_tags=None, predicted_model_version=None))
+        cleared = replace(
+            split, train=train.replace(predicted_tags=None, predicted_model_version=None)
+        )
         return cleared, "stored predicted tags dropped: too few training tags to refit the tagger"
-    codebook = fit_codebook([frames[i] for i in np.flatnonzero(labelled)], CodebookConfig(seed=seed))
+    codebook = fit_codebook(
+        [frames[i] for i in np.flatnonzero(labelled)], CodebookConfig(seed=seed)
+    )
     features = song_matrix(summaries, frames, codebook)
-    tagger = make_tagger(kind, seed=seed).fit(features[labelled], labels[labelled][:, tags].astype(np.float64))
+    tagger = make_tagger(kind, seed=seed).fit(
+        features[labelled], labels[labelled][:, tags].astype(np.float64)
+    )
     probabilities = np.asarray(tagger.predict_proba(features), dtype=np.float32)
 
     rr, cc = np.meshgrid(items, tags, indexing="ij")
@@ -63,7 +74,10 @@ def refit_predicted_tags(
     )
     version = f"split-refit-{kind}-seed{seed}"
     note = (
-        f"predicted tags refit on training tags only ({kind} tagger, {int(labelled.sum())} labelled "
+        f"predicted tags refit on training tags only ({kind} tagger, "
+        f"{int(labelled.sum())} labelled "
         f"tracks, {len(tags)} tags, {len(items)} tracks predicted)"
     )
-    return replace(split, train=train.replace(predicted_tags=predicted, predicted_model_version=version)), note
+    return replace(
+        split, train=train.replace(predicted_tags=predicted, predicted_model_version=version)
+    ), note

@@ -46,7 +46,7 @@ class Split:
 
 
 def _interactions(plays: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, cols) of the stored plays in (user, item) order, so a seed always means the same split."""
+    """(rows, cols) of the stored plays in (user, item) order: a seed always means one split."""
     rows, cols, _ = _canonical(plays)
     return rows, cols
 
@@ -112,13 +112,17 @@ def _build(
 def _check_ratios(ratios: tuple[float, float, float]) -> np.ndarray:
     values = np.asarray(ratios, dtype=np.float64)
     if len(values) != 3 or (values < 0).any() or values[0] <= 0 or values[2] <= 0:
-        raise InputError(f"split ratios {ratios} must be three non-negative numbers with train, test > 0")
+        raise InputError(
+            f"split ratios {ratios} must be three non-negative numbers with train, test > 0"
+        )
     return values / values.sum()
 
 
 def _require_plays(data: Dataset) -> None:
     if data.plays.nnz == 0:
-        raise InputError("the database has no listens to evaluate on; load data first with `recsys etl ...`")
+        raise InputError(
+            "the database has no listens to evaluate on; load data first with `recsys etl ...`"
+        )
 
 
 def random_split(
@@ -144,7 +148,9 @@ def random_split(
     part = np.where(position < n_train, 0, np.where(position < n_train + n_val, 1, 2))
     labels = np.empty(len(rows), dtype=np.int8)
     labels[order] = part
-    return _build(data, "random", labels, rows, cols, params={"ratios": fractions.tolist(), "seed": seed})
+    return _build(
+        data, "random", labels, rows, cols, params={"ratios": fractions.tolist(), "seed": seed}
+    )
 
 
 def leave_k_out_split(data: Dataset, *, k: int = 1, seed: int = 0, by_time: bool = False) -> Split:
@@ -175,7 +181,9 @@ def leave_k_out_split(data: Dataset, *, k: int = 1, seed: int = 0, by_time: bool
     part[(n > 2 * k) & (from_end > k) & (from_end <= 2 * k)] = 1
     labels = np.empty(len(rows), dtype=np.int8)
     labels[order] = part
-    return _build(data, "leave-k-out", labels, rows, cols, params={"k": k, "seed": seed, "by_time": by_time})
+    return _build(
+        data, "leave-k-out", labels, rows, cols, params={"k": k, "seed": seed, "by_time": by_time}
+    )
 
 
 def _timestamps(data: Dataset, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -204,9 +212,18 @@ def time_split(
     n_train = int(round(fractions[0] * len(rows)))
     n_val = int(round(fractions[1] * len(rows)))
     labels = np.empty(len(rows), dtype=np.int8)
-    labels[order] = np.repeat(np.array([0, 1, 2], dtype=np.int8), [n_train, n_val, len(rows) - n_train - n_val])
+    labels[order] = np.repeat(
+        np.array([0, 1, 2], dtype=np.int8), [n_train, n_val, len(rows) - n_train - n_val]
+    )
     cutoffs = [float(stamps[order[i]]) for i in (n_train, n_train + n_val) if i < len(rows)]
-    return _build(data, "time", labels, rows, cols, params={"ratios": fractions.tolist(), "seed": seed, "cutoffs": cutoffs})
+    return _build(
+        data,
+        "time",
+        labels,
+        rows,
+        cols,
+        params={"ratios": fractions.tolist(), "seed": seed, "cutoffs": cutoffs},
+    )
 
 
 def _check_fraction(name: str, value: float) -> None:
@@ -246,12 +263,22 @@ def cold_items_split(
         cols,
         candidates=test_items,
         validation_candidates=val_items if n_val else None,
-        params={"fraction": fraction, "validation_fraction": validation_fraction, "seed": seed, "n_cold_items": int(n_test)},
+        params={
+            "fraction": fraction,
+            "validation_fraction": validation_fraction,
+            "seed": seed,
+            "n_cold_items": int(n_test),
+        },
     )
 
 
 def cold_users_split(
-    data: Dataset, *, fraction: float = 0.2, validation_fraction: float = 0.0, given: int = 0, seed: int = 0
+    data: Dataset,
+    *,
+    fraction: float = 0.2,
+    validation_fraction: float = 0.0,
+    given: int = 0,
+    seed: int = 0,
 ) -> Split:
     """A seeded `fraction` of users keeps only `given` random interactions in training.
 
@@ -282,7 +309,12 @@ def cold_users_split(
         labels,
         rows,
         cols,
-        params={"fraction": fraction, "validation_fraction": validation_fraction, "given": given, "seed": seed},
+        params={
+            "fraction": fraction,
+            "validation_fraction": validation_fraction,
+            "given": given,
+            "seed": seed,
+        },
     )
 
 

@@ -50,7 +50,7 @@ def synthetic_dataset(
 
     n_tags = n_genres * tags_per_genre
     tag_user, tag_item, tag_tag = [], [], []
-    for user, item in zip(rows_a, cols_a):
+    for user, item in zip(rows_a, cols_a, strict=True):
         if rng.random() < tag_probability:
             genre = item_genre[item]
             tag_user.append(user)
@@ -67,7 +67,9 @@ def synthetic_dataset(
         tags=Vocabulary.from_ids([f"tag-{t:02d}" for t in range(n_tags)], kind="tag"),
         plays=plays,
         tag_events=TagEvents(
-            np.array(tag_user, dtype=np.int32), np.array(tag_item, dtype=np.int32), np.array(tag_tag, dtype=np.int32)
+            np.array(tag_user, dtype=np.int32),
+            np.array(tag_item, dtype=np.int32),
+            np.array(tag_tag, dtype=np.int32),
         ),
         predicted_tags=sp.csr_matrix(predicted),
         predicted_model_version="synthetic",
