@@ -53,3 +53,13 @@ def test_fit_does_not_trigger_implicits_blas_warning() -> None:
         [sys.executable, "-W", "error::RuntimeWarning", "-c", code], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-500:]
+
+
+def test_multithreaded_fit_is_still_deterministic() -> None:
+    """implicit's ALS solves each user independently, so threads do not change the factors."""
+    first = ALSModel(seed=5, factors=8, iterations=3, num_threads=2).fit(PLAYS)
+    second = ALSModel(seed=5, factors=8, iterations=3, num_threads=2).fit(PLAYS)
+    assert first.threads == 2
+    np.testing.assert_array_equal(first.user_factors, second.user_factors)
+    np.testing.assert_array_equal(first.item_factors, second.item_factors)
+    assert ALSModel(factors=8, iterations=1).fit(PLAYS).threads == 1  # tiny data: one thread

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.cf.blas import worker_threads
 from recommender.cf.factorization import FactorizationModel
 
 
@@ -46,13 +47,14 @@ class ALSModel(FactorizationModel):
             alpha=float(self.params["alpha"]),
             iterations=int(self.params["iterations"]),
             calculate_training_loss=False,
-            num_threads=self.num_threads,
+            num_threads=self.threads,
             random_state=self.seed,
         )
 
     def _fit(self, weighted: sp.csr_matrix) -> None:
         mass = float(weighted.sum()) / max(weighted.shape[0], 1) * float(self.params["alpha"])
         self.effective_regularization = float(self.params["regularization"]) * max(mass, 1e-6)
+        self._threads = worker_threads(self.num_threads, weighted.nnz)
         self._model = self._new_implicit_model()
         self._model.fit(weighted, show_progress=False)
 

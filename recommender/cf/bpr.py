@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.cf.blas import worker_threads
 from recommender.cf.factorization import FactorizationModel
 
 NEGATIVES_PER_POSITIVE = 32
@@ -42,7 +43,7 @@ class BPRModel(FactorizationModel):
             learning_rate=float(self.params["learning_rate"]),
             regularization=float(self.params["regularization"]),
             iterations=int(self.params["iterations"]),
-            num_threads=self.num_threads,
+            num_threads=self.threads,
             random_state=self.seed,
         )
 
@@ -50,10 +51,11 @@ class BPRModel(FactorizationModel):
         # implicit's multi-threaded BPR is Hogwild SGD: threads race on shared factors, so two runs
         # with the same seed differ (measured: top-10 identical for only ~12% of users).
         # Train on one thread unless the caller asks for more; recommending uses every core.
+        self._threads = worker_threads(self.num_threads, weighted.nnz)
         self._model = self._new_implicit_model()
         self._model.num_threads = self.num_threads if self.num_threads > 1 else 1
         self._model.fit(weighted, show_progress=False)
-        self._model.num_threads = self.num_threads
+        self._model.num_threads = self.threads
 
     def _fold_in_scores(self, weighted_history: sp.csr_matrix) -> np.ndarray:
         item_factors = self._model.item_factors

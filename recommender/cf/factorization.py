@@ -21,6 +21,11 @@ class FactorizationModel(CFModel):
     """A CFModel backed by an implicit `MatrixFactorizationBase` in `self._model`."""
 
     _model: Any = None
+    _threads: int | None = None  # chosen at fit time (see blas.worker_threads)
+
+    @property
+    def threads(self) -> int:
+        return self.num_threads if self._threads is None else self._threads
 
     def score(self, user_rows: np.ndarray) -> np.ndarray:
         self._require_fitted()

@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.cf.base import CFModel
+from recommender.cf.blas import worker_threads
 
 SIMILARITIES = ("bm25", "cosine")
 
@@ -44,15 +45,16 @@ class ItemKNNModel(CFModel):
         from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
 
         K = int(self.params["K"])
+        threads = worker_threads(self.num_threads, weighted.nnz)
         if self.params["similarity"] == "bm25":
             model = BM25Recommender(
                 K=K,
                 K1=float(self.params["K1"]),
                 B=float(self.params["B"]),
-                num_threads=self.num_threads,
+                num_threads=threads,
             )
         else:
-            model = CosineRecommender(K=K, num_threads=self.num_threads)
+            model = CosineRecommender(K=K, num_threads=threads)
         with warnings.catch_warnings():
             # implicit's own BM25/Cosine fit hands a COO matrix to its CSR check; harmless
             warnings.filterwarnings("ignore", message="Method expects CSR input")
