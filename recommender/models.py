@@ -23,12 +23,14 @@ RANKERS: dict[str, str] = {
     "bpr": "recommender.models:BPRRanker",
     "knn": "recommender.models:KNNRanker",
     "rp3beta": "recommender.models:RP3betaRanker",
+    "spark-als": "recommender.models:SparkALSRanker",
     "random": "recommender.evaluation.baselines:RandomRanker",
     "pop": "recommender.evaluation.baselines:PopularityRanker",
     "tag-pop": "recommender.evaluation.baselines:TagPopularityRanker",
     "tag-cosine": "recommender.evaluation.baselines:TagCosineRanker",
     "content": "recommender.hybrid.rankers:ContentRanker",
     "hybrid": "recommender.hybrid.rankers:HybridRanker",
+    "rerank": "recommender.hybrid.rerank:RerankRanker",
 }
 
 
@@ -76,3 +78,7 @@ class KNNRanker(CFRanker):
 
 class RP3betaRanker(CFRanker):
     cf_name = "rp3beta"
+
+
+class SparkALSRanker(CFRanker):
+    cf_name = "spark-als"

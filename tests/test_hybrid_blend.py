@@ -37,3 +37,15 @@ def test_standardize_and_content_scores():
 def test_sources_follow_the_cf_weight():
     labels = sources_for(np.array([0, 1, 5, 20, 500]), k=5).tolist()
     assert labels == ["content", "content", "hybrid", "cf", "cf"]
+
+
+def test_cold_items_get_a_bounded_number_of_slots():
+    from recommender.hybrid.blend import cap_cold_items
+
+    scores = np.array([[5.0, 4.0, 3.0, 2.0, 1.0, 0.5]], np.float32)
+    plays = np.array([0, 0, 0, 7, 9, 0])  # items 0, 1, 2 and 5 were never played
+    capped = cap_cold_items(scores, plays, slots=2)
+    order = np.argsort(-capped[0]).tolist()
+    assert order[:4] == [0, 1, 3, 4]  # the two best cold items keep their place, the rest drop
+    assert set(order[4:]) == {2, 5} and capped[0, 2] > capped[0, 5]
+    assert np.array_equal(cap_cold_items(scores, plays, slots=-1), scores)

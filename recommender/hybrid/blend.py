@@ -23,17 +23,19 @@ class BlendParams:
     CF-space score inside content (the rest is the profile match); attention: weight of
     the content prior log(1 + users who played or tagged the item), which for a cold item
     is how many people bothered to tag it (tuned for ranking cold items among themselves);
-    hybrid_attention: the same prior inside the hybrid blend, where it would bury
-    brand-new tracks under every tagged one, so it is off by default; hybrid_match:
+    hybrid_attention: the same prior inside the hybrid blend, standardised over the
+    unplayed items only (see `cold_standardized`); hybrid_match:
     weight of the standardised profile match next to the CF-scaled mapped score in
-    the hybrid's content part; popularity:
+    the hybrid's content part; cold_slots: how many never-played items may rank above
+    the played ones per user (the rest drop below them; -1 = no cap); popularity:
     weight of a log-popularity prior over the whole blend."""
 
     k: float = 5.0
     content_mix: float = 0.35
     attention: float = 1.5
-    hybrid_attention: float = 0.0
+    hybrid_attention: float = 1.5
     hybrid_match: float = 0.5
+    cold_slots: int = 2
     popularity: float = 0.0
 
     def to_dict(self) -> dict:
@@ -70,6 +72,23 @@ def content_scores(
     return out
 
 
+def cold_standardized(attention: np.ndarray, play_counts: np.ndarray) -> np.ndarray:
+    """The attention prior standardised over the unplayed items only (zeros when they all tie).
+
+    Among cold items, how many people tagged one is a strong signal (HetRec); but
+    standardised over all items it would bury brand-new tracks nobody tagged yet
+    (the demo) under every played one.
+    """
+    cold = np.asarray(play_counts) == 0
+    if cold.sum() < 2:
+        return np.zeros(len(attention), dtype=np.float32)
+    values = attention[cold]
+    std = values.std()
+    if std == 0:
+        return np.zeros(len(attention), dtype=np.float32)
+    return ((attention - values.mean()) / std).astype(np.float32)
+
+
 def blend_scores(
     cf: np.ndarray,
     mapped: np.ndarray | None,
@@ -96,12 +115,32 @@ def blend_scores(
     if mapped is not None:
         content += (mapped - mean) / std
     if params.hybrid_attention and attention is not None:
-        content += params.hybrid_attention * standardize_rows(attention[None, :])
+        content += params.hybrid_attention * cold_standardized(attention, play_counts)[None, :]
     w = cf_weight(play_counts, k=params.k)[None, :]
     out = w * ((cf - mean) / std) + (1.0 - w) * content
     if params.popularity and log_popularity is not None:
         out += params.popularity * standardize_rows(log_popularity[None, :])
     return out.astype(np.float32)
+
+
+def cap_cold_items(scores: np.ndarray, play_counts: np.ndarray, *, slots: int) -> np.ndarray:
+    """Keep each row's best `slots` never-played items in place; push the others below every
+    played item. An exposure budget: the demo's held-out plays can never reward a new track,
+    and without a cap cold tracks took 37% of top-10 slots there (validation NDCG 0.20 vs
+    ALS 0.34); with two slots they still reach matching listeners."""
+    cold = np.flatnonzero(np.asarray(play_counts) == 0)
+    if slots < 0 or len(cold) <= slots:
+        return scores
+    out = np.array(scores, dtype=np.float32, copy=True)
+    block = out[:, cold]
+    floor = np.min(out, axis=1, keepdims=True) - (np.ptp(out, axis=1, keepdims=True) + 1.0)
+    if slots == 0:
+        out[:, cold] = block + floor - block.max(axis=1, keepdims=True)
+        return out
+    kth = -np.partition(-block, slots - 1, axis=1)[:, slots - 1 : slots]
+    demoted = block < kth
+    out[:, cold] = np.where(demoted, block - block.max(axis=1, keepdims=True) + floor, block)
+    return out
 
 
 def sources_for(play_counts: np.ndarray, *, k: float) -> np.ndarray:

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from recommender.coldstart.mapping import fit_content_map
 from recommender.data.dataset import Dataset
-from recommender.hybrid.blend import BlendParams, blend_scores, content_scores
+from recommender.hybrid.blend import BlendParams, blend_scores, cap_cold_items, content_scores
 from recommender.tags.profiles import TagSpace, build_tag_space
 
 
@@ -89,11 +89,12 @@ class HybridScorer:
 
     def hybrid_scores(self, user_rows: np.ndarray) -> np.ndarray:
         user_rows = np.asarray(user_rows)
-        return blend_scores(
+        scores = blend_scores(
             self.cf_scores(user_rows), self.mapped_scores(user_rows), self.space.match(user_rows),
             self.play_counts, params=self.blend, attention=self.attention,
             log_popularity=self.log_popularity,
         )
+        return cap_cold_items(scores, self.play_counts, slots=self.blend.cold_slots)
 
 
 def item_attention(train: Dataset) -> np.ndarray:

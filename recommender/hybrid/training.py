@@ -38,21 +38,43 @@ def has_audio_features(engine: Engine) -> bool:
 def validation_metrics(
     dataset: Dataset, *, model: str, params: dict[str, Any], seed: int, k: int = 10
 ) -> dict[str, Any]:
-    """NDCG/recall/precision@k of the hybrid and of plain CF on a seeded random 80/10/10 split."""
+    """NDCG/recall/precision@k of the blend, the LightGBM re-ranker and plain CF on a seeded
+    random 80/10/10 split (scored on its test part)."""
     from recommender.evaluation.runner import evaluate_split
     from recommender.evaluation.splitters import make_split
     from recommender.hybrid.rankers import HybridRanker
+    from recommender.hybrid.rerank import RerankRanker
 
     split = make_split(dataset, "random", seed=seed)
-    result = evaluate_split(
-        [HybridRanker(seed=seed, model=model, **params), model], split, k=k, seed=seed
-    )
+    rankers = [
+        HybridRanker(seed=seed, model=model, **params),
+        RerankRanker(seed=seed, model=model, **params),
+        model,
+    ]
+    result = evaluate_split(rankers, split, k=k, seed=seed)
     keep = (f"ndcg@{k}", f"recall@{k}", f"precision@{k}")
     out: dict[str, Any] = {"split": "random 80/10/10 (test part)", "seed": seed}
     for entry in result["models"]:
         metrics = entry.get("metrics", {})
         out[entry["name"]] = {m: round(metrics[m], 4) for m in keep if m in metrics}
+        if "error" in entry:
+            out[entry["name"]] = {"error": entry["error"]}
     return out
+
+
+def ranker_decision(metrics: dict[str, Any], *, k: int = 10) -> str:
+    """Why the blend is the default, from the measured numbers."""
+    blend = metrics.get("hybrid", {}).get(f"ndcg@{k}")
+    rerank = metrics.get("rerank", {}).get(f"ndcg@{k}")
+    if blend is None or rerank is None:
+        return "blend (the re-ranker was not measured)"
+    if rerank <= blend:
+        return f"blend: it scored NDCG@{k} {blend} vs the LightGBM re-ranker's {rerank} on held-out plays"
+    return (
+        f"blend: the LightGBM re-ranker scored higher on held-out plays (NDCG@{k} {rerank} vs {blend}),"
+        " largely by learning to push never-played tracks down, which held-out plays cannot reward;"
+        " serving the re-ranker is not implemented yet, so the blend (with its cold-track budget) stays"
+    )
 
 
 def train_bundle(
@@ -97,9 +119,9 @@ def train_bundle(
         step("validating on a held-out split")
         params = {"factors": factors} if factors else {}
         rec.manifest["metrics"] = validation_metrics(dataset, model=model, params=params, seed=seed)
-        rec.manifest["default_ranker_reason"] = (
-            "the blend; the LightGBM re-ranker is not the default (see the project notes)"
-        )
+        rec.manifest["default_ranker_reason"] = ranker_decision(rec.manifest["metrics"])
+    else:
+        rec.manifest["default_ranker_reason"] = "blend (not validated: --no-validate)"
     version = new_version(dataset.fingerprint())
     rec.manifest["version"] = version
     step("writing the bundle")
