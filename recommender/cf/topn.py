@@ -35,8 +35,13 @@ def top_n(
         kth = -np.partition(-candidates, k - 1, axis=1)[:, k - 1 : k]
         above = candidates > kth
         tied = candidates == kth
-        need = k - above.sum(axis=1, keepdims=True)
-        chosen = above | (tied & (np.cumsum(tied, axis=1) <= need))
+        chosen = above | tied
+        need = k - above.sum(axis=1)
+        crowded = tied.sum(axis=1) > need  # more ties at the k-th value than slots left
+        if crowded.any():
+            ties = tied[crowded]
+            first = np.cumsum(ties, axis=1) <= need[crowded, None]  # lowest-index ties first
+            chosen[crowded] = above[crowded] | (ties & first)
         idx = np.nonzero(chosen)[1].reshape(n_rows, k)  # row-major: index order within a row
         sub = np.take_along_axis(candidates, idx, axis=1)
         idx = np.take_along_axis(idx, np.argsort(-sub, axis=1, kind="stable"), axis=1)
