@@ -61,7 +61,7 @@ class TaggerReport:
 
 def _model_version(kind: str, fingerprint: str) -> str:
     # Starts with a UTC timestamp so MAX(model_version) is the newest (Dataset's default).
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")  # one training run, one version
     return f"tagger-{stamp}-{kind}-{fingerprint[:8]}"
 
 

@@ -1,0 +1,83 @@
+"""`recsys tag`, `recsys train tagger` and `recsys etl audio` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.audio_signals import make_catalogue, render, write
+from tests.conftest import run_cli, shared_data
+
+
+def _one_error_line(proc) -> str:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def sqlite_env(tmp_path, sqlite_url):
+    import os
+
+    env = dict(os.environ, RECSYS_HOME=str(tmp_path / "home"), RECSYS_DATABASE_URL=sqlite_url)
+    env.pop("RECSYS_DEBUG", None)
+    return env
+
+
+def test_tag_without_a_model_is_one_line(sqlite_env, tmp_path):
+    line = _one_error_line(run_cli(["tag", str(tmp_path / "missing.wav")], sqlite_env))
+    assert "recsys train tagger" in line
+
+
+def test_scan_train_and_tag(sqlite_env, sqlite_url, tmp_path):
+    from recommender.storage.engine import make_engine
+
+    make_catalogue(make_engine(sqlite_url), tmp_path / "audio", tracks=30)
+    scan = run_cli(["--quiet", "etl", "audio", "--workers", "1", "--json"], sqlite_env)
+    assert scan.returncode == 0, scan.stderr
+    assert json.loads(scan.stdout)["extracted"] == 30
+    train = run_cli(["train", "tagger", "--model", "linear", "--json"], sqlite_env)
+    assert train.returncode == 0, train.stderr
+    report = json.loads(train.stdout)
+    assert report["tags"] == ["noisy", "percussive", "tonal"] and report["held_out"]["macro_roc_auc"] > 0.9
+    bad = run_cli(["train", "tagger", "--model", "svm"], sqlite_env)
+    assert "svm" in _one_error_line(bad)
+
+    rng = np.random.default_rng(5)
+    tone = write(tmp_path / "tone.wav", render("tonal", rng))
+    noise = write(tmp_path / "noise.flac", render("noisy", rng))
+    ok = run_cli(["tag", str(tone), str(noise), "--top", "2", "--json"], sqlite_env)
+    assert ok.returncode == 0, ok.stderr
+    results = json.loads(ok.stdout)["results"]
+    assert [r["tags"][0]["tag"] for r in results] == ["tonal", "noisy"]
+    assert all(len(r["tags"]) == 2 for r in results)
+    table = run_cli(["tag", str(tone)], sqlite_env)
+    assert table.returncode == 0 and "tonal" in table.stdout
+
+    missing = run_cli(["tag", str(tmp_path / "missing.wav")], sqlite_env)
+    assert "missing.wav" in _one_error_line(missing)
+    stub = tmp_path / "stub.ogg"
+    stub.write_text("not audio\n")
+    assert "stub.ogg" in _one_error_line(run_cli(["tag", str(stub)], sqlite_env))
+    mixed = run_cli(["tag", str(tone), str(stub), "--json"], sqlite_env)  # good data is not lost
+    assert "stub.ogg" in _one_error_line(mixed)
+    assert json.loads(mixed.stdout)["results"][0]["file"] == str(tone)
+
+
+@pytest.mark.shared_data
+def test_tag_the_librosa_stub(sqlite_env, sqlite_url, tmp_path):
+    stub = shared_data("librosa-examples", "Karissa_Hobbs_-_Let's_Go_Fishin'.ogg")
+    from recommender.storage.engine import make_engine
+    from recommender.tagging.training import train_tagger
+    from etl.audio_scan import scan_catalogue
+
+    engine = make_engine(sqlite_url)
+    make_catalogue(engine, tmp_path / "audio", tracks=24)
+    scan_catalogue(engine, workers=1)
+    train_tagger(engine, tmp_path / "home" / "models" / "tagger", kind="linear")
+    line = _one_error_line(run_cli(["tag", str(stub)], sqlite_env))
+    assert "Let's_Go_Fishin'.ogg" in line and "cannot decode" in line
