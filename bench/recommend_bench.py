@@ -41,20 +41,25 @@ def synthetic_dataset(scale: float, seed: int = 0):
     coo = plays.tocoo()
     tagged = rng.random(coo.nnz) < 0.2
     ev_user, ev_item, ev_tag = [], [], []
-    for u, i in zip(coo.row[tagged], coo.col[tagged]):
+    for u, i in zip(coo.row[tagged], coo.col[tagged], strict=False):
         for t in item_tags[i]:
             ev_user.append(u), ev_item.append(i), ev_tag.append(t)
     p_rows = [i for i in np.flatnonzero(cold) for _ in item_tags[i]]
     p_cols = [t for i in np.flatnonzero(cold) for t in item_tags[i]]
     predicted = sp.csr_matrix(
-        (rng.uniform(0.5, 1.0, len(p_rows)).astype(np.float32), (p_rows, p_cols)), shape=(n_items, N_TAGS)
+        (rng.uniform(0.5, 1.0, len(p_rows)).astype(np.float32), (p_rows, p_cols)),
+        shape=(n_items, N_TAGS),
     )
     return Dataset(
         users=Vocabulary.from_ids([f"user-{u}" for u in range(n_users)], kind="user"),
         items=Vocabulary.from_ids([f"track-{i}" for i in range(n_items)], kind="track"),
         tags=Vocabulary.from_ids([f"tag-{t}" for t in range(N_TAGS)], kind="tag"),
         plays=plays,
-        tag_events=TagEvents(np.asarray(ev_user, np.int32), np.asarray(ev_item, np.int32), np.asarray(ev_tag, np.int32)),
+        tag_events=TagEvents(
+            np.asarray(ev_user, np.int32),
+            np.asarray(ev_item, np.int32),
+            np.asarray(ev_tag, np.int32),
+        ),
         predicted_tags=predicted,
     )
 
@@ -104,11 +109,21 @@ def run(ctx: BenchContext) -> list[Result]:
     return [
         Result(name, "train seconds (ALS + content map)", train_seconds, "s", note=shape),
         Result(name, "bundle load", load_seconds, "s"),
-        Result(name, "single-user p50", float(np.percentile(plain, 50)), "ms", note="in-process, n=10"),
-        Result(name, "single-user p99", float(np.percentile(plain, 99)), "ms", note="in-process, n=10"),
+        Result(
+            name, "single-user p50", float(np.percentile(plain, 50)), "ms", note="in-process, n=10"
+        ),
+        Result(
+            name, "single-user p99", float(np.percentile(plain, 99)), "ms", note="in-process, n=10"
+        ),
         Result(name, "single-user p50 --explain", float(np.percentile(explained, 50)), "ms"),
         Result(name, "single-user p99 --explain", float(np.percentile(explained, 99)), "ms"),
-        Result(name, "`recsys recommend` wall", float(np.median(walls)), "s", peak_rss_mb=rss,
-               note=f"median of {PROCESS_RUNS} processes"),
+        Result(
+            name,
+            "`recsys recommend` wall",
+            float(np.median(walls)),
+            "s",
+            peak_rss_mb=rss,
+            note=f"median of {PROCESS_RUNS} processes",
+        ),
         Result(name, "`recsys --help` wall", float(np.median(help_walls)), "s", note="median of 3"),
     ]

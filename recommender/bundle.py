@@ -66,7 +66,8 @@ def write_bundle(
         write_files(tmp)
         files = {
             str(path.relative_to(tmp)): _sha256(path)
-            for path in sorted(tmp.rglob("*")) if path.is_file()
+            for path in sorted(tmp.rglob("*"))
+            if path.is_file()
         }
         full = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest, "files": files}
         (tmp / MANIFEST).write_text(json.dumps(full, indent=2, sort_keys=True, default=str))
@@ -118,7 +119,9 @@ def read_manifest(path: Path, *, kind: str) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise bundle_error(path, f"has a {MANIFEST} that is not a recsys bundle manifest")
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise bundle_error(path, f"uses format {manifest.get('format_version')}, expected {FORMAT_VERSION}")
+        raise bundle_error(
+            path, f"uses format {manifest.get('format_version')}, expected {FORMAT_VERSION}"
+        )
     if manifest.get("kind") != kind:
         raise bundle_error(path, f"holds a {manifest.get('kind')!r} model, expected {kind!r}")
     for name, digest in (manifest.get("files") or {}).items():
@@ -141,20 +144,25 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
     except (OSError, ValueError, EOFError) as exc:
-        raise bundle_error(Path(path).parent, f"has an unreadable {Path(path).name} ({exc})") from None
+        raise bundle_error(
+            Path(path).parent, f"has an unreadable {Path(path).name} ({exc})"
+        ) from None
 
 
 def csr_arrays(prefix: str, matrix: sp.spmatrix) -> dict[str, np.ndarray]:
     """A CSR matrix as plain arrays (prefix_data/indices/indptr/shape) for an .npz."""
     csr = sp.csr_matrix(matrix)
     return {
-        f"{prefix}_data": csr.data, f"{prefix}_indices": csr.indices,
-        f"{prefix}_indptr": csr.indptr, f"{prefix}_shape": np.asarray(csr.shape, dtype=np.int64),
+        f"{prefix}_data": csr.data,
+        f"{prefix}_indices": csr.indices,
+        f"{prefix}_indptr": csr.indptr,
+        f"{prefix}_shape": np.asarray(csr.shape, dtype=np.int64),
     }
 
 
 def csr_from(prefix: str, arrays: dict[str, np.ndarray]) -> sp.csr_matrix:
     shape = tuple(int(v) for v in arrays[f"{prefix}_shape"])
     return sp.csr_matrix(
-        (arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]), shape=shape
+        (arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]),
+        shape=shape,
     )

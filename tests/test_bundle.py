@@ -24,9 +24,13 @@ def test_round_trip_gives_identical_recommendations(trained, tmp_path):
     for user in ("u00", "u07", "u30"):
         before = trained.recommend(user, n=10, explain=True)
         after = loaded.recommend(user, n=10, explain=True)
-        assert [(r.item_id, r.score, r.source) for r in before] == [(r.item_id, r.score, r.source) for r in after]
+        assert [(r.item_id, r.score, r.source) for r in before] == [
+            (r.item_id, r.score, r.source) for r in after
+        ]
         assert [r.explanation for r in before] == [r.explanation for r in after]
-    assert np.array_equal(trained.scorer.hybrid_scores(np.arange(40)), loaded.scorer.hybrid_scores(np.arange(40)))
+    assert np.array_equal(
+        trained.scorer.hybrid_scores(np.arange(40)), loaded.scorer.hybrid_scores(np.arange(40))
+    )
     assert trained.audience("t64", n=5) == loaded.audience("t64", n=5)
     assert trained.similar("t62", n=5) == loaded.similar("t62", n=5)
 
@@ -56,7 +60,9 @@ def test_current_pointer_follows_publish(trained, tmp_path):
     assert (tmp_path / "current").read_text().strip() == second
 
 
-@pytest.mark.parametrize("damage", ["truncate-npz", "flip-byte", "drop-cf", "bad-json", "wrong-kind"])
+@pytest.mark.parametrize(
+    "damage", ["truncate-npz", "flip-byte", "drop-cf", "bad-json", "wrong-kind"]
+)
 def test_corrupt_bundle_says_run_recsys_train(trained, tmp_path, damage):
     path = trained.save(tmp_path / "v1")
     if damage == "truncate-npz":

@@ -25,8 +25,20 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
     env.update(RECSYS_HOME=str(home), RECSYS_DATABASE_URL=f"sqlite:///{home / 'recsys.db'}")
     env.pop("RECSYS_DEBUG", None)
     loaded = run_cli(
-        ["-q", "etl", "demo", "--users", str(DEMO_USERS), "--tracks", str(DEMO_TRACKS),
-         "--clip-seconds", "3", "--workers", "2"], env,
+        [
+            "-q",
+            "etl",
+            "demo",
+            "--users",
+            str(DEMO_USERS),
+            "--tracks",
+            str(DEMO_TRACKS),
+            "--clip-seconds",
+            "3",
+            "--workers",
+            "2",
+        ],
+        env,
     )
     assert loaded.returncode == 0, loaded.stderr
     from etl.audio_scan import scan_catalogue
@@ -171,7 +183,9 @@ def test_missing_and_corrupt_bundle_say_run_recsys_train(demo, tmp_path):
     shutil.copytree(demo["home"] / "models", broken / "models")
     bundle = broken / "models" / demo["report"]["version"]
     (bundle / "hybrid.npz").write_bytes(b"not an npz")
-    result = run_cli(["recommend", "--user", "user-0001"], dict(demo["env"], RECSYS_HOME=str(broken)))
+    result = run_cli(
+        ["recommend", "--user", "user-0001"], dict(demo["env"], RECSYS_HOME=str(broken))
+    )
     assert result.returncode == 2 and "run `recsys train`" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
@@ -185,5 +199,7 @@ def test_recommend_does_not_import_lightgbm_or_librosa(demo):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-c", code], env=demo["env"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=demo["env"], capture_output=True, text=True
+    )
     assert "HEAVY []" in result.stderr, result.stderr

@@ -12,7 +12,9 @@ from recommender.coldstart.weights import cf_weight
 def test_ridge_map_predicts_factors_of_unseen_items():
     rng = np.random.default_rng(0)
     n_items, n_tags, n_factors = 400, 30, 8
-    content = sp.random(n_items, n_tags, density=0.2, random_state=1, format="csr", dtype=np.float32)
+    content = sp.random(
+        n_items, n_tags, density=0.2, random_state=1, format="csr", dtype=np.float32
+    )
     true_map = rng.normal(size=(n_tags, n_factors)).astype(np.float32)
     factors = content @ true_map + 0.01 * rng.normal(size=(n_items, n_factors)).astype(np.float32)
     warm = np.arange(n_items) < 320

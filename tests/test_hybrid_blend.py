@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from recommender.hybrid.blend import BlendParams, blend_scores, content_scores, sources_for, standardize_rows
+from recommender.hybrid.blend import (
+    BlendParams,
+    blend_scores,
+    content_scores,
+    sources_for,
+    standardize_rows,
+)
 
 
 def test_cold_items_ignore_cf_and_popular_items_ignore_content():
@@ -31,7 +37,12 @@ def test_standardize_and_content_scores():
     only_match = content_scores(None, match, content_mix=0.5)
     assert np.argmax(only_match) == 1
     attention = np.array([10.0, 0.0, 0.0], np.float32)
-    assert np.argmax(content_scores(None, match, content_mix=0.0, attention=attention, attention_weight=5)) == 0
+    assert (
+        np.argmax(
+            content_scores(None, match, content_mix=0.0, attention=attention, attention_weight=5)
+        )
+        == 0
+    )
 
 
 def test_sources_follow_the_cf_weight():

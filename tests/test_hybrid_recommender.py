@@ -42,17 +42,23 @@ def make_dataset(seed: int = 0) -> Dataset:
     predicted = np.zeros((n_items, len(TAGS)), dtype=np.float32)
     predicted[60:64, 0], predicted[60:64, 3] = 0.9, 0.8
     predicted[64:68, 1], predicted[64:68, 4] = 0.9, 0.7
-    meta = pd.DataFrame({
-        "title": [f"Song {i}" for i in range(n_items)],
-        "artist": ["Jazz Band" if i < 30 or 60 <= i < 64 else "Metal Band" for i in range(n_items)],
-        "has_audio": [True] * n_items,
-    })
+    meta = pd.DataFrame(
+        {
+            "title": [f"Song {i}" for i in range(n_items)],
+            "artist": [
+                "Jazz Band" if i < 30 or 60 <= i < 64 else "Metal Band" for i in range(n_items)
+            ],
+            "has_audio": [True] * n_items,
+        }
+    )
     return Dataset(
         users=Vocabulary.from_ids([f"u{u:02d}" for u in range(n_users)], kind="user"),
         items=Vocabulary.from_ids([f"t{i:02d}" for i in range(n_items)], kind="track"),
         tags=Vocabulary.from_ids(TAGS, kind="tag"),
         plays=plays,
-        tag_events=TagEvents(np.asarray(ev_u, np.int32), np.asarray(ev_i, np.int32), np.asarray(ev_t, np.int32)),
+        tag_events=TagEvents(
+            np.asarray(ev_u, np.int32), np.asarray(ev_i, np.int32), np.asarray(ev_t, np.int32)
+        ),
         predicted_tags=sp.csr_matrix(predicted),
         predicted_model_version="test",
         item_meta=meta,
@@ -92,7 +98,9 @@ def test_include_listened_returns_played_items(rec):
 def test_tag_filter_keeps_only_items_carrying_the_tag(rec):
     results = rec.recommend("u00", n=10, tags=["piano"])
     assert results
-    carriers = {rec.items.id_of(int(i)) for i in rec.item_tags[:, rec.tags.index_of("piano")].nonzero()[0]}
+    carriers = {
+        rec.items.id_of(int(i)) for i in rec.item_tags[:, rec.tags.index_of("piano")].nonzero()[0]
+    }
     assert {r.item_id for r in results} <= carriers
     # predicted-only carriers count: the cold jazz tracks carry "piano" from audio alone
     assert {"t60", "t61", "t62", "t63"} <= carriers
@@ -115,18 +123,25 @@ def test_cold_tracks_reach_matching_users_through_content(rec):
 def test_explanations_name_real_tags_and_played_items(rec):
     dataset = make_dataset()
     results = rec.recommend("u00", n=5, explain=True)
-    played_labels = {f"{a} - {t}" for a, t in zip(rec.artists[dataset.plays[0].indices], rec.titles[dataset.plays[0].indices])}
+    played_labels = {
+        f"{a} - {t}"
+        for a, t in zip(rec.artists[dataset.plays[0].indices], rec.titles[dataset.plays[0].indices], strict=False)
+    }
     for r in results:
         why = r.explanation
         assert why is not None and why.close_to  # items without any tag still have neighbours
         assert {t.tag for t in why.tags} <= set(TAGS) - {"favorites"}
-        cold = int(r.item_id[1:]) >= 60  # cold items carry predicted tags only, warm ones crowd tags
+        cold = (
+            int(r.item_id[1:]) >= 60
+        )  # cold items carry predicted tags only, warm ones crowd tags
         assert all(t.origin == ("predicted" if cold else "crowd") for t in why.tags)
         assert set(why.close_to) <= played_labels
     assert sum(bool(r.explanation.tags) for r in results) >= 3
     assert "jazz" in {t.tag for r in results for t in r.explanation.tags}
     cold = rec.recommend("u00", n=4, tags=["piano"], explain=True)
-    predicted = [t for r in cold if r.item_id in {"t60", "t61", "t62", "t63"} for t in r.explanation.tags]
+    predicted = [
+        t for r in cold if r.item_id in {"t60", "t61", "t62", "t63"} for t in r.explanation.tags
+    ]
     assert predicted and {t.origin for t in predicted} == {"predicted"}
     assert "(predicted)" in next(r for r in cold if r.item_id >= "t60").explanation.summary()
 

@@ -27,7 +27,9 @@ def small_dataset() -> Dataset:
         items=Vocabulary.from_ids([f"t{i}" for i in range(4)], kind="track"),
         tags=Vocabulary.from_ids(TAGS, kind="tag"),
         plays=plays,
-        tag_events=TagEvents(np.array(users, np.int32), np.array(items, np.int32), np.array(tags, np.int32)),
+        tag_events=TagEvents(
+            np.array(users, np.int32), np.array(items, np.int32), np.array(tags, np.int32)
+        ),
         predicted_tags=predicted,
     )
 

@@ -29,8 +29,12 @@ def audience(
         print_json([m.to_dict() for m in members])
         return
     print_table(
-        f"audience for {track}", ["#", "user", "score", "source", "shared tags"],
-        ([i, m.user_id, f"{m.score:.3f}", m.source, ", ".join(m.matched_tags)] for i, m in enumerate(members, 1)),
+        f"audience for {track}",
+        ["#", "user", "score", "source", "shared tags"],
+        (
+            [i, m.user_id, f"{m.score:.3f}", m.source, ", ".join(m.matched_tags)]
+            for i, m in enumerate(members, 1)
+        ),
     )
 
 
@@ -44,4 +48,8 @@ def user_tags(
     if as_json:
         print_json([w.to_dict() for w in weights])
         return
-    print_table(f"tag profile of {user}", ["#", "tag", "weight"], ([i, w.tag, f"{w.weight:.3f}"] for i, w in enumerate(weights, 1)))
+    print_table(
+        f"tag profile of {user}",
+        ["#", "tag", "weight"],
+        ([i, w.tag, f"{w.weight:.3f}"] for i, w in enumerate(weights, 1)),
+    )

@@ -29,15 +29,18 @@ def matched_tags(
         start, end = weights.indptr[row], weights.indptr[row + 1]
         tags, vals = weights.indices[start:end], weights.data[start:end]
         order = np.argsort(-vals, kind="stable")[:top]
-        crowd_tags = set(crowd.indices[crowd.indptr[row]:crowd.indptr[row + 1]].tolist())
-        out.append([
-            MatchedTag(
-                tag=str(tag_names[tags[i]]),
-                origin="crowd" if tags[i] in crowd_tags else "predicted",
-                weight=round(float(vals[i]), 4),
-            )
-            for i in order if vals[i] > 0
-        ])
+        crowd_tags = set(crowd.indices[crowd.indptr[row] : crowd.indptr[row + 1]].tolist())
+        out.append(
+            [
+                MatchedTag(
+                    tag=str(tag_names[tags[i]]),
+                    origin="crowd" if tags[i] in crowd_tags else "predicted",
+                    weight=round(float(vals[i]), 4),
+                )
+                for i in order
+                if vals[i] > 0
+            ]
+        )
     return out
 
 
@@ -59,6 +62,4 @@ def closest_played(
 def explanations(
     tags: list[list[MatchedTag]], close: list[np.ndarray], labels: np.ndarray
 ) -> list[Explanation]:
-    return [
-        Explanation(tags=t, close_to=[str(labels[i]) for i in c]) for t, c in zip(tags, close)
-    ]
+    return [Explanation(tags=t, close_to=[str(labels[i]) for i in c]) for t, c in zip(tags, close, strict=False)]

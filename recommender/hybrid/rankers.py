@@ -14,7 +14,15 @@ from recommender.data.dataset import Dataset
 from recommender.hybrid.blend import BlendParams
 from recommender.hybrid.scorer import ContentParams, HybridScorer, fit_scorer
 
-BLEND_KEYS = ("k", "content_mix", "attention", "hybrid_attention", "hybrid_match", "cold_slots", "popularity")
+BLEND_KEYS = (
+    "k",
+    "content_mix",
+    "attention",
+    "hybrid_attention",
+    "hybrid_match",
+    "cold_slots",
+    "popularity",
+)
 CONTENT_KEYS = ("applied_weight", "idf_power", "ridge_alpha")
 
 

@@ -35,6 +35,8 @@ def _one_blas_thread():
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1, user_api="blas")
+
+
 # A predicted probability at or above this means the item carries the tag (for --tag).
 TAG_PRESENT_PROBABILITY = 0.5
 
@@ -57,9 +59,18 @@ def _text(values: Any, n: int) -> np.ndarray:
 
 class HybridRecommender:
     def __init__(
-        self, *, users: Vocabulary, items: Vocabulary, tags: Vocabulary, cf: Any,
-        scorer: HybridScorer, plays: sp.csr_matrix, item_crowd: sp.csr_matrix,
-        item_tags: sp.csr_matrix, titles: np.ndarray, artists: np.ndarray,
+        self,
+        *,
+        users: Vocabulary,
+        items: Vocabulary,
+        tags: Vocabulary,
+        cf: Any,
+        scorer: HybridScorer,
+        plays: sp.csr_matrix,
+        item_crowd: sp.csr_matrix,
+        item_tags: sp.csr_matrix,
+        titles: np.ndarray,
+        artists: np.ndarray,
         manifest: dict[str, Any] | None = None,
     ) -> None:
         self.users, self.items, self.tags = users, items, tags
@@ -73,14 +84,22 @@ class HybridRecommender:
     # ---- training and persistence ---------------------------------------------------------
     @classmethod
     def train(
-        cls, dataset: Dataset, *, model: str = "als", factors: int | None = None, seed: int = 0,
-        blend: BlendParams | None = None, content: ContentParams | None = None,
+        cls,
+        dataset: Dataset,
+        *,
+        model: str = "als",
+        factors: int | None = None,
+        seed: int = 0,
+        blend: BlendParams | None = None,
+        content: ContentParams | None = None,
     ) -> HybridRecommender:
         """Fit CF, the tag space and the content map on `dataset`."""
         from recommender.cf.base import create_cf_model
 
         if dataset.plays.nnz == 0:
-            raise InputError("the database has no listens to train on; load data first with `recsys etl ...`")
+            raise InputError(
+                "the database has no listens to train on; load data first with `recsys etl ...`"
+            )
         cf = create_cf_model(model, seed=seed, **({"factors": factors} if factors else {}))
         cf.fit(dataset.plays)
         blend, content = blend or BlendParams(), content or ContentParams()
@@ -88,11 +107,18 @@ class HybridRecommender:
         crowd, present = item_tag_sets(dataset)
         meta = dataset.item_meta
         manifest = {
-            "kind": KIND, "model": model, "seed": seed, "cf": cf.manifest(),
-            "blend": blend.to_dict(), "content": content.to_dict(),
+            "kind": KIND,
+            "model": model,
+            "seed": seed,
+            "cf": cf.manifest(),
+            "blend": blend.to_dict(),
+            "content": content.to_dict(),
             "data": {
-                "fingerprint": dataset.fingerprint(), "users": dataset.n_users,
-                "items": dataset.n_items, "tags": len(dataset.tags), "plays": int(dataset.plays.nnz),
+                "fingerprint": dataset.fingerprint(),
+                "users": dataset.n_users,
+                "items": dataset.n_items,
+                "tags": len(dataset.tags),
+                "plays": int(dataset.plays.nnz),
                 "tag_assignments": len(dataset.tag_events),
                 "cold_items": int((scorer.play_counts == 0).sum()),
                 "predicted_tags_model": dataset.predicted_model_version,
@@ -100,8 +126,14 @@ class HybridRecommender:
             "default_ranker": "blend",
         }
         return cls(
-            users=dataset.users, items=dataset.items, tags=dataset.tags, cf=cf, scorer=scorer,
-            plays=sp.csr_matrix(dataset.plays), item_crowd=crowd, item_tags=present,
+            users=dataset.users,
+            items=dataset.items,
+            tags=dataset.tags,
+            cf=cf,
+            scorer=scorer,
+            plays=sp.csr_matrix(dataset.plays),
+            item_crowd=crowd,
+            item_tags=present,
             titles=_text(None if meta is None else meta["title"], dataset.n_items),
             artists=_text(None if meta is None else meta["artist"], dataset.n_items),
             manifest=manifest,
@@ -124,7 +156,9 @@ class HybridRecommender:
         with warnings.catch_warnings():
             # implicit warns about OpenBLAS threads when it builds a model object; that
             # matters for training, not for scoring (queries run with one BLAS thread).
-            warnings.filterwarnings("ignore", message="OpenBLAS is configured", category=RuntimeWarning)
+            warnings.filterwarnings(
+                "ignore", message="OpenBLAS is configured", category=RuntimeWarning
+            )
             state = read_state(Path(path), manifest)
         return cls(**state, manifest=manifest)
 
@@ -136,7 +170,9 @@ class HybridRecommender:
 
     # ---- queries ---------------------------------------------------------------------------
     def _tag_indices(self, tags: Sequence[str]) -> np.ndarray:
-        return np.asarray([self.tags.index_of(t.strip()) for t in tags if t.strip()], dtype=np.int64)
+        return np.asarray(
+            [self.tags.index_of(t.strip()) for t in tags if t.strip()], dtype=np.int64
+        )
 
     def _carrying(self, tags: Sequence[str] | None) -> np.ndarray | None:
         """Sorted indices of items carrying every tag in `tags` (crowd or predicted)."""
@@ -147,8 +183,13 @@ class HybridRecommender:
         return np.flatnonzero(hits >= len(idx))
 
     def _results(
-        self, ids: np.ndarray, scores: np.ndarray, sources: np.ndarray, explain: bool,
-        profile: sp.csr_matrix | None, played: np.ndarray,
+        self,
+        ids: np.ndarray,
+        scores: np.ndarray,
+        sources: np.ndarray,
+        explain: bool,
+        profile: sp.csr_matrix | None,
+        played: np.ndarray,
     ) -> list[Recommendation]:
         keep = ids >= 0
         ids, scores, sources = ids[keep], scores[keep], sources[keep]
@@ -156,16 +197,23 @@ class HybridRecommender:
         if explain and len(ids):
             tags = matched_tags(
                 profile if profile is not None else sp.csr_matrix((1, len(self.tags))),
-                self.scorer.space.item_vectors, self.item_crowd, ids, self.tags.ids,
+                self.scorer.space.item_vectors,
+                self.item_crowd,
+                ids,
+                self.tags.ids,
             )
             close = closest_played(self._embeddings(), played, ids)
             why = explanations(tags, close, self.labels)
         return [
             Recommendation(
-                item_id=self.items.id_of(int(i)), title=str(self.titles[i]), artist=str(self.artists[i]),
-                score=round(float(s), 4), source=str(src), explanation=w,
+                item_id=self.items.id_of(int(i)),
+                title=str(self.titles[i]),
+                artist=str(self.artists[i]),
+                score=round(float(s), 4),
+                source=str(src),
+                explanation=w,
             )
-            for i, s, src, w in zip(ids, scores, sources, why)
+            for i, s, src, w in zip(ids, scores, sources, why, strict=False)
         ]
 
     def _embeddings(self) -> np.ndarray | sp.csr_matrix:
@@ -178,8 +226,13 @@ class HybridRecommender:
         return np.where(warm, factors[1], sc.mapped_factors)
 
     def recommend(
-        self, user_id: str, *, n: int = 10, tags: Sequence[str] | None = None,
-        include_listened: bool = False, explain: bool = False,
+        self,
+        user_id: str,
+        *,
+        n: int = 10,
+        tags: Sequence[str] | None = None,
+        include_listened: bool = False,
+        explain: bool = False,
     ) -> list[Recommendation]:
         """Top-n items for a known user; `tags` keeps only items carrying all of them."""
         from recommender.cf.topn import top_n
@@ -197,7 +250,9 @@ class HybridRecommender:
             ids[0], best[0], sources, explain, self.scorer.space.user_profiles[row], history.indices
         )
 
-    def recommend_for_tags(self, tags: Sequence[str], *, n: int = 10, explain: bool = False) -> list[Recommendation]:
+    def recommend_for_tags(
+        self, tags: Sequence[str], *, n: int = 10, explain: bool = False
+    ) -> list[Recommendation]:
         """A new user with no history: items matching the chosen tags, nudged by attention."""
         from recommender.cf.topn import top_n
 
@@ -210,7 +265,9 @@ class HybridRecommender:
         scores[match <= 0] = -np.inf  # nothing in common with the chosen tags
         ids, best = top_n(scores, n)
         sources = np.full(ids.shape[1], "content", dtype=object)
-        return self._results(ids[0], best[0], sources, explain, profile, np.empty(0, dtype=np.int64))
+        return self._results(
+            ids[0], best[0], sources, explain, profile, np.empty(0, dtype=np.int64)
+        )
 
     def similar(self, track_id: str, *, n: int = 10) -> list[Recommendation]:
         """CF neighbours of a played track; content (tag-vector) neighbours of a cold one."""
@@ -231,13 +288,17 @@ class HybridRecommender:
             ids, scores = order[sims[order] > 0], sims[order][sims[order] > 0]
             source = "content"
         sources = np.full(len(ids), source, dtype=object)
-        return self._results(np.asarray(ids), np.asarray(scores), sources, False, None, np.empty(0, np.int64))
+        return self._results(
+            np.asarray(ids), np.asarray(scores), sources, False, None, np.empty(0, np.int64)
+        )
 
     def audience(self, track_id: str, *, n: int = 10) -> list[AudienceMember]:
         """The users a track should reach (those who played it excluded), even a cold track."""
         sc = self.scorer
         item = self.items.index_of(track_id)
-        w = float(np.asarray(sc.play_counts[item], dtype=np.float32) / (sc.play_counts[item] + sc.blend.k))
+        w = float(
+            np.asarray(sc.play_counts[item], dtype=np.float32) / (sc.play_counts[item] + sc.blend.k)
+        )
         with _one_blas_thread():
             scores = self._audience_scores(item, w)
         listened = sp.csc_matrix(self.plays[:, item]).indices
@@ -249,12 +310,16 @@ class HybridRecommender:
         members = []
         for u in order:
             profile = sc.space.user_profiles[u]
-            shared = [(t, v) for t, v in zip(profile.indices, profile.data) if t in item_tags]
+            shared = [(t, v) for t, v in zip(profile.indices, profile.data, strict=False) if t in item_tags]
             shared.sort(key=lambda tv: -tv[1])
-            members.append(AudienceMember(
-                user_id=self.users.id_of(int(u)), score=round(float(scores[u]), 4), source=source,
-                matched_tags=[self.tags.id_of(int(t)) for t, _ in shared[:3]],
-            ))
+            members.append(
+                AudienceMember(
+                    user_id=self.users.id_of(int(u)),
+                    score=round(float(scores[u]), 4),
+                    source=source,
+                    matched_tags=[self.tags.id_of(int(t)) for t, _ in shared[:3]],
+                )
+            )
         return members
 
     def _audience_scores(self, item: int, w: float) -> np.ndarray:

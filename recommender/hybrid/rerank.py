@@ -25,7 +25,9 @@ DEPTH = 50
 MAX_TRAIN_USERS = 3000
 
 
-def candidate_features(scorer: HybridScorer, user_rows: np.ndarray, played: sp.csr_matrix, *, depth: int):
+def candidate_features(
+    scorer: HybridScorer, user_rows: np.ndarray, played: sp.csr_matrix, *, depth: int
+):
     """(candidates (users, depth) item indices, features (users*depth, len(FEATURES)), blend scores)."""
     blend = scorer.hybrid_scores(user_rows)
     masked = blend.copy()
@@ -39,12 +41,19 @@ def candidate_features(scorer: HybridScorer, user_rows: np.ndarray, played: sp.c
     mapped = scorer.mapped_scores(user_rows)
     mapped = np.zeros_like(cf) if mapped is None else (mapped - mean) / std
     match = standardize_rows(scorer.space.match(user_rows))
-    per_item = np.stack([
-        cold_standardized(scorer.attention, scorer.play_counts), scorer.log_popularity,
-        cf_weight(scorer.play_counts, k=scorer.blend.k), (scorer.play_counts == 0).astype(np.float32),
-    ], axis=1)
+    per_item = np.stack(
+        [
+            cold_standardized(scorer.attention, scorer.play_counts),
+            scorer.log_popularity,
+            cf_weight(scorer.play_counts, k=scorer.blend.k),
+            (scorer.play_counts == 0).astype(np.float32),
+        ],
+        axis=1,
+    )
     take = lambda m: np.take_along_axis(m, cand, axis=1).reshape(-1, 1)  # noqa: E731
-    features = np.hstack([take(blend), take((cf - mean) / std), take(mapped), take(match), per_item[cand.ravel()]])
+    features = np.hstack(
+        [take(blend), take((cf - mean) / std), take(mapped), take(match), per_item[cand.ravel()]]
+    )
     return cand, features.astype(np.float32), blend
 
 
@@ -63,16 +72,31 @@ def fit_reranker(
     users = inner.test_users
     if len(users) > MAX_TRAIN_USERS:
         users = np.sort(np.random.default_rng(seed).choice(users, MAX_TRAIN_USERS, replace=False))
-    cand, features, _ = candidate_features(inner_scorer, users, inner.train.plays[users], depth=depth)
+    cand, features, _ = candidate_features(
+        inner_scorer, users, inner.train.plays[users], depth=depth
+    )
     held = sp.csr_matrix(inner.test[users])
-    labels = np.asarray(held[np.repeat(np.arange(len(users)), cand.shape[1]), cand.ravel()]).ravel() > 0
+    labels = (
+        np.asarray(held[np.repeat(np.arange(len(users)), cand.shape[1]), cand.ravel()]).ravel() > 0
+    )
     has_positive = labels.reshape(len(users), -1).any(axis=1)
     keep = np.repeat(has_positive, cand.shape[1])
     model = lightgbm.LGBMRanker(
-        objective="lambdarank", n_estimators=150, learning_rate=0.05, num_leaves=15,
-        min_child_samples=20, random_state=seed, deterministic=True, n_jobs=1, verbose=-1,
+        objective="lambdarank",
+        n_estimators=150,
+        learning_rate=0.05,
+        num_leaves=15,
+        min_child_samples=20,
+        random_state=seed,
+        deterministic=True,
+        n_jobs=1,
+        verbose=-1,
     )
-    model.fit(features[keep], labels[keep].astype(np.int32), group=[cand.shape[1]] * int(has_positive.sum()))
+    model.fit(
+        features[keep],
+        labels[keep].astype(np.int32),
+        group=[cand.shape[1]] * int(has_positive.sum()),
+    )
     return model.booster_
 
 
@@ -81,7 +105,9 @@ class RerankRanker(_ScorerRanker):
 
     name = "rerank"
 
-    def __init__(self, *, seed: int = 0, model: str = "als", depth: int = DEPTH, **params: Any) -> None:
+    def __init__(
+        self, *, seed: int = 0, model: str = "als", depth: int = DEPTH, **params: Any
+    ) -> None:
         super().__init__(seed=seed, model=model, **params)
         self.seed, self.model_name, self.depth = seed, model, int(depth)
         self._cf_params = {k: v for k, v in params.items() if k in ("factors",)}
@@ -93,8 +119,11 @@ class RerankRanker(_ScorerRanker):
         super().fit(train)
         self.played = sp.csr_matrix(train.plays)
         self.booster = fit_reranker(
-            train, lambda: create_cf_model(self.model_name, seed=self.seed, **self._cf_params),
-            self.scorer, seed=self.seed, depth=self.depth,
+            train,
+            lambda: create_cf_model(self.model_name, seed=self.seed, **self._cf_params),
+            self.scorer,
+            seed=self.seed,
+            depth=self.depth,
         )
         return self
 
@@ -104,6 +133,8 @@ class RerankRanker(_ScorerRanker):
             self._require(), user_rows, self.played[user_rows], depth=self.depth
         )
         predicted = self.booster.predict(features).reshape(cand.shape)
-        out = blend - (blend.max() - blend.min() + 1.0) - 1e3  # everything else below the candidates
+        out = (
+            blend - (blend.max() - blend.min() + 1.0) - 1e3
+        )  # everything else below the candidates
         np.put_along_axis(out, cand, predicted.astype(np.float32), axis=1)
         return out.astype(np.float32)

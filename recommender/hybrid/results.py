@@ -15,14 +15,19 @@ class MatchedTag:
 @dataclass(frozen=True)
 class Explanation:
     tags: list[MatchedTag] = field(default_factory=list)  # the user's tags the item carries
-    close_to: list[str] = field(default_factory=list)  # played items it is closest to ("artist - title")
+    close_to: list[str] = field(
+        default_factory=list
+    )  # played items it is closest to ("artist - title")
 
     def summary(self) -> str:
         parts = []
         if self.tags:
-            parts.append("tags: " + ", ".join(
-                t.tag + (" (predicted)" if t.origin == "predicted" else "") for t in self.tags
-            ))
+            parts.append(
+                "tags: "
+                + ", ".join(
+                    t.tag + (" (predicted)" if t.origin == "predicted" else "") for t in self.tags
+                )
+            )
         if self.close_to:
             parts.append("close to: " + "; ".join(self.close_to))
         return " | ".join(parts) or "popular with listeners like you"

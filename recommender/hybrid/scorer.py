@@ -28,8 +28,11 @@ class ContentParams:
     ridge_alpha: float = 1.0
 
     def to_dict(self) -> dict:
-        return {"applied_weight": self.applied_weight, "idf_power": self.idf_power,
-                "ridge_alpha": self.ridge_alpha}
+        return {
+            "applied_weight": self.applied_weight,
+            "idf_power": self.idf_power,
+            "ridge_alpha": self.ridge_alpha,
+        }
 
 
 def cf_factors(cf: Any) -> tuple[np.ndarray, np.ndarray] | None:
@@ -78,20 +81,28 @@ class HybridScorer:
             return None
         return self.user_factors[user_rows] @ self.mapped_factors.T
 
-    def content_scores(self, user_rows: np.ndarray, *, attention: float | None = None) -> np.ndarray:
+    def content_scores(
+        self, user_rows: np.ndarray, *, attention: float | None = None
+    ) -> np.ndarray:
         """Content only (what ranks cold items); `attention` overrides the prior's weight."""
         user_rows = np.asarray(user_rows)
         return content_scores(
-            self.mapped_scores(user_rows), self.space.match(user_rows),
-            content_mix=self.blend.content_mix, attention=self.attention,
+            self.mapped_scores(user_rows),
+            self.space.match(user_rows),
+            content_mix=self.blend.content_mix,
+            attention=self.attention,
             attention_weight=self.blend.attention if attention is None else attention,
         )
 
     def hybrid_scores(self, user_rows: np.ndarray) -> np.ndarray:
         user_rows = np.asarray(user_rows)
         scores = blend_scores(
-            self.cf_scores(user_rows), self.mapped_scores(user_rows), self.space.match(user_rows),
-            self.play_counts, params=self.blend, attention=self.attention,
+            self.cf_scores(user_rows),
+            self.mapped_scores(user_rows),
+            self.space.match(user_rows),
+            self.play_counts,
+            params=self.blend,
+            attention=self.attention,
             log_popularity=self.log_popularity,
         )
         return cap_cold_items(scores, self.play_counts, slots=self.blend.cold_slots)
@@ -101,10 +112,12 @@ def item_attention(train: Dataset) -> np.ndarray:
     """log(1 + distinct users who played or tagged each item): a prior content can see."""
     n_items = train.n_items
     plays = sp.coo_matrix(train.plays)
-    keys = np.concatenate([
-        plays.row.astype(np.int64) * n_items + plays.col,
-        train.tag_events.user.astype(np.int64) * n_items + train.tag_events.item,
-    ])
+    keys = np.concatenate(
+        [
+            plays.row.astype(np.int64) * n_items + plays.col,
+            train.tag_events.user.astype(np.int64) * n_items + train.tag_events.item,
+        ]
+    )
     counts = np.bincount(np.unique(keys) % n_items, minlength=n_items)
     return np.log1p(counts).astype(np.float32)
 
@@ -126,7 +139,12 @@ def fit_scorer(
         )
         mapped = content_map.transform(space.item_vectors)
     return HybridScorer(
-        cf=cf, space=space, play_counts=play_counts, attention=item_attention(train),
-        blend=blend, content=content,
-        user_factors=user_factors, mapped_factors=mapped,
+        cf=cf,
+        space=space,
+        play_counts=play_counts,
+        attention=item_attention(train),
+        blend=blend,
+        content=content,
+        user_factors=user_factors,
+        mapped_factors=mapped,
     )

@@ -22,16 +22,24 @@ def state_arrays(rec: Any) -> dict[str, np.ndarray]:
     """Every array of a trained recommender except the CF model's (vocabularies included)."""
     sc: HybridScorer = rec.scorer
     arrays: dict[str, np.ndarray] = {
-        "user_ids": rec.users.ids, "item_ids": rec.items.ids, "tag_ids": rec.tags.ids,
-        "titles": rec.titles, "artists": rec.artists,
-        "idf": sc.space.idf, "item_from_predicted": sc.space.item_from_predicted,
-        "play_counts": np.asarray(sc.play_counts, dtype=np.int64), "attention": sc.attention,
+        "user_ids": rec.users.ids,
+        "item_ids": rec.items.ids,
+        "tag_ids": rec.tags.ids,
+        "titles": rec.titles,
+        "artists": rec.artists,
+        "idf": sc.space.idf,
+        "item_from_predicted": sc.space.item_from_predicted,
+        "play_counts": np.asarray(sc.play_counts, dtype=np.int64),
+        "attention": sc.attention,
     }
     if sc.mapped_factors is not None:
         arrays["mapped_factors"] = sc.mapped_factors
     matrices = {
-        "plays": rec.plays, "item_vectors": sc.space.item_vectors,
-        "user_profiles": sc.space.user_profiles, "item_crowd": rec.item_crowd, "item_tags": rec.item_tags,
+        "plays": rec.plays,
+        "item_vectors": sc.space.item_vectors,
+        "user_profiles": sc.space.user_profiles,
+        "item_crowd": rec.item_crowd,
+        "item_tags": rec.item_tags,
     }
     for name, matrix in matrices.items():
         arrays.update(csr_arrays(name, matrix))
@@ -55,25 +63,44 @@ def read_state(directory: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         items = Vocabulary(arrays["item_ids"], kind="track")
         tags = Vocabulary(arrays["tag_ids"], kind="tag")
         space = TagSpace(
-            idf=arrays["idf"], item_vectors=matrices["item_vectors"],
-            user_profiles=matrices["user_profiles"], item_from_predicted=arrays["item_from_predicted"],
+            idf=arrays["idf"],
+            item_vectors=matrices["item_vectors"],
+            user_profiles=matrices["user_profiles"],
+            item_from_predicted=arrays["item_from_predicted"],
         )
         factors = cf.user_factors
         scorer = HybridScorer(
-            cf=cf, space=space, play_counts=arrays["play_counts"], attention=arrays["attention"],
-            blend=BlendParams(**manifest["blend"]), content=ContentParams(**manifest["content"]),
-            user_factors=None if factors is None else np.array(factors, dtype=np.float32, copy=True),
+            cf=cf,
+            space=space,
+            play_counts=arrays["play_counts"],
+            attention=arrays["attention"],
+            blend=BlendParams(**manifest["blend"]),
+            content=ContentParams(**manifest["content"]),
+            user_factors=None
+            if factors is None
+            else np.array(factors, dtype=np.float32, copy=True),
             mapped_factors=arrays.get("mapped_factors"),
         )
         expected = (len(users), len(items))
         if matrices["plays"].shape != expected or (cf.n_users, cf.n_items) != expected:
-            raise ValueError(f"plays {matrices['plays'].shape} / CF {(cf.n_users, cf.n_items)} != {expected}")
+            raise ValueError(
+                f"plays {matrices['plays'].shape} / CF {(cf.n_users, cf.n_items)} != {expected}"
+            )
         if space.item_vectors.shape != (len(items), len(tags)):
-            raise ValueError(f"item vectors {space.item_vectors.shape} != {(len(items), len(tags))}")
+            raise ValueError(
+                f"item vectors {space.item_vectors.shape} != {(len(items), len(tags))}"
+            )
     except (KeyError, ValueError, TypeError) as exc:
         raise bundle_error(directory, f"is corrupt ({type(exc).__name__}: {exc})") from None
     return {
-        "users": users, "items": items, "tags": tags, "cf": cf, "scorer": scorer,
-        "plays": matrices["plays"], "item_crowd": matrices["item_crowd"],
-        "item_tags": matrices["item_tags"], "titles": arrays["titles"], "artists": arrays["artists"],
+        "users": users,
+        "items": items,
+        "tags": tags,
+        "cf": cf,
+        "scorer": scorer,
+        "plays": matrices["plays"],
+        "item_crowd": matrices["item_crowd"],
+        "item_tags": matrices["item_tags"],
+        "titles": arrays["titles"],
+        "artists": arrays["artists"],
     }

@@ -106,8 +106,10 @@ def train_bundle(
         step("training the audio tagger")
         report = train_tagger(engine, models_dir / "tagger", seed=seed)
         tagger_summary = {
-            "model_version": report.model_version, "kind": report.kind,
-            "predicted_tracks": report.predicted_tracks, "tags": len(report.tags),
+            "model_version": report.model_version,
+            "kind": report.kind,
+            "predicted_tracks": report.predicted_tracks,
+            "tags": len(report.tags),
         }
     step("loading the dataset")
     dataset = load_dataset(engine)
@@ -128,7 +130,13 @@ def train_bundle(
     path = rec.save(models_dir / version)
     publish(models_dir, version)
     return TrainReport(
-        version=version, path=str(path), model=model, users=dataset.n_users, items=dataset.n_items,
-        cold_items=int((rec.scorer.play_counts == 0).sum()), tagger=tagger_summary,
-        metrics=rec.manifest.get("metrics", {}), seconds=round(time.perf_counter() - started, 2),
+        version=version,
+        path=str(path),
+        model=model,
+        users=dataset.n_users,
+        items=dataset.n_items,
+        cold_items=int((rec.scorer.play_counts == 0).sum()),
+        tagger=tagger_summary,
+        metrics=rec.manifest.get("metrics", {}),
+        seconds=round(time.perf_counter() - started, 2),
     )

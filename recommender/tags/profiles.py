@@ -58,7 +58,9 @@ def raw_item_tags(
     L2-normalised matrix and a boolean per item: True where it comes from predicted tags.
     """
     keep_tags = sp.diags(
-        np.ones(len(dataset.tags), np.float32) if informative is None else informative.astype(np.float32)
+        np.ones(len(dataset.tags), np.float32)
+        if informative is None
+        else informative.astype(np.float32)
     )
     crowd = dataset.item_tag_counts() @ keep_tags
     crowd = sp.csr_matrix(crowd)
