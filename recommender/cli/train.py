@@ -18,6 +18,12 @@ def train_all(
     seed: int = typer.Option(0, "--seed", help="Seed of every stochastic step."),
     validate: bool = typer.Option(True, "--validate/--no-validate", help="Measure NDCG@10 on a held-out split."),
     as_json: bool = typer.Option(False, "--json", help="Print the training report as JSON."),
+    engine: str = typer.Option(
+        "local", "--engine", help="local (implicit) or spark (Spark MLlib ALS; the spark extra)."
+    ),
+    spark_master: str | None = typer.Option(
+        None, "--spark-master", help="Spark master URL (default local[*] or RECSYS_SPARK_MASTER)."
+    ),
 ) -> None:
     """Tagger (when audio features exist), CF, content map and ranker into RECSYS_HOME/models/<version>."""
     if ctx.invoked_subcommand is not None:
@@ -31,6 +37,19 @@ def train_all(
         raise InputError(f"--model: unknown CF model {model!r}; choose als, bpr or knn")
     if factors is not None and model == "knn":
         raise InputError("--factors applies to als and bpr, not knn")
+    if engine not in ("local", "spark"):
+        raise InputError(f"--engine: unknown engine {engine!r}; choose local or spark")
+    if engine == "spark":
+        if model != "als":
+            raise InputError(
+                f"--engine spark trains ALS only, not {model!r}; drop --model or use --model als"
+            )
+        from recommender.spark.session import spark_session
+
+        spark_session(master=spark_master)  # the Spark ALS model trains on this session
+        model = "spark-als"
+    elif spark_master:
+        raise InputError("--spark-master applies to --engine spark")
 
     def on_step(message: str) -> None:
         if not state.quiet and not as_json:
