@@ -23,6 +23,7 @@ RANKERS: dict[str, str] = {
     "bpr": "recommender.models:BPRRanker",
     "knn": "recommender.models:KNNRanker",
     "rp3beta": "recommender.models:RP3betaRanker",
+    "spark-als": "recommender.models:SparkALSRanker",
     "random": "recommender.evaluation.baselines:RandomRanker",
     "pop": "recommender.evaluation.baselines:PopularityRanker",
     "tag-pop": "recommender.evaluation.baselines:TagPopularityRanker",
@@ -77,3 +78,7 @@ class KNNRanker(CFRanker):
 
 class RP3betaRanker(CFRanker):
     cf_name = "rp3beta"
+
+
+class SparkALSRanker(CFRanker):
+    cf_name = "spark-als"

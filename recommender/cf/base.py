@@ -38,6 +38,7 @@ CF_MODELS: dict[str, str] = {
     "bpr": "recommender.cf.bpr:BPRModel",
     "knn": "recommender.cf.knn:ItemKNNModel",
     "rp3beta": "recommender.cf.rp3beta:RP3betaModel",
+    "spark-als": "recommender.spark.als:SparkALSModel",  # needs the spark extra to fit
 }
 
 

@@ -143,14 +143,16 @@ def demo_command(
     scan_audio(workers, show=not as_json)  # the demo's audio is featurised too (see `etl audio`)
 
 
-def scan_audio(workers: int | None, *, show: bool = True, as_json: bool = False) -> None:
+def scan_audio(
+    workers: int | None, *, show: bool = True, as_json: bool = False, runner=None
+) -> None:
     """Run the catalogue scan with a progress bar and print its summary."""
     from etl.audio_scan import scan_catalogue
 
     with make_progress(quiet=state.quiet) as progress:
         task = progress.add_task("audio features", total=None)
         summary = scan_catalogue(
-            state.engine, workers=workers,
+            state.engine, workers=workers, runner=runner,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     if as_json:
@@ -168,6 +170,22 @@ def scan_audio(workers: int | None, *, show: bool = True, as_json: bool = False)
 def audio_command(
     workers: int | None = typer.Option(None, "--workers", min=1, help="Processes (default: all cores)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+    engine: str = typer.Option("local", "--engine", help="local (process pool) or spark (same vectors)."),
+    spark_master: str | None = typer.Option(None, "--spark-master", help="With --engine spark: master URL."),
 ) -> None:
     """Extract audio features for every track with an audio path (resumable; failures to rejects)."""
-    scan_audio(workers, as_json=as_json)
+    from recommender.errors import InputError
+
+    if engine not in ("local", "spark"):
+        raise InputError(f"--engine: unknown engine {engine!r}; choose local or spark")
+    runner = None
+    if engine == "spark":
+        from functools import partial
+
+        from recommender.spark.audio import spark_results
+        from recommender.spark.session import spark_session
+
+        runner = partial(spark_results, session=spark_session(master=spark_master))
+    elif spark_master:
+        raise InputError("--spark-master applies to --engine spark")
+    scan_audio(workers, as_json=as_json, runner=runner)
