@@ -19,6 +19,7 @@ BENCHMARKS = [
     "bench.cf_bench",
     "bench.demo_bench",
     "bench.recommend_bench",
+    "bench.audio_bench",
 ]
 
 

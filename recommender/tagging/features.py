@@ -16,7 +16,7 @@ from recommender.audio.codebook import Codebook
 
 @dataclass(frozen=True)
 class CodebookConfig:
-    k: int = 32  # 0 = summary statistics only
+    k: int = 16  # 0 = summary statistics only; 32+ overfits catalogues of ~100 tracks (gtzan-mini)
     pca_components: int | None = 16
     seed: int = 0
 
