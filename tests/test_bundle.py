@@ -40,6 +40,7 @@ def test_manifest_records_parameters_fingerprint_and_files(trained, tmp_path):
     manifest = read_manifest(path, kind="hybrid")
     assert manifest["data"]["fingerprint"] == make_dataset().fingerprint()
     assert manifest["cf"]["name"] == "als" and manifest["seed"] == 3
+    assert manifest["versions"]["numpy"] == np.__version__
     assert {"k", "content_mix"} <= set(manifest["blend"])
     assert {"hybrid.npz", "cf/cf.json", "cf/cf.npz"} <= set(manifest["files"])
     assert not list(tmp_path.glob(".v1.*")), "no temp directory left behind"

@@ -57,6 +57,19 @@ def _text(values: Any, n: int) -> np.ndarray:
     return np.asarray(["" if v is None or v != v else str(v) for v in values], dtype=str)
 
 
+def _library_versions() -> dict[str, str]:
+    """Versions that produced a bundle, so a load on different software can be diagnosed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for package in ("recsys", "numpy", "scipy", "scikit-learn", "implicit"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "unknown"
+    return out
+
+
 class HybridRecommender:
     def __init__(
         self,
@@ -108,6 +121,7 @@ class HybridRecommender:
         meta = dataset.item_meta
         manifest = {
             "kind": KIND,
+            "versions": _library_versions(),
             "model": model,
             "seed": seed,
             "cf": cf.manifest(),
