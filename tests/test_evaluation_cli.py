@@ -119,14 +119,26 @@ def test_evaluate_json_schema_report_and_determinism(loaded_env, tmp_path):
         )
     }
     for model in result["models"]:
-        assert set(model) == {"name", "metrics", "fit_seconds", "rank_seconds"}
+        assert set(model) == {
+            "name",
+            "metrics",
+            "fit_seconds",
+            "rank_seconds",
+            "constant_score_users",
+        }
         assert set(model["metrics"]) == expected
         assert all(
             0 <= model["metrics"][f"{m}@5"] <= 1
             for m in ("precision", "recall", "ndcg", "map", "hit", "coverage")
         )
     text = report.read_text()
-    assert "# Offline evaluation: cold-items split" in text and "| tag-cosine |" in text
+    assert "# Offline evaluation: cold-items split" in text and "| knn" in text
+    # in this database every tag on a cold item came from one of its (held-out) listeners, so
+    # the tag models have nothing to go on either: the report must flag them, not rank them
+    by_name = {m["name"]: m for m in result["models"]}
+    assert by_name["knn"]["constant_score_users"] == 1.0
+    assert by_name["random"]["constant_score_users"] == 0.0
+    assert "| knn* |" in text and "equal scores for every candidate item" in text
     assert "recsys evaluate --split cold-items" in text
 
     again = json.loads(run_cli(args, loaded_env).stdout)

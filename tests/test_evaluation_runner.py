@@ -14,7 +14,7 @@ from recommender.evaluation.baselines import (
     item_tag_vectors,
 )
 from recommender.evaluation.leakage import LeakageError
-from recommender.evaluation.report import markdown_report, table_rows
+from recommender.evaluation.report import markdown_report, table_rows, tie_note
 from recommender.evaluation.runner import evaluate_dataset, evaluate_split, with_baselines
 from recommender.evaluation.splitters import make_split
 from recommender.evaluation.synthetic import synthetic_dataset
@@ -111,6 +111,12 @@ def test_cold_items_ranks_only_cold_items_and_adds_tag_baselines(data):
     by_name = {m["name"]: m["metrics"] for m in result["models"]}
     assert by_name["tag-cosine"]["ndcg@5"] > by_name["random"]["ndcg@5"]
     assert by_name["pop"]["avg_popularity@5"] == 0  # nobody played a cold item in training
+    # pop cannot tell cold items apart: flagged as a tie-break artefact, unlike tag-cosine
+    tied = {m["name"]: m["constant_score_users"] for m in result["models"]}
+    assert tied["pop"] == 1.0 and tied["random"] == 0.0 and tied["tag-cosine"] < 0.5
+    rows = {row[0]: row for row in table_rows(result)}
+    assert "pop*" in rows and "tag-cosine" in rows
+    assert "pop" in tie_note(result) and "tag-cosine" not in tie_note(result).split(":")[0]
 
 
 def test_runner_refuses_a_leaky_split(data):

@@ -92,7 +92,13 @@ def evaluate(
     names = _parse_models(models)
 
     from recommender.data.dataset import load_dataset
-    from recommender.evaluation.report import markdown_report, table_columns, table_rows, title
+    from recommender.evaluation.report import (
+        markdown_report,
+        table_columns,
+        table_rows,
+        tie_note,
+        title,
+    )
     from recommender.evaluation.runner import evaluate_dataset
 
     dataset = load_dataset(state.engine)
@@ -124,6 +130,9 @@ def evaluate(
         print_json(result)
     else:
         _print_table(title(result), table_columns(result), table_rows(result))
+        footnote = tie_note(result)
+        if footnote:
+            console.print(footnote, highlight=False, markup=False)
         for note in result["notes"]:
             console.print(f"note: {note}", highlight=False)
         if report is not None:

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 COLUMNS = ("precision", "recall", "ndcg", "map", "hit", "coverage", "novelty", "avg_popularity")
+TIED_SHARE = 0.5  # models with constant scores for this share of users get a footnote
 # Short headers so the table fits a terminal; LEGEND spells them out in reports.
 HEADERS = ("P", "R", "NDCG", "MAP", "HR", "Cov", "Nov", "Pop")
 LEGEND = (
@@ -39,13 +40,29 @@ def table_rows(result: dict[str, Any]) -> list[list[str]]:
         metrics = model["metrics"]
         rows.append(
             [
-                model["name"],
+                model["name"] + ("*" if _mostly_tied(model) else ""),
                 *(_fmt(metrics.get(f"{name}@{k}")) for name in COLUMNS),
                 _fmt(model["fit_seconds"]),
                 _fmt(model["rank_seconds"]),
             ]
         )
     return rows
+
+
+def _mostly_tied(model: dict[str, Any]) -> bool:
+    return model.get("constant_score_users", 0.0) >= TIED_SHARE
+
+
+def tie_note(result: dict[str, Any]) -> str | None:
+    """A footnote for models that gave most users identical scores for every candidate."""
+    tied = [m["name"] for m in result["models"] if "metrics" in m and _mostly_tied(m)]
+    if not tied:
+        return None
+    return (
+        f"* {', '.join(tied)}: equal scores for every candidate item for at least "
+        f"{TIED_SHARE:.0%} of the users, so their lists are item order (ties are broken by item "
+        "index): read those rows as 'cannot rank these items', not as a measured accuracy"
+    )
 
 
 def title(result: dict[str, Any]) -> str:
@@ -84,6 +101,9 @@ def markdown_report(result: dict[str, Any], *, command: str | None = None) -> st
     lines += ["", "| " + " | ".join(columns) + " |", "|" + "---|" + "---:|" * (len(columns) - 1)]
     for row in table_rows(result):
         lines.append("| " + " | ".join(row) + " |")
+    footnote = tie_note(result)
+    if footnote:
+        lines += ["", footnote]
     if len(result["ks"]) > 1:
         lines += ["", "## Metrics by cut-off", ""]
         for model in result["models"]:

@@ -88,6 +88,7 @@ def evaluate_split(
                 if progress is not None:
                     progress(name, done, len(users))
 
+            constant = np.zeros(len(users), dtype=bool)
             top = rank_users(
                 ranker,
                 users,
@@ -96,6 +97,7 @@ def evaluate_split(
                 candidates=split.candidates,
                 batch_size=batch_size,
                 on_batch=on_batch,
+                constant_out=constant,
             )
             ranked = time.perf_counter()
         except RecsysError as exc:
@@ -114,6 +116,9 @@ def evaluate_split(
             metrics=metrics,
             fit_seconds=round(fitted - started, 3),
             rank_seconds=round(ranked - fitted, 3),
+            # share of users for whom the model could not tell candidates apart (e.g. CF on
+            # cold items): their list is item order, so read those metrics as a tie-break artefact
+            constant_score_users=round(float(constant.mean()) if len(constant) else 0.0, 4),
         )
         results.append(entry)
 

@@ -71,12 +71,15 @@ def rank_users(
     candidates: np.ndarray | None = None,
     batch_size: int | None = None,
     on_batch: Callable[[int], None] | None = None,
+    constant_out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Item indices (len(user_rows), k) each user would be shown, best first, -1 padded.
 
     `exclude` is the users x items training matrix (its entries are never
     recommended); `candidates` restricts ranking to those item indices (all items
-    when None). `on_batch(n_done)` reports progress.
+    when None). `on_batch(n_done)` reports progress. `constant_out`, a boolean
+    array of len(user_rows), is set True for users whose candidate scores were
+    all equal: their list is item order, not the model's choice.
     """
     user_rows = np.asarray(user_rows, dtype=np.int64)
     exclude = sp.csr_matrix(exclude)
@@ -96,6 +99,8 @@ def rank_users(
             )
         if candidates is not None:
             scores = scores[:, candidates]
+        if constant_out is not None:
+            constant_out[batch] = np.ptp(scores, axis=1) == 0 if scores.shape[1] else True
         top = top_k_from_scores(scores, k, excluded=exclude[rows])
         if candidates is not None:
             top = np.where(top >= 0, candidates[np.maximum(top, 0)], -1)
