@@ -17,6 +17,7 @@ from bench.harness import BenchContext, Result, write_report
 BENCHMARKS = [
     "bench.etl_bench",
     "bench.cf_bench",
+    "bench.spark_bench",
     "bench.demo_bench",
     "bench.recommend_bench",
     "bench.audio_bench",

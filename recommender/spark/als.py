@@ -51,9 +51,10 @@ class SparkALSModel(ALSModel):
             staging_dir,
             write_matrix,
         )
-        from recommender.spark.session import spark_session
+        from recommender.spark.session import ensure_checkpoint_dir, spark_session
 
         session = spark_session()
+        ensure_checkpoint_dir(session)
         alpha = float(self.params["alpha"])
         mass = float(weighted.sum()) / max(weighted.shape[0], 1) * alpha
         self.effective_regularization = float(self.params["regularization"]) * max(mass, 1e-6)
@@ -73,7 +74,7 @@ class SparkALSModel(ALSModel):
             ratingCol="rating",
             numUserBlocks=blocks,
             numItemBlocks=blocks,
-            checkpointInterval=10,
+            checkpointInterval=5,  # cuts the lineage (see ensure_checkpoint_dir)
         )
         stage = staging_dir()
         started = time.perf_counter()

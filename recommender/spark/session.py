@@ -88,3 +88,20 @@ def spark_session(
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel(os.environ.get("RECSYS_SPARK_LOG_LEVEL", "ERROR"))
     return session
+
+
+def ensure_checkpoint_dir(session: Any) -> None:
+    """Give Spark a checkpoint directory unless one is set (on a cluster, set a shared one).
+
+    ALS's lineage grows with every iteration; without checkpoints a 15-iteration fit
+    overflows the JVM stack while serialising tasks. The temp directory is removed
+    when this process exits.
+    """
+    context = session.sparkContext
+    if context.getCheckpointDir() is None:
+        import atexit
+        import tempfile
+
+        path = tempfile.mkdtemp(prefix="recsys-spark-checkpoints-")
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+        context.setCheckpointDir(path)
