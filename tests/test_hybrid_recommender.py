@@ -169,3 +169,11 @@ def test_user_tags_and_unknown_ids(rec):
         rec.recommend("nobody")
     with pytest.raises(UnknownIdError, match="unknown track 'zz'"):
         rec.similar("zz")
+
+
+def test_same_data_and_seed_give_the_same_recommendations(rec):
+    again = HybridRecommender.train(make_dataset(), model="als", factors=8, seed=0)
+    for user in ("u00", "u05", "u33"):
+        assert [(r.item_id, r.score) for r in again.recommend(user, n=10)] == [
+            (r.item_id, r.score) for r in rec.recommend(user, n=10)
+        ]
