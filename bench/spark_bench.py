@@ -43,6 +43,7 @@ def run(ctx: BenchContext) -> list[Result]:
     from pyspark.ml.recommendation import ALS
 
     from bench.cf_bench import play_matrix
+    from recommender.cf.blas import single_threaded_blas
     from recommender.cf.weighting import Weighting
     from recommender.spark.interactions import read_matrix, staging_dir, write_matrix
     from recommender.spark.session import spark_session
@@ -73,6 +74,10 @@ def run(ctx: BenchContext) -> list[Result]:
         model.itemFactors.count()  # force the lazy factor computation
 
     def implicit_fit(iterations: int) -> None:
+        with single_threaded_blas():  # implicit's threads are the parallelism, as in cf_bench
+            _implicit(iterations)
+
+    def _implicit(iterations: int) -> None:
         AlternatingLeastSquares(
             factors=FACTORS,
             regularization=0.1,
