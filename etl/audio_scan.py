@@ -1,10 +1,10 @@
 """Catalogue scan: featurise every track with an audio path and store its song vector.
 
-Parallel across processes (recommender.audio.batch.make_pool), resumable (a track whose file checksum already
-has features for this extractor version is skipped), and tolerant: a file that
-cannot be decoded is recorded in `rejects` (reason `audio_undecodable`, the file
-path, the message) and the scan carries on. Results are committed in batches,
-so an interrupted scan keeps what it finished.
+Parallel across processes (recommender.audio.batch.make_pool); resumable (a
+track whose file checksum already has features for this extractor version is
+skipped); tolerant: a file that cannot be decoded is recorded in `rejects`
+(reason `audio_undecodable`, the file path, the message) and the scan carries
+on. Results are committed in batches, so an interrupted scan keeps its work.
 
 What is stored (see recommender.audio.store): the summary vector, plus an evenly
 spaced sample of frame vectors from which the tagger learns its bag-of-frames
@@ -56,7 +56,9 @@ def file_checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def extract_one(track_id: int, path: str, known_checksum: str | None, config_json: str) -> dict[str, Any]:
+def extract_one(
+    track_id: int, path: str, known_checksum: str | None, config_json: str
+) -> dict[str, Any]:
     """Worker: checksum the file, skip it if unchanged, else return its features as bytes."""
     from recommender.audio.song_vector import extract_file
     from recommender.audio.store import to_bytes
@@ -95,7 +97,9 @@ def _resolve(audio_path: str, base_dir: Path) -> str:
     return str(path if path.is_absolute() else base_dir / path)
 
 
-def _write_batch(engine: Engine, results: list[dict[str, Any]], config: FeatureConfig, run_id: int) -> None:
+def _write_batch(
+    engine: Engine, results: list[dict[str, Any]], config: FeatureConfig, run_id: int
+) -> None:
     versions = [config.extractor_version, config.frames_version]
     with engine.begin() as conn:
         for r in results:
@@ -103,17 +107,30 @@ def _write_batch(engine: Engine, results: list[dict[str, Any]], config: FeatureC
                 continue
             conn.execute(
                 delete(TrackFeatures).where(
-                    and_(TrackFeatures.track_id == r["track_id"], TrackFeatures.extractor_version.in_(versions))
+                    and_(
+                        TrackFeatures.track_id == r["track_id"],
+                        TrackFeatures.extractor_version.in_(versions),
+                    )
                 )
             )
             if r["status"] == "ok":
                 conn.execute(
                     insert(TrackFeatures),
                     [
-                        {"track_id": r["track_id"], "extractor_version": config.extractor_version,
-                         "checksum": r["checksum"], "dim": r["summary_dim"], "vector": r["summary"]},
-                        {"track_id": r["track_id"], "extractor_version": config.frames_version,
-                         "checksum": r["checksum"], "dim": r["frame_dim"], "vector": r["frames"]},
+                        {
+                            "track_id": r["track_id"],
+                            "extractor_version": config.extractor_version,
+                            "checksum": r["checksum"],
+                            "dim": r["summary_dim"],
+                            "vector": r["summary"],
+                        },
+                        {
+                            "track_id": r["track_id"],
+                            "extractor_version": config.frames_version,
+                            "checksum": r["checksum"],
+                            "dim": r["frame_dim"],
+                            "vector": r["frames"],
+                        },
                     ],
                 )
                 conn.execute(
@@ -124,12 +141,18 @@ def _write_batch(engine: Engine, results: list[dict[str, Any]], config: FeatureC
             else:  # the newest run owns the reject row for this file
                 conn.execute(
                     delete(Reject).where(
-                        and_(Reject.file == r["path"], Reject.line == 0, Reject.reason == r["reason"])
+                        and_(
+                            Reject.file == r["path"], Reject.line == 0, Reject.reason == r["reason"]
+                        )
                     )
                 )
                 conn.execute(
                     insert(Reject).values(
-                        run_id=run_id, file=r["path"], line=0, reason=r["reason"], raw=r["message"][:4096]
+                        run_id=run_id,
+                        file=r["path"],
+                        line=0,
+                        reason=r["reason"],
+                        raw=r["message"][:4096],
                     )
                 )
 
@@ -156,7 +179,9 @@ def scan_catalogue(
     workers = max(1, workers or os.cpu_count() or 1)
     base_dir = (base_dir or Path.cwd()).absolute()
     started = time.perf_counter()
-    run_id = start_run(engine, "audio", {"workers": workers, "extractor_version": config.extractor_version})
+    run_id = start_run(
+        engine, "audio", {"workers": workers, "extractor_version": config.extractor_version}
+    )
     summary = ScanSummary(run_id=run_id, extractor_version=config.extractor_version)
     with engine.connect() as conn:
         tracks = conn.execute(
@@ -172,12 +197,16 @@ def scan_catalogue(
             ).all()
         )
     names = {t.id: t.external_id for t in tracks}
-    tasks = [(t.id, _resolve(t.audio_path, base_dir), known.get(t.id), config.to_json()) for t in tracks]
+    tasks = [
+        (t.id, _resolve(t.audio_path, base_dir), known.get(t.id), config.to_json()) for t in tracks
+    ]
     summary.tracks = len(tasks)
     status = "failed"
     try:
         pending: list[dict[str, Any]] = []
-        for done, result in enumerate(runner(tasks) if runner else _results(tasks, workers), start=1):
+        for done, result in enumerate(
+            runner(tasks) if runner else _results(tasks, workers), start=1
+        ):
             _count(summary, result, names)
             pending.append(result)
             if len(pending) >= BATCH:
@@ -189,10 +218,20 @@ def scan_catalogue(
         status = "ok"
     finally:
         summary.seconds = time.perf_counter() - started
-        run = RunSummary(run_id=run_id, source="audio", rows_in=summary.tracks,
-                         rows_loaded=summary.extracted, rows_rejected=summary.failed)
-        finish_run(engine, run, status=status,
-                   message=f"{summary.extracted} extracted, {summary.skipped} unchanged, {summary.failed} failed")
+        run = RunSummary(
+            run_id=run_id,
+            source="audio",
+            rows_in=summary.tracks,
+            rows_loaded=summary.extracted,
+            rows_rejected=summary.failed,
+        )
+        finish_run(
+            engine,
+            run,
+            status=status,
+            message=f"{summary.extracted} extracted, {summary.skipped} unchanged, "
+            f"{summary.failed} failed",
+        )
     return summary
 
 
@@ -221,6 +260,10 @@ def _count(summary: ScanSummary, result: dict[str, Any], names: dict[int, str]) 
     else:
         summary.failed += 1
         summary.failures.append(
-            {"track": names[result["track_id"]], "file": result["path"],
-             "reason": result["reason"], "message": result["message"]}
+            {
+                "track": names[result["track_id"]],
+                "file": result["path"],
+                "reason": result["reason"],
+                "message": result["message"],
+            }
         )

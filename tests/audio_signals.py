@@ -18,14 +18,18 @@ def sine(freq: float, seconds: float = 3.0, *, sr: int = SR, amp: float = 0.5) -
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
-def white_noise(seconds: float = 3.0, *, sr: int = SR, seed: int = 0, amp: float = 0.3) -> np.ndarray:
+def white_noise(
+    seconds: float = 3.0, *, sr: int = SR, seed: int = 0, amp: float = 0.3
+) -> np.ndarray:
     return (amp * np.random.default_rng(seed).standard_normal(int(seconds * sr))).astype(np.float32)
 
 
 def click_train(bpm: float, seconds: float = 8.0, *, sr: int = SR) -> np.ndarray:
     """Short decaying noise bursts every beat."""
     y = np.zeros(int(seconds * sr), dtype=np.float32)
-    click = (np.random.default_rng(1).standard_normal(256) * np.exp(-np.arange(256) / 40)).astype(np.float32)
+    click = (np.random.default_rng(1).standard_normal(256) * np.exp(-np.arange(256) / 40)).astype(
+        np.float32
+    )
     for start in np.arange(0, seconds, 60.0 / bpm):
         i = int(start * sr)
         y[i : i + 256] += click[: len(y[i : i + 256])]
@@ -52,7 +56,13 @@ def render(kind: str, rng: np.random.Generator, seconds: float = 3.0) -> np.ndar
 
 
 def make_catalogue(
-    engine: Engine, folder: Path, *, tracks: int = 36, users: int = 8, seed: int = 0, unlabelled: int = 3
+    engine: Engine,
+    folder: Path,
+    *,
+    tracks: int = 36,
+    users: int = 8,
+    seed: int = 0,
+    unlabelled: int = 3,
 ) -> dict[str, str]:
     """Tracks of three audible kinds, tagged by users with their kind (plus a tag everyone uses).
 
@@ -69,13 +79,21 @@ def make_catalogue(
             kind = KINDS[i % 3]
             path = write(folder / f"t{i:03d}.wav", render(kind, rng))
             truth[f"track-{i:03d}"] = kind
-            rows.append({"external_id": f"track-{i:03d}", "artist": f"artist-{i % 12}", "audio_path": str(path)})
+            rows.append(
+                {
+                    "external_id": f"track-{i:03d}",
+                    "artist": f"artist-{i % 12}",
+                    "audio_path": str(path),
+                }
+            )
         conn.execute(insert(Track), rows)
         assignments = []
         for i in range(tracks - unlabelled):
             kind_tag = KINDS.index(truth[f"track-{i:03d}"]) + 1
             for u in rng.choice(users, size=2, replace=False):
                 assignments.append({"user_id": int(u) + 1, "track_id": i + 1, "tag_id": kind_tag})
-            assignments.append({"user_id": int(rng.integers(users)) + 1, "track_id": i + 1, "tag_id": 4})
+            assignments.append(
+                {"user_id": int(rng.integers(users)) + 1, "track_id": i + 1, "tag_id": 4}
+            )
         conn.execute(insert(TagAssignment), assignments)
     return truth

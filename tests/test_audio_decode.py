@@ -1,4 +1,4 @@
-"""Decoding: formats, mono mix-down, resampling, the analysis window, and every way a file can fail."""
+"""Decoding: formats, mono mix-down, resampling, the analysis window, every way a file can fail."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from tests.audio_signals import SR, sine, write
 from tests.conftest import shared_data
 
 
-@pytest.mark.parametrize("suffix,subtype", [(".wav", "PCM_16"), (".flac", "PCM_16"), (".ogg", "VORBIS"), (".au", "PCM_16")])
+@pytest.mark.parametrize(
+    "suffix,subtype",
+    [(".wav", "PCM_16"), (".flac", "PCM_16"), (".ogg", "VORBIS"), (".au", "PCM_16")],
+)
 def test_formats_decode_to_mono_float32(tmp_path, suffix, subtype):
     path = write(tmp_path / f"a{suffix}", sine(440, 1.0), subtype=subtype)
     y = load_audio(path, sr=SR)

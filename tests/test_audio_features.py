@@ -70,7 +70,7 @@ def test_tempo_of_a_click_train(bpm):
 
 
 def test_pitch_class_and_register():
-    # Chroma finds the note name; the spectral-contrast band with the strongest peak finds the octave.
+    # Chroma finds the note name; the spectral-contrast band with the strongest peak, the octave.
     peaks = []
     for freq in (110.0, 440.0, 1760.0):
         summary = song_features(sine(freq, 3.0), CONFIG).summary
@@ -99,7 +99,10 @@ def test_extract_file_uses_the_analysis_window(tmp_path):
     tail = extract_file(path, FeatureConfig(offset=3.5, duration=2.0))
     assert head.seconds == pytest.approx(2.0) and tail.seconds == pytest.approx(2.0)
     assert int(np.argmax(_block(head.summary, "chroma", "_mean"))) == 9
-    assert _block(tail.summary, "chroma", "_mean").max() < 1.3 * _block(tail.summary, "chroma", "_mean").mean()
+    assert (
+        _block(tail.summary, "chroma", "_mean").max()
+        < 1.3 * _block(tail.summary, "chroma", "_mean").mean()
+    )
     with pytest.raises(AudioDecodeError, match="missing.wav"):
         extract_file(tmp_path / "missing.wav")
 

@@ -39,8 +39,13 @@ def _catalogue(engine, folder):
 def test_scan_stores_features_and_records_failures(engine, tmp_path):
     good = _catalogue(engine, tmp_path / "audio")
     seen = []
-    summary = scan_catalogue(engine, workers=1, config=CONFIG, base_dir=tmp_path,
-                             progress=lambda done, total: seen.append((done, total)))
+    summary = scan_catalogue(
+        engine,
+        workers=1,
+        config=CONFIG,
+        base_dir=tmp_path,
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert (summary.tracks, summary.extracted, summary.skipped, summary.failed) == (5, 3, 0, 2)
     assert seen[-1] == (5, 5)
     assert summary.audio_seconds > 5.5
@@ -62,10 +67,13 @@ def test_scan_stores_features_and_records_failures(engine, tmp_path):
     with engine.connect() as conn:
         rejects = conn.execute(select(Reject.file, Reject.line, Reject.reason)).all()
         run = conn.execute(
-            select(EtlRun.status, EtlRun.rows_in, EtlRun.rows_loaded, EtlRun.rows_rejected)
-            .where(EtlRun.id == summary.run_id)
+            select(EtlRun.status, EtlRun.rows_in, EtlRun.rows_loaded, EtlRun.rows_rejected).where(
+                EtlRun.id == summary.run_id
+            )
         ).one()
-        checksum = conn.execute(select(Track.checksum).where(Track.external_id == "tone")).scalar_one()
+        checksum = conn.execute(
+            select(Track.checksum).where(Track.external_id == "tone")
+        ).scalar_one()
     assert sorted(r.file.rsplit("/", 1)[-1] for r in rejects) == ["gone.wav", "stub.ogg"]
     assert {r.reason for r in rejects} == {UNDECODABLE} and {r.line for r in rejects} == {0}
     assert (run.status, run.rows_in, run.rows_loaded, run.rows_rejected) == ("ok", 5, 3, 2)
@@ -103,4 +111,6 @@ def test_parallel_scan_matches_serial(sqlite_url, tmp_path):
     assert (summary.extracted, summary.failed) == (3, 2)
     a, b = load_features(serial_engine, CONFIG), load_features(parallel_engine, CONFIG)
     assert a.external_ids == b.external_ids
-    np.testing.assert_allclose(a.summaries, b.summaries, rtol=1e-5, atol=1e-5)  # BLAS threads differ
+    np.testing.assert_allclose(
+        a.summaries, b.summaries, rtol=1e-5, atol=1e-5
+    )  # BLAS threads differ

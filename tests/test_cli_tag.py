@@ -43,7 +43,10 @@ def test_scan_train_and_tag(sqlite_env, sqlite_url, tmp_path):
     train = run_cli(["train", "tagger", "--model", "linear", "--json"], sqlite_env)
     assert train.returncode == 0, train.stderr
     report = json.loads(train.stdout)
-    assert report["tags"] == ["noisy", "percussive", "tonal"] and report["held_out"]["macro_roc_auc"] > 0.9
+    assert (
+        report["tags"] == ["noisy", "percussive", "tonal"]
+        and report["held_out"]["macro_roc_auc"] > 0.9
+    )
     bad = run_cli(["train", "tagger", "--model", "svm"], sqlite_env)
     assert "svm" in _one_error_line(bad)
 
@@ -71,9 +74,9 @@ def test_scan_train_and_tag(sqlite_env, sqlite_url, tmp_path):
 @pytest.mark.shared_data
 def test_tag_the_librosa_stub(sqlite_env, sqlite_url, tmp_path):
     stub = shared_data("librosa-examples", "Karissa_Hobbs_-_Let's_Go_Fishin'.ogg")
+    from etl.audio_scan import scan_catalogue
     from recommender.storage.engine import make_engine
     from recommender.tagging.training import train_tagger
-    from etl.audio_scan import scan_catalogue
 
     engine = make_engine(sqlite_url)
     make_catalogue(engine, tmp_path / "audio", tracks=24)

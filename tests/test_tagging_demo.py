@@ -1,4 +1,4 @@
-"""On the synthetic demo catalogue (tags are audible), the tagger beats the popularity baseline widely."""
+"""On the demo catalogue (audible tags), the tagger beats the popularity baseline widely."""
 
 from __future__ import annotations
 

@@ -65,8 +65,15 @@ def test_genre_mode_on_gtzan_subset():
     summaries, frames, errors = featurise_clips([clips.paths[i] for i in keep], config, workers=2)
     labels = np.array([clips.labels[i] for i in keep])
     assert errors == [] and summaries.shape[0] == 30
-    scores = evaluate_genres(summaries, frames, labels, kind="linear", folds=5, seed=0,
-                             codebook=CodebookConfig(k=16, pca_components=8))
+    scores = evaluate_genres(
+        summaries,
+        frames,
+        labels,
+        kind="linear",
+        folds=5,
+        seed=0,
+        codebook=CodebookConfig(k=16, pca_components=8),
+    )
     assert len(scores.fold_accuracy) == 5
     assert scores.accuracy >= 0.8 and scores.macro_roc_auc >= 0.9  # chance: 0.33 and 0.5
     baseline = evaluate_logistic_baseline(summaries[:, :106], labels, folds=5, seed=0)

@@ -16,13 +16,18 @@ def tagged(engine):
     'meh' on every track (by one user), 'rare' on 1 track."""
     with engine.begin() as conn:
         conn.execute(insert(User), [{"external_id": f"u{i}"} for i in range(3)])
-        conn.execute(insert(Track), [{"external_id": f"t{i}", "artist": f"a{i // 2}"} for i in range(24)])
+        conn.execute(
+            insert(Track), [{"external_id": f"t{i}", "artist": f"a{i // 2}"} for i in range(24)]
+        )
         conn.execute(insert(Tag), [{"name": n} for n in ("rock", "jazz", "meh", "rare")])
         rows = []
         for t in range(1, 25):
             rows.append({"user_id": 3, "track_id": t, "tag_id": 3})
             if t <= 8:
-                rows += [{"user_id": 1, "track_id": t, "tag_id": 1}, {"user_id": 2, "track_id": t, "tag_id": 1}]
+                rows += [
+                    {"user_id": 1, "track_id": t, "tag_id": 1},
+                    {"user_id": 2, "track_id": t, "tag_id": 1},
+                ]
             elif t <= 12:
                 rows.append({"user_id": 1, "track_id": t, "tag_id": 2})
         rows.append({"user_id": 2, "track_id": 24, "tag_id": 4})
@@ -50,7 +55,10 @@ def test_artist_spread_and_stop_list(tagged):
 
 def test_curated_file(tagged, tmp_path):
     path = tmp_path / "labels.csv"
-    path.write_text("track,tag\nt0, Blues \nt1,blues\nt2,blues\nt3,soul\nt4,soul\nt5,soul\n,blues\nnope,blues\nt6,\n")
+    path.write_text(
+        "track,tag\nt0, Blues \nt1,blues\nt2,blues\nt3,soul\nt4,soul\nt5,soul\n"
+        ",blues\nnope,blues\nt6,\n"
+    )
     labels = curated_labels(tagged, path, LabelConfig(min_positives=3))
     assert labels.tag_names == ["blues", "soul"] and labels.skipped_rows == 3
     assert labels.Y.tolist() == [[1, 0], [1, 0], [1, 0], [0, 1], [0, 1], [0, 1]]
@@ -59,7 +67,11 @@ def test_curated_file(tagged, tmp_path):
 
 @pytest.mark.parametrize(
     "text,needle",
-    [(None, "not found"), ("song,label\nt0,x\n", "lacks track,tag"), ("track,tag\nzz,x\n", "none of 1 rows")],
+    [
+        (None, "not found"),
+        ("song,label\nt0,x\n", "lacks track,tag"),
+        ("track,tag\nzz,x\n", "none of 1 rows"),
+    ],
 )
 def test_curated_file_errors(tagged, tmp_path, text, needle):
     path = tmp_path / "labels.csv"

@@ -29,8 +29,14 @@ def catalogue(engine, tmp_path):
 
 def test_train_evaluate_store_and_tag(engine, catalogue, tmp_path):
     model_dir = tmp_path / "models" / "tagger"
-    report = train_tagger(engine, model_dir, kind="linear", seed=0, feature_config=CONFIG,
-                          codebook=CodebookConfig(k=8, pca_components=8))
+    report = train_tagger(
+        engine,
+        model_dir,
+        kind="linear",
+        seed=0,
+        feature_config=CONFIG,
+        codebook=CodebookConfig(k=8, pca_components=8),
+    )
     assert report.tags == ["noisy", "percussive", "tonal"]
     assert "seen live" in report.excluded_tags
     assert report.labelled_tracks == 33 and report.test_tracks + report.train_tracks == 33
@@ -64,10 +70,18 @@ def test_train_evaluate_store_and_tag(engine, catalogue, tmp_path):
         path = write(tmp_path / f"new-{kind}.wav", render(kind, rng))
         assert next(iter(bundle.predict_file(path))) == kind
 
-    again = train_tagger(engine, model_dir, kind="linear", seed=0, feature_config=CONFIG,
-                         codebook=CodebookConfig(k=8, pca_components=8))
+    again = train_tagger(
+        engine,
+        model_dir,
+        kind="linear",
+        seed=0,
+        feature_config=CONFIG,
+        codebook=CodebookConfig(k=8, pca_components=8),
+    )
     with engine.connect() as conn:
-        versions = conn.execute(select(func.count(func.distinct(PredictedTag.model_version)))).scalar_one()
+        versions = conn.execute(
+            select(func.count(func.distinct(PredictedTag.model_version)))
+        ).scalar_one()
     assert versions == 2 and again.model_version >= report.model_version
     assert not list(model_dir.parent.glob(".tagger.*"))  # no temp or old bundle left behind
 

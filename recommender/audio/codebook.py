@@ -1,4 +1,4 @@
-"""Bag-of-frames: a k-means codebook over frame vectors and per-track histograms of frame assignments.
+"""Bag-of-frames: a k-means codebook over frame vectors, and per-track assignment histograms.
 
 Fitting uses scikit-learn (StandardScaler → optional PCA → MiniBatchKMeans);
 the fitted parameters are saved as plain arrays in an .npz and applied with
@@ -37,7 +37,7 @@ class Codebook:
         pca_components: int | None = None,
         seed: int = 0,
     ) -> Codebook:
-        """Learn K centroids from training frames (a list of (n_i, frame_dim) arrays or one stack)."""
+        """Learn K centroids from frames: a list of (n_i, frame_dim) arrays or one stack."""
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):  # small problem: threads only contend (see perceptron.py)
@@ -113,7 +113,13 @@ class Codebook:
         try:
             with np.load(path, allow_pickle=False) as data:
                 return cls(
-                    data["mean"], data["scale"], data["components"], data["pca_mean"], data["centroids"]
+                    data["mean"],
+                    data["scale"],
+                    data["components"],
+                    data["pca_mean"],
+                    data["centroids"],
                 )
         except (OSError, KeyError, ValueError) as exc:
-            raise ModelBundleError(f"{path}: unreadable codebook ({exc}); retrain the tagger") from None
+            raise ModelBundleError(
+                f"{path}: unreadable codebook ({exc}); retrain the tagger"
+            ) from None

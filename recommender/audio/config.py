@@ -39,7 +39,9 @@ class FeatureConfig:
         if self.sr <= 0 or self.n_fft <= 0 or self.hop_length <= 0:
             raise InputError(f"feature config: sr, n_fft and hop_length must be positive ({self})")
         if self.duration is not None and self.duration <= 0:
-            raise InputError(f"feature config: duration must be positive or None, got {self.duration}")
+            raise InputError(
+                f"feature config: duration must be positive or None, got {self.duration}"
+            )
         if self.offset < 0:
             raise InputError(f"feature config: offset must be >= 0, got {self.offset}")
 

@@ -1,4 +1,4 @@
-"""Frame features, the seed pipeline: STFT → mel → log → MFCC (+ deltas), chroma, contrast, tempogram.
+"""Frame features: STFT → mel → log → MFCC + deltas, chroma, contrast, tempogram.
 
 One STFT feeds every feature (librosa's per-feature functions would each
 recompute it), which is most of why this is faster than the obvious script.

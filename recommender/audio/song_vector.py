@@ -100,7 +100,7 @@ def song_features(y: np.ndarray, config: FeatureConfig) -> SongFeatures:
 
 
 def extract_file(path: str | Path, config: FeatureConfig | None = None) -> SongFeatures:
-    """Decode one file within the config's analysis window and featurise it (`recsys tag` uses this)."""
+    """Decode one file within the config's analysis window and featurise it (for `recsys tag`)."""
     from recommender.audio.decode import load_audio
 
     config = config or FeatureConfig()

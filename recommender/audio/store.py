@@ -36,7 +36,9 @@ class StoredFeatures:
     frames: list[np.ndarray]  # per track (n_i, frame_dim) float32
 
 
-def load_summaries(engine: Engine, config: FeatureConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_summaries(
+    engine: Engine, config: FeatureConfig | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(track database ids, summary matrix) for every track with features of this config."""
     stored = load_features(engine, config, with_frames=False)
     return stored.track_ids, stored.summaries
@@ -48,8 +50,13 @@ def load_features(
     config = config or FeatureConfig()
     versions = [config.extractor_version] + ([config.frames_version] if with_frames else [])
     query = (
-        select(TrackFeatures.track_id, Track.external_id, TrackFeatures.extractor_version,
-               TrackFeatures.dim, TrackFeatures.vector)
+        select(
+            TrackFeatures.track_id,
+            Track.external_id,
+            TrackFeatures.extractor_version,
+            TrackFeatures.dim,
+            TrackFeatures.vector,
+        )
         .join(Track, Track.id == TrackFeatures.track_id)
         .where(TrackFeatures.extractor_version.in_(versions))
         .order_by(TrackFeatures.track_id)

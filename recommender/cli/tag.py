@@ -7,6 +7,7 @@ each failure is one line on stderr and the exit code is then 2.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -15,7 +16,7 @@ from recommender.cli.state import state
 
 
 def tag_command(
-    files: list[Path] = typer.Argument(..., help="Audio files (WAV, FLAC, Ogg, MP3, AU)."),
+    files: Annotated[list[Path], typer.Argument(help="Audio files (WAV, FLAC, Ogg, MP3, AU).")],
     top: int = typer.Option(5, "--top", min=1, help="How many tags per file."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -42,7 +43,10 @@ def tag_command(
             print_json({"model_version": bundle.model_version, "results": results})
     else:
         for result in results:
-            rows = [[t["tag"], f"{t['probability']:.3f}", "yes" if t["predicted"] else ""] for t in result["tags"]]
+            rows = [
+                [t["tag"], f"{t['probability']:.3f}", "yes" if t["predicted"] else ""]
+                for t in result["tags"]
+            ]
             print_table(result["file"], ["tag", "probability", "predicted"], rows)
     if failures:
         for exc in failures[:-1]:

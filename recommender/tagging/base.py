@@ -1,4 +1,4 @@
-"""The Tagger contract every model follows, and the registry that saves and loads them without pickle.
+"""The Tagger contract every model follows, and a registry to save and load them without pickle.
 
 A tagger maps a feature matrix X (n_tracks, n_features) to independent tag
 probabilities (n_tracks, n_tags). `save` writes plain arrays / model text into
@@ -62,12 +62,14 @@ def make_tagger(kind: str, **params: Any) -> Tagger:
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of an .npz, refusing object arrays (no pickle), with a bundle error if unreadable."""
+    """Every array of an .npz, refusing object arrays (no pickle); a bundle error if unreadable."""
     try:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
     except (OSError, ValueError) as exc:
-        raise ModelBundleError(f"{path}: unreadable model arrays ({exc}); retrain the tagger") from None
+        raise ModelBundleError(
+            f"{path}: unreadable model arrays ({exc}); retrain the tagger"
+        ) from None
 
 
 def check_fit_inputs(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -42,7 +42,7 @@ class TaggerBundle:
         return self.tagger.predict_proba(self.features(summaries, frames))
 
     def predict_file(self, path: str | Path) -> dict[str, float]:
-        """Tag → probability for one audio file, most likely first (AudioDecodeError if unusable)."""
+        """Tag → probability for one audio file, most likely first (AudioDecodeError if bad)."""
         from recommender.audio.song_vector import extract_file
 
         song = extract_file(path, self.feature_config)
@@ -86,18 +86,23 @@ class TaggerBundle:
         model_dir = Path(model_dir)
         path = model_dir / "manifest.json"
         if not path.is_file():
-            raise ModelBundleError(f"no trained tagger at {model_dir}; run `recsys train tagger` first")
+            raise ModelBundleError(
+                f"no trained tagger at {model_dir}; run `recsys train tagger` first"
+            )
         try:
             manifest = json.loads(path.read_text())
             if manifest.get("format") != FORMAT:
                 raise ModelBundleError(
-                    f"{path}: bundle format {manifest.get('format')!r}, expected {FORMAT}; retrain the tagger"
+                    f"{path}: bundle format {manifest.get('format')!r}, expected {FORMAT}; "
+                    "retrain the tagger"
                 )
             config = FeatureConfig.from_dict(manifest["feature_config"])
             kind, params, tags = manifest["kind"], manifest["params"], list(manifest["tags"])
             version = manifest["model_version"]
         except (ValueError, KeyError, TypeError) as exc:
-            raise ModelBundleError(f"{path}: incomplete or corrupt manifest ({exc}); retrain the tagger") from None
+            raise ModelBundleError(
+                f"{path}: incomplete or corrupt manifest ({exc}); retrain the tagger"
+            ) from None
         codebook = Codebook.load(model_dir / "codebook.npz") if manifest.get("codebook") else None
         tagger = tagger_class(kind).load(model_dir, params)
         return cls(config, codebook, tagger, tags, version, manifest)

@@ -31,7 +31,7 @@ class TagMetrics:
 
 
 def tag_metrics(Y_true: np.ndarray, scores: np.ndarray, tag_names: Sequence[str]) -> TagMetrics:
-    """Per-tag and averaged ranking metrics; tags with one class in Y_true are left out of the means."""
+    """Per-tag and averaged ranking metrics; tags with one class in Y_true are left out of means."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     Y_true = np.asarray(Y_true)
@@ -69,7 +69,9 @@ def popularity_scores(Y_train: np.ndarray, n_rows: int) -> np.ndarray:
     return np.tile(np.asarray(Y_train, dtype=np.float64).mean(axis=0), (n_rows, 1))
 
 
-def held_out_split(groups: np.ndarray, *, test_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def held_out_split(
+    groups: np.ndarray, *, test_fraction: float = 0.2, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """(train, test) row indices with every group (a track, or an artist) on one side only."""
     from sklearn.model_selection import GroupShuffleSplit
 
@@ -104,7 +106,9 @@ class GenreScores:
         return asdict(self)
 
 
-def _genre_scores(name: str, labels: np.ndarray, probs: np.ndarray, fold_acc: list[float]) -> GenreScores:
+def _genre_scores(
+    name: str, labels: np.ndarray, probs: np.ndarray, fold_acc: list[float]
+) -> GenreScores:
     from sklearn.metrics import roc_auc_score
 
     classes = np.unique(labels)
@@ -122,7 +126,9 @@ def _folds(labels: np.ndarray, groups: np.ndarray | None, folds: int, seed: int)
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     if groups is None:
-        return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(labels, labels)
+        return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(
+            labels, labels
+        )
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     return splitter.split(labels, labels, groups)
 
@@ -156,14 +162,21 @@ def evaluate_genres(
         book = fit_codebook([frames[i] for i in train], codebook)
         X_train = song_matrix(summaries[train], [frames[i] for i in train], book)
         X_test = song_matrix(summaries[test], [frames[i] for i in test], book)
-        tagger = make_tagger(kind, **(dict(seed=seed) | (tagger_params or {}))).fit(X_train, onehot[train])
+        tagger = make_tagger(kind, **(dict(seed=seed) | (tagger_params or {}))).fit(
+            X_train, onehot[train]
+        )
         probs[test] = tagger.predict_proba(X_test)
         fold_acc.append(float(np.mean(probs[test].argmax(axis=1) == onehot[test].argmax(axis=1))))
     return _genre_scores(kind, labels, probs, fold_acc)
 
 
 def evaluate_logistic_baseline(
-    X: np.ndarray, labels: Sequence[str], *, folds: int = 5, seed: int = 0, groups: np.ndarray | None = None
+    X: np.ndarray,
+    labels: Sequence[str],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> GenreScores:
     """The reference: standardised multinomial logistic regression on fixed features, same folds."""
     from sklearn.linear_model import LogisticRegression

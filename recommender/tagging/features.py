@@ -29,7 +29,9 @@ def fit_codebook(frames: Sequence[np.ndarray], config: CodebookConfig) -> Codebo
     return Codebook.fit(list(frames), k=k, pca_components=config.pca_components, seed=config.seed)
 
 
-def song_matrix(summaries: np.ndarray, frames: Sequence[np.ndarray], codebook: Codebook | None) -> np.ndarray:
+def song_matrix(
+    summaries: np.ndarray, frames: Sequence[np.ndarray], codebook: Codebook | None
+) -> np.ndarray:
     """(n_tracks, summary_dim + k) float64 features."""
     summaries = np.asarray(summaries, dtype=np.float64)
     if codebook is None:

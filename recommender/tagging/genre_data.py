@@ -38,7 +38,9 @@ def read_genre_clips(source: Path) -> GenreClips:
         frame.columns = [c.strip().lower() for c in frame.columns]
         label_column = "label" if "label" in frame.columns else "genre"
         if "path" not in frame.columns or label_column not in frame.columns:
-            raise DataFileError(f"{source}: needs columns path,label (or path,genre); found {list(frame.columns)}")
+            raise DataFileError(
+                f"{source}: needs columns path,label (or path,genre); found {list(frame.columns)}"
+            )
         paths = [source.parent / p for p in frame["path"]]
         return GenreClips(paths, list(frame[label_column]))
     if not source.is_dir():
@@ -61,7 +63,7 @@ def featurise_clips(
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray], list[str]]:
-    """(summaries, frame samples, errors) for clips; an undecodable clip is an error, not a crash."""
+    """(summaries, frame samples, errors) for clips; an undecodable clip is an error, no crash."""
     from recommender.audio.batch import extract_many
 
     results = extract_many(paths, config, workers=workers, progress=progress)

@@ -24,8 +24,19 @@ from recommender.errors import DataFileError
 from recommender.storage.schema import Tag, TagAssignment, Track
 
 STOP_TAGS = (
-    "seen live", "favorites", "favourites", "favorite", "favourite", "my favorite",
-    "my favourite", "awesome", "love", "loved", "albums i own", "check out", "spotify",
+    "seen live",
+    "favorites",
+    "favourites",
+    "favorite",
+    "favourite",
+    "my favorite",
+    "my favourite",
+    "awesome",
+    "love",
+    "loved",
+    "albums i own",
+    "check out",
+    "spotify",
 )
 
 
@@ -73,13 +84,20 @@ def _exclusions(
             tagged = np.unique(artists[known & (Y[:, j] > 0)])
             artist_share = len(tagged) / len(all_artists)
             if artist_share > config.max_artist_share:
-                excluded[name] = f"spread over {artist_share:.0%} of artists > {config.max_artist_share:.0%}"
+                excluded[name] = (
+                    f"spread over {artist_share:.0%} of artists > {config.max_artist_share:.0%}"
+                )
     return excluded
 
 
 def _finish(
-    track_ids: np.ndarray, names: list[str], Y: np.ndarray, artists: np.ndarray,
-    config: LabelConfig, source: str, skipped: int = 0,
+    track_ids: np.ndarray,
+    names: list[str],
+    Y: np.ndarray,
+    artists: np.ndarray,
+    config: LabelConfig,
+    source: str,
+    skipped: int = 0,
 ) -> LabelMatrix:
     excluded = _exclusions(names, Y, artists, config)
     keep = [j for j, name in enumerate(names) if name not in excluded]
@@ -134,10 +152,14 @@ def curated_labels(engine: Engine, path: Path, config: LabelConfig | None = None
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise DataFileError(f"{path}: not a readable CSV ({exc}); expected columns track,tag") from None
+        raise DataFileError(
+            f"{path}: not a readable CSV ({exc}); expected columns track,tag"
+        ) from None
     frame.columns = [c.strip().lower() for c in frame.columns]
     if not {"track", "tag"} <= set(frame.columns):
-        raise DataFileError(f"{path}: header {list(frame.columns)} lacks track,tag; add a 'track,tag' header")
+        raise DataFileError(
+            f"{path}: header {list(frame.columns)} lacks track,tag; add a 'track,tag' header"
+        )
     with engine.connect() as conn:
         known = dict(conn.execute(select(Track.external_id, Track.id)).all())
         artist_rows = dict(conn.execute(select(Track.id, Track.artist)).all())

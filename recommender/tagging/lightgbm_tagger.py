@@ -36,8 +36,13 @@ class LightGBMTagger(Tagger):
         self.constant_: np.ndarray = np.zeros(0)
 
     def params(self) -> dict[str, Any]:
-        return {"n_estimators": self.n_estimators, "learning_rate": self.learning_rate,
-                "num_leaves": self.num_leaves, "seed": self.seed, "threads": self.threads}
+        return {
+            "n_estimators": self.n_estimators,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "seed": self.seed,
+            "threads": self.threads,
+        }
 
     def _lgb_params(self, n: int) -> dict[str, Any]:
         return {
@@ -100,5 +105,7 @@ class LightGBMTagger(Tagger):
             try:
                 tagger.boosters_.append(lgb.Booster(model_file=str(path)))
             except Exception as exc:  # lightgbm raises LightGBMError for missing/corrupt text
-                raise ModelBundleError(f"{path}: unreadable LightGBM model ({exc}); retrain") from None
+                raise ModelBundleError(
+                    f"{path}: unreadable LightGBM model ({exc}); retrain"
+                ) from None
         return tagger

@@ -52,8 +52,9 @@ class _Standardised(Tagger):
         # The matrices are small: a multi-threaded BLAS spends more time synchronising
         # than computing (100x slower on a busy 2-core machine), so use one thread.
         with threadpool_limits(1):
-            result = minimize(loss_grad, theta0, jac=True, method="L-BFGS-B",
-                              options={"maxiter": self.max_iter})
+            result = minimize(
+                loss_grad, theta0, jac=True, method="L-BFGS-B", options={"maxiter": self.max_iter}
+            )
         return result.x
 
 
@@ -107,12 +108,19 @@ class MLPTagger(_Standardised):
 
     kind = "mlp"
 
-    def __init__(self, *, hidden: int = 64, alpha: float = 1e-2, max_iter: int = 400, seed: int = 0) -> None:
+    def __init__(
+        self, *, hidden: int = 64, alpha: float = 1e-2, max_iter: int = 400, seed: int = 0
+    ) -> None:
         super().__init__(alpha=alpha, max_iter=max_iter, seed=seed)
         self.hidden = hidden
 
     def params(self) -> dict[str, Any]:
-        return {"hidden": self.hidden, "alpha": self.alpha, "max_iter": self.max_iter, "seed": self.seed}
+        return {
+            "hidden": self.hidden,
+            "alpha": self.alpha,
+            "max_iter": self.max_iter,
+            "seed": self.seed,
+        }
 
     def fit(self, X: np.ndarray, Y: np.ndarray) -> MLPTagger:
         X, Y = check_fit_inputs(X, Y)
@@ -159,8 +167,15 @@ class MLPTagger(_Standardised):
         return _sigmoid(H @ self.W2_ + self.b2_)
 
     def save(self, directory: Path) -> None:
-        np.savez(directory / "mlp.npz", mean=self.mean_, scale=self.scale_,
-                 W1=self.W1_, b1=self.b1_, W2=self.W2_, b2=self.b2_)
+        np.savez(
+            directory / "mlp.npz",
+            mean=self.mean_,
+            scale=self.scale_,
+            W1=self.W1_,
+            b1=self.b1_,
+            W2=self.W2_,
+            b2=self.b2_,
+        )
 
     @classmethod
     def load(cls, directory: Path, params: dict[str, Any]) -> MLPTagger:

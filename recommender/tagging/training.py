@@ -85,13 +85,17 @@ def _tag_ids(conn, names: list[str]) -> list[int]:
 def store_predictions(
     engine: Engine, model_version: str, track_ids: np.ndarray, tags: list[str], probs: np.ndarray
 ) -> int:
-    """Replace this model version's predicted_tags with `probs` (n_tracks, n_tags) in one transaction."""
+    """Replace this model version's predicted_tags with `probs` (n_tracks, n_tags), atomically."""
     with engine.begin() as conn:
         tag_ids = _tag_ids(conn, tags)
         conn.execute(delete(PredictedTag).where(PredictedTag.model_version == model_version))
         rows = [
-            {"track_id": int(t), "tag_id": tag_ids[j], "model_version": model_version,
-             "probability": float(probs[i, j])}
+            {
+                "track_id": int(t),
+                "tag_id": tag_ids[j],
+                "model_version": model_version,
+                "probability": float(probs[i, j]),
+            }
             for i, t in enumerate(track_ids)
             for j in range(len(tags))
         ]
@@ -101,7 +105,9 @@ def store_predictions(
 
 
 def _labels(engine: Engine, labels_file: Path | None, config: LabelConfig) -> LabelMatrix:
-    return curated_labels(engine, labels_file, config) if labels_file else crowd_labels(engine, config)
+    return (
+        curated_labels(engine, labels_file, config) if labels_file else crowd_labels(engine, config)
+    )
 
 
 def train_tagger(
@@ -117,7 +123,7 @@ def train_tagger(
     test_fraction: float = 0.2,
     tagger_params: dict[str, Any] | None = None,
 ) -> TaggerReport:
-    """Fit, evaluate on held-out tracks, refit on all labelled tracks, save the bundle, store predictions."""
+    """Fit, evaluate on held-out tracks, refit on all labelled tracks, save, store predictions."""
     from recommender.audio.store import load_features
     from recommender.tagging.base import make_tagger
     from recommender.tagging.bundle import TaggerBundle
@@ -140,9 +146,11 @@ def train_tagger(
     labelled = [i for i, t in enumerate(label_matrix.track_ids) if int(t) in row_of]
     if len(labelled) < MIN_LABELLED_TRACKS or not label_matrix.tag_names:
         raise InputError(
-            f"only {len(labelled)} labelled tracks with audio features and {len(label_matrix.tag_names)} "
+            f"only {len(labelled)} labelled tracks with audio features and "
+            f"{len(label_matrix.tag_names)} "
             f"usable tags (need >= {MIN_LABELLED_TRACKS} tracks and 1 tag; excluded: "
-            f"{len(label_matrix.excluded)}); add tags, lower --min-positives/--min-users, or scan more audio"
+            f"{len(label_matrix.excluded)}); add tags, lower --min-positives/--min-users, "
+            "or scan more audio"
         )
     rows = np.array([row_of[int(label_matrix.track_ids[i])] for i in labelled])
     Y = label_matrix.Y[labelled].astype(np.float64)
@@ -152,7 +160,9 @@ def train_tagger(
 
     train, test = held_out_split(stored.track_ids[rows], test_fraction=test_fraction, seed=seed)
     book = fit_codebook([frames[i] for i in train], codebook)
-    tagger = make_tagger(kind, **params).fit(song_matrix(summaries[train], [frames[i] for i in train], book), Y[train])
+    tagger = make_tagger(kind, **params).fit(
+        song_matrix(summaries[train], [frames[i] for i in train], book), Y[train]
+    )
     scores = tagger.predict_proba(song_matrix(summaries[test], [frames[i] for i in test], book))
     held_out: TagMetrics = tag_metrics(Y[test], scores, tags)
     baseline = tag_metrics(Y[test], popularity_scores(Y[train], len(test)), tags)
@@ -176,7 +186,12 @@ def train_tagger(
             "thresholds": dict(zip(tags, thresholds, strict=True)),
             "excluded_tags": label_matrix.excluded,
             "metrics": {"held_out": held_out.to_dict(), "popularity_baseline": baseline.to_dict()},
-            "split": {"test_fraction": test_fraction, "seed": seed, "train": len(train), "test": len(test)},
+            "split": {
+                "test_fraction": test_fraction,
+                "seed": seed,
+                "train": len(train),
+                "test": len(test),
+            },
         },
     )
     bundle.save(model_dir)
@@ -197,5 +212,7 @@ def train_tagger(
         held_out=held_out.to_dict(),
         baseline=baseline.to_dict(),
         seconds=time.perf_counter() - started,
-        notes=[f"{label_matrix.skipped_rows} label-file rows skipped"] if label_matrix.skipped_rows else [],
+        notes=[f"{label_matrix.skipped_rows} label-file rows skipped"]
+        if label_matrix.skipped_rows
+        else [],
     )
