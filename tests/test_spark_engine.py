@@ -238,6 +238,12 @@ def test_cli_spark_train_then_recommend_and_batch(demo, tmp_path) -> None:
     items = [r["item_id"] for r in json.loads(recs.stdout)]
     assert len(items) == 5 and not set(items) & played
 
+    track = items[0]
+    for command in (["similar", "--track", track], ["audience", "--track", track]):
+        served = run_cli([*command, "-n", "3", "--json"], env)
+        assert served.returncode == 0, served.stderr
+        assert len(json.loads(served.stdout)) == 3
+
     # serving a Spark-trained bundle never imports pyspark
     probe = (
         "import sys; from recommender.hybrid.recommender import HybridRecommender;"
