@@ -166,3 +166,16 @@ def csr_from(prefix: str, arrays: dict[str, np.ndarray]) -> sp.csr_matrix:
         (arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]),
         shape=shape,
     )
+
+
+def library_versions(packages: tuple[str, ...]) -> dict[str, str]:
+    """Versions that produced a bundle, so a load on different software can be diagnosed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for package in packages:
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "unknown"
+    return out

@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.bundle import library_versions
 from recommender.data.dataset import Dataset
 from recommender.data.vocabulary import Vocabulary
 from recommender.errors import InputError
 from recommender.hybrid.blend import BlendParams, sources_for, standardize_rows
+from recommender.hybrid.catalogue import item_tag_sets, text_column
 from recommender.hybrid.explain import closest_played, explanations, matched_tags
 from recommender.hybrid.results import AudienceMember, Recommendation, TagWeight
 from recommender.hybrid.scorer import ContentParams, HybridScorer, fit_scorer
@@ -37,37 +39,6 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-# A predicted probability at or above this means the item carries the tag (for --tag).
-TAG_PRESENT_PROBABILITY = 0.5
-
-
-def item_tag_sets(dataset: Dataset) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """(crowd tag counts, binary 'carries the tag' from crowd or predicted), both items x tags."""
-    crowd = dataset.item_tag_counts()
-    present = (crowd > 0).astype(np.float32)
-    if dataset.predicted_tags is not None:
-        present = present + (dataset.predicted_tags >= TAG_PRESENT_PROBABILITY).astype(np.float32)
-    present = sp.csr_matrix(present > 0, dtype=np.float32)
-    return crowd, present
-
-
-def _text(values: Any, n: int) -> np.ndarray:
-    if values is None:
-        return np.full(n, "", dtype=str)
-    return np.asarray(["" if v is None or v != v else str(v) for v in values], dtype=str)
-
-
-def _library_versions() -> dict[str, str]:
-    """Versions that produced a bundle, so a load on different software can be diagnosed."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for package in ("recsys", "numpy", "scipy", "scikit-learn", "implicit"):
-        try:
-            out[package] = version(package)
-        except PackageNotFoundError:
-            out[package] = "unknown"
-    return out
 
 
 class HybridRecommender:
@@ -121,7 +92,7 @@ class HybridRecommender:
         meta = dataset.item_meta
         manifest = {
             "kind": KIND,
-            "versions": _library_versions(),
+            "versions": library_versions(("recsys", "numpy", "scipy", "scikit-learn", "implicit")),
             "model": model,
             "seed": seed,
             "cf": cf.manifest(),
@@ -148,8 +119,8 @@ class HybridRecommender:
             plays=sp.csr_matrix(dataset.plays),
             item_crowd=crowd,
             item_tags=present,
-            titles=_text(None if meta is None else meta["title"], dataset.n_items),
-            artists=_text(None if meta is None else meta["artist"], dataset.n_items),
+            titles=text_column(None if meta is None else meta["title"], dataset.n_items),
+            artists=text_column(None if meta is None else meta["artist"], dataset.n_items),
             manifest=manifest,
         )
 
@@ -308,50 +279,15 @@ class HybridRecommender:
 
     def audience(self, track_id: str, *, n: int = 10) -> list[AudienceMember]:
         """The users a track should reach (those who played it excluded), even a cold track."""
-        sc = self.scorer
-        item = self.items.index_of(track_id)
-        w = float(
-            np.asarray(sc.play_counts[item], dtype=np.float32) / (sc.play_counts[item] + sc.blend.k)
-        )
-        with _one_blas_thread():
-            scores = self._audience_scores(item, w)
-        listened = sp.csc_matrix(self.plays[:, item]).indices
-        scores[listened] = -np.inf
-        order = np.argsort(-scores, kind="stable")[:n]
-        order = order[np.isfinite(scores[order])]
-        source = "cf" if w >= 0.75 else "content" if w <= 0.25 else "hybrid"
-        item_tags = set(sc.space.item_vectors[item].indices.tolist())
-        members = []
-        for u in order:
-            profile = sc.space.user_profiles[u]
-            shared = [(t, v) for t, v in zip(profile.indices, profile.data, strict=False) if t in item_tags]
-            shared.sort(key=lambda tv: -tv[1])
-            members.append(
-                AudienceMember(
-                    user_id=self.users.id_of(int(u)),
-                    score=round(float(scores[u]), 4),
-                    source=source,
-                    matched_tags=[self.tags.id_of(int(t)) for t, _ in shared[:3]],
-                )
-            )
-        return members
+        from recommender.hybrid.audience import audience_members, audience_scores
 
-    def _audience_scores(self, item: int, w: float) -> np.ndarray:
-        """Every user's score for one item: the recommend blend, read down a column."""
-        sc = self.scorer
-        match = (sc.space.user_profiles @ sc.space.item_vectors[item].T).toarray().ravel()
-        content = standardize_rows(match[None, :])[0]
-        if sc.user_factors is not None and sc.mapped_factors is not None:
-            mapped = standardize_rows((sc.user_factors @ sc.mapped_factors[item])[None, :])[0]
-            content = sc.blend.content_mix * mapped + (1 - sc.blend.content_mix) * content
-        if w <= 0:
-            return content
-        factors = sc._factors()
-        if factors is not None:
-            cf = factors[0] @ factors[1][item]
-        else:
-            cf = np.asarray(self.cf.score(np.arange(len(self.users)))[:, item])
-        return w * standardize_rows(cf[None, :])[0] + (1 - w) * content
+        item = self.items.index_of(track_id)
+        with _one_blas_thread():
+            scores = audience_scores(self.scorer, self.cf, item, n_users=len(self.users))
+        return audience_members(
+            self.scorer, scores, item, plays=self.plays, user_ids=self.users.ids,
+            tag_ids=self.tags.ids, n=n,
+        )
 
     def user_tags(self, user_id: str, *, n: int = 20) -> list[TagWeight]:
         """The user's strongest profile tags (popular-tag discount applied)."""

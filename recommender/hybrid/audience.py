@@ -1,0 +1,66 @@
+"""The artist's view: which users a track should reach, even one nobody has played.
+
+Every user's score for one item is the recommend blend read down a column: CF
+(user factors . item factors) weighted by the item's listeners, content (user
+factors . mapped item factors, and the profile match) for the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.hybrid.blend import standardize_rows
+from recommender.hybrid.results import AudienceMember
+from recommender.hybrid.scorer import HybridScorer
+
+
+def audience_scores(scorer: HybridScorer, cf: Any, item: int, *, n_users: int) -> np.ndarray:
+    """float32 (n_users,): how well `item` fits each user, on the blend's scale."""
+    sc = scorer
+    count = float(sc.play_counts[item])
+    w = count / (count + sc.blend.k) if sc.blend.k > 0 else float(count > 0)
+    match = (sc.space.user_profiles @ sc.space.item_vectors[item].T).toarray().ravel()
+    content = standardize_rows(match[None, :])[0]
+    if sc.user_factors is not None and sc.mapped_factors is not None:
+        mapped = standardize_rows((sc.user_factors @ sc.mapped_factors[item])[None, :])[0]
+        content = sc.blend.content_mix * mapped + (1 - sc.blend.content_mix) * content
+    if w <= 0:
+        return content
+    factors = sc._factors()
+    if factors is not None:
+        cf_scores = factors[0] @ factors[1][item]
+    else:
+        cf_scores = np.asarray(cf.score(np.arange(n_users))[:, item])
+    return w * standardize_rows(cf_scores[None, :])[0] + (1 - w) * content
+
+
+def audience_members(
+    scorer: HybridScorer, scores: np.ndarray, item: int, *, plays: sp.csr_matrix,
+    user_ids: Any, tag_ids: Any, n: int,
+) -> list[AudienceMember]:
+    """The n best users who have not played `item`, with the profile tags they share with it."""
+    scores = np.array(scores, dtype=np.float32, copy=True)
+    scores[sp.csc_matrix(plays[:, item]).indices] = -np.inf
+    order = np.argsort(-scores, kind="stable")[:n]
+    order = order[np.isfinite(scores[order])]
+    count = float(scorer.play_counts[item])
+    w = count / (count + scorer.blend.k) if scorer.blend.k > 0 else float(count > 0)
+    source = "cf" if w >= 0.75 else "content" if w <= 0.25 else "hybrid"
+    item_tags = set(scorer.space.item_vectors[item].indices.tolist())
+    members = []
+    for u in order:
+        profile = scorer.space.user_profiles[u]
+        shared = sorted(
+            ((t, v) for t, v in zip(profile.indices, profile.data, strict=True) if t in item_tags),
+            key=lambda tv: -tv[1],
+        )
+        members.append(
+            AudienceMember(
+                user_id=str(user_ids[u]), score=round(float(scores[u]), 4), source=source,
+                matched_tags=[str(tag_ids[t]) for t, _ in shared[:3]],
+            )
+        )
+    return members
