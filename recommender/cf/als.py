@@ -61,7 +61,7 @@ class ALSModel(FactorizationModel):
     def _fold_in_scores(self, weighted_history: sp.csr_matrix) -> np.ndarray:
         """implicit's recalculate_user: the exact least-squares user factor for fixed items."""
         rows = np.arange(weighted_history.shape[0])
-        factors = self._model.recalculate_user(rows, weighted_history)
+        factors = self.implicit_model(len(rows)).recalculate_user(rows, weighted_history)
         return np.atleast_2d(factors @ self._model.item_factors.T).astype(np.float32)
 
     def manifest(self) -> dict[str, Any]:
