@@ -107,7 +107,7 @@ def evaluate(
 
         def on_progress(model: str, done: int, total: int) -> None:
             if model not in tasks:
-                tasks[model] = progress.add_task(f"ranking with {model}", total=total)
+                tasks[model] = progress.add_task(f"{model}: fit, rank users", total=total)
             progress.update(tasks[model], completed=done)
 
         result = evaluate_dataset(

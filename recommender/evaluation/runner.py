@@ -80,6 +80,8 @@ def evaluate_split(
         entry: dict[str, Any] = {"name": name}
         try:
             ranker = _resolve(model, seed)
+            if progress is not None:  # show the model (and its elapsed time) while it fits
+                progress(name, 0, len(users))
             started = time.perf_counter()
             ranker.fit(train)
             fitted = time.perf_counter()
