@@ -16,6 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sqlalchemy import Engine, text
 
+from recommender.data.int_columns import NULL_INT, read_int_columns
 from recommender.data.vocabulary import Vocabulary
 
 
@@ -96,6 +97,9 @@ class Dataset:
 
 def _contiguous(db_ids: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
     """Map database primary keys to positions in `sorted_keys` (vectorised)."""
+    if len(sorted_keys) and sorted_keys[-1] - sorted_keys[0] == len(sorted_keys) - 1:
+        # gap-free autoincrement keys (the usual case): a subtraction, not a binary search
+        return (db_ids - sorted_keys[0]).astype(np.int32)
     return np.searchsorted(sorted_keys, db_ids).astype(np.int32)
 
 
@@ -111,12 +115,11 @@ def load_dataset(engine: Engine, *, predicted_model_version: str | None = None) 
             "SELECT id, external_id, title, artist, audio_path FROM tracks ORDER BY id", conn
         )
         tags = pd.read_sql_query("SELECT id, name FROM tags ORDER BY id", conn)
-        listens = pd.read_sql_query(
-            "SELECT user_id, track_id, play_count, last_played FROM listens", conn
+        # the two big tables: integer columns straight into numpy (no per-row objects)
+        listens = read_int_columns(
+            conn, "listens", ["user_id", "track_id", "play_count", "last_played"]
         )
-        assignments = pd.read_sql_query(
-            "SELECT user_id, track_id, tag_id FROM tag_assignments", conn
-        )
+        assignments = read_int_columns(conn, "tag_assignments", ["user_id", "track_id", "tag_id"])
         if predicted_model_version is None:
             predicted_model_version = conn.exec_driver_sql(
                 "SELECT MAX(model_version) FROM predicted_tags"
@@ -137,22 +140,23 @@ def load_dataset(engine: Engine, *, predicted_model_version: str | None = None) 
     tag_keys = tags["id"].to_numpy()
     n_users, n_items, n_tags = len(user_keys), len(track_keys), len(tag_keys)
 
-    rows = _contiguous(listens["user_id"].to_numpy(), user_keys)
-    cols = _contiguous(listens["track_id"].to_numpy(), track_keys)
+    rows = _contiguous(listens.pop("user_id"), user_keys)
+    cols = _contiguous(listens.pop("track_id"), track_keys)
     plays = sp.csr_matrix(
-        (listens["play_count"].to_numpy(dtype=np.float32), (rows, cols)), shape=(n_users, n_items)
+        (listens.pop("play_count").astype(np.float32), (rows, cols)), shape=(n_users, n_items)
     )
     last_played = None
-    stamps = listens["last_played"]
-    if len(stamps) and stamps.notna().all():
+    stamps = listens.pop("last_played")
+    if len(stamps) and (stamps != NULL_INT).all():
         last_played = sp.csr_matrix(
-            (stamps.to_numpy(dtype=np.float64), (rows, cols)), shape=(n_users, n_items)
+            (stamps.astype(np.float64), (rows, cols)), shape=(n_users, n_items)
         )
+    del rows, cols, stamps
 
     tag_events = TagEvents(
-        user=_contiguous(assignments["user_id"].to_numpy(), user_keys),
-        item=_contiguous(assignments["track_id"].to_numpy(), track_keys),
-        tag=_contiguous(assignments["tag_id"].to_numpy(), tag_keys),
+        user=_contiguous(assignments["user_id"], user_keys),
+        item=_contiguous(assignments["track_id"], track_keys),
+        tag=_contiguous(assignments["tag_id"], tag_keys),
     )
     predicted_matrix = None
     if predicted is not None and len(predicted):
