@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.evaluation.protocol import Ranker
+from recommender.evaluation.topk_threshold import threshold_top_k
 
 # Scores of one batch are float64 copies of (batch x candidates): keep one near 32 MB.
 _BATCH_CELLS = 4_000_000
@@ -27,9 +28,12 @@ def top_k_from_scores(
     rank by column index. NaN scores rank below every number but are still
     ranked (a model bug should be visible in its metrics, not hidden).
     """
-    values = np.array(scores, dtype=np.float64)
+    scores = np.asarray(scores)
+    # float32 scores stay float32 (exact: the order of float32 values is the same in float64)
+    dtype = scores.dtype if scores.dtype in (np.float32, np.float64) else np.float64
+    values = np.array(scores, dtype=dtype)
     n_rows, n_cols = values.shape
-    values[np.isnan(values)] = -np.finfo(np.float64).max
+    values[np.isnan(values)] = -np.finfo(dtype).max
     valid_count = np.full(n_rows, n_cols, dtype=np.int64)
     if excluded is not None and excluded.nnz:
         excluded = sp.csr_matrix(excluded)
@@ -40,20 +44,32 @@ def top_k_from_scores(
     k_eff = min(k, n_cols)
     if k_eff == 0 or n_rows == 0:
         return np.full((n_rows, k), -1, dtype=np.int64)
-    # k-th largest value per row; every value above it is in, ties at it fill up by index
-    kth = -np.partition(-values, k_eff - 1, axis=1)[:, k_eff - 1 : k_eff]
-    above = values > kth
-    at = values == kth
-    need = k_eff - above.sum(axis=1, keepdims=True)
-    chosen = above | (at & (np.cumsum(at, axis=1) <= need))
-    columns = np.nonzero(chosen)[1].reshape(n_rows, k_eff)  # ascending column per row
-    picked = np.take_along_axis(values, columns, axis=1)
-    order = np.argsort(-picked, axis=1, kind="stable")  # stable: ties keep the lower index first
-    top = np.take_along_axis(columns, order, axis=1)
+    fast = threshold_top_k(values, k_eff)  # wide rows: a few candidates per row, exact
+    if fast is None:
+        top = _partition_top_k(values, k_eff)
+    else:
+        top, fallback = fast
+        if fallback.any():
+            top[fallback] = _partition_top_k(values[fallback], k_eff)
     top[np.arange(k_eff)[None, :] >= valid_count[:, None]] = -1
     if k_eff < k:
         top = np.hstack([top, np.full((n_rows, k - k_eff), -1, dtype=np.int64)])
     return top
+
+
+def _partition_top_k(values: np.ndarray, k: int) -> np.ndarray:
+    """Top-k columns per row, best first, ties by column: a full partition of every row."""
+    n_rows = values.shape[0]
+    # k-th largest value per row; every value above it is in, ties at it fill up by index
+    kth = -np.partition(-values, k - 1, axis=1)[:, k - 1 : k]
+    above = values > kth
+    at = values == kth
+    need = k - above.sum(axis=1, keepdims=True)
+    chosen = above | (at & (np.cumsum(at, axis=1) <= need))
+    columns = np.nonzero(chosen)[1].reshape(n_rows, k)  # ascending column per row
+    picked = np.take_along_axis(values, columns, axis=1)
+    order = np.argsort(-picked, axis=1, kind="stable")  # stable: ties keep the lower index first
+    return np.take_along_axis(columns, order, axis=1)
 
 
 def iter_batches(n: int, n_items: int, *, batch_size: int | None = None) -> Iterator[slice]:
