@@ -3,7 +3,9 @@
 Power-law user activity and item popularity (Zipf-like weights over shuffled ids),
 lognormal play counts, distinct (user, item) pairs, ids as long as the real ones
 (40-hex user hashes, 36-char MusicBrainz-style item ids). Vectorised numpy; the CSV /
-Parquet is written by pyarrow from dictionary-encoded columns.
+Parquet is written by pyarrow from dictionary-encoded columns. `tags_table` adds crowd
+tags for a subset of users (Zipf-popular tag names on items those users played), so
+the tag path of the ETL and the models is exercised at scale too.
 """
 
 from __future__ import annotations
@@ -62,6 +64,57 @@ def listens_table(*, users: int, items: int, rows: int, seed: int = 0) -> pa.Tab
             "count": pa.array(counts),
         }
     )
+
+
+def tags_table(
+    listens: pa.Table, *, user_share: float = 0.1, pair_share: float = 0.2, n_tags: int = 2000,
+    seed: int = 0,
+) -> pa.Table:
+    """(user, track, tag) rows: `user_share` of users tag `pair_share` of what they played.
+
+    Tags are drawn Zipf-like from `n_tags` names (a few very common, a long tail), as on
+    Last.fm, where about 10% of listeners tag anything at all.
+    """
+    rng = np.random.default_rng(seed + 1)
+    user = listens.column("user").combine_chunks()
+    track = listens.column("track").combine_chunks()
+    n_users = len(user.dictionary)
+    taggers = rng.random(n_users) < user_share
+    user_idx = user.indices.to_numpy()
+    keep = np.flatnonzero(taggers[user_idx] & (rng.random(len(user_idx)) < pair_share))
+    tag_idx = rng.choice(n_tags, size=len(keep), p=_zipf_weights(n_tags, 1.1, rng))
+    names = pa.array([f"tag-{i:04d}" for i in range(n_tags)], pa.string())
+    return pa.table(
+        {
+            "user": pa.DictionaryArray.from_arrays(
+                pa.array(user_idx[keep], pa.int32()), user.dictionary
+            ),
+            "track": pa.DictionaryArray.from_arrays(
+                pa.array(track.indices.to_numpy()[keep], pa.int32()), track.dictionary
+            ),
+            "tag": pa.DictionaryArray.from_arrays(pa.array(tag_idx, pa.int32()), names),
+        }
+    )
+
+
+def write_table(path: Path, table: pa.Table) -> Path:
+    """Parquet if `path` ends in .parquet, else CSV (dictionary columns written as strings)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, path)
+        return path
+    import pyarrow.csv as pcsv
+
+    plain = pa.table(
+        {
+            name: column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
+            for name, column in zip(table.column_names, table.columns, strict=True)
+        }
+    )
+    pcsv.write_csv(plain, path, pcsv.WriteOptions(quoting_style="none"))
+    return path
 
 
 def write_listens(path: Path, *, users: int, items: int, rows: int, seed: int = 0) -> Path:
