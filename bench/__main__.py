@@ -21,6 +21,7 @@ BENCHMARKS = [
     "bench.demo_bench",
     "bench.recommend_bench",
     "bench.audio_bench",
+    "bench.scale_bench",
 ]
 
 
