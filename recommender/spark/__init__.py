@@ -3,4 +3,10 @@
 Optional (`pip install 'recsys[spark]'`, plus Java 17+). Nothing outside this package
 imports pyspark, and nothing here imports it at module level, so the one-machine
 `recsys` never pays for Spark.
+
+Local mode (`local[*]`) needs nothing but Java. On a cluster, pass
+`--spark-master spark://host:7077` (or `yarn`, `k8s://...`), or run the same
+command under spark-submit, which owns the session's settings. Executors need
+recsys installed (same version), RECSYS_SPARK_STAGING on storage they all read,
+and, for audio, the catalogue's paths readable at the same locations.
 """
