@@ -5,16 +5,17 @@ Ranking 20,000 users over 160,000 items is 3.2 billion scores per model; a full
 least k blocks and take each block's maximum (one cheap pass). The k-th largest
 block maximum t is a lower bound on the row's k-th largest score (k distinct cells
 reach it), so every cell of the true top-k, ties at the k-th value included, is
-among the few cells >= t. Those are ranked exactly (score descending, lower column
-first). Rows with a flat tail of equal scores (e.g. too few valid items, or a
-constant-score model) would yield too many candidates; they are left to the caller.
+among the few cells >= t, found inside the few blocks whose maximum reaches t. Those
+are ranked exactly (score descending, lower column first). Rows with a flat run of
+equal scores (too few valid items, a constant-score model) reach t in too many
+blocks; they are left to the caller.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-MAX_CANDIDATES_PER_ROW = 4096  # beyond this the plain partition is cheaper
+MAX_BLOCKS_PER_ROW = 64  # blocks reaching the bound; beyond this the plain partition is cheaper
 
 
 def threshold_top_k(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -29,18 +30,31 @@ def threshold_top_k(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]
     if block < 8 or n_rows == 0:
         return None
     n_blocks = n_cols // block
-    maxima = values[:, : n_blocks * block].reshape(n_rows, n_blocks, block).max(axis=2)
-    if n_blocks * block < n_cols:
-        tail = values[:, n_blocks * block :].max(axis=1, keepdims=True)
-        maxima = np.hstack([maxima, tail])
-    bound = np.partition(maxima, maxima.shape[1] - k, axis=1)[:, maxima.shape[1] - k]
-    above = values >= bound[:, None]
-    counts = above.sum(axis=1)
-    fallback = (counts > MAX_CANDIDATES_PER_ROW) | ~np.isfinite(bound)
-    if fallback.any():
-        above[fallback] = False
-    rows, cols = np.nonzero(above)  # row-major: columns ascending within a row
-    scores = values[rows, cols]
+    split = n_blocks * block
+    blocks = values[:, :split].reshape(n_rows, n_blocks, block)
+    maxima = blocks.max(axis=2)  # the only pass over every score
+    if split < n_cols:
+        maxima = np.hstack([maxima, values[:, split:].max(axis=1, keepdims=True)])
+    width = maxima.shape[1]
+    bound = np.partition(maxima, width - k, axis=1)[:, width - k]
+    hit = maxima >= bound[:, None]
+    fallback = (hit.sum(axis=1) > MAX_BLOCKS_PER_ROW) | ~np.isfinite(bound)
+    hit[fallback] = False
+    # only the blocks that reach the bound are searched for candidate cells
+    hit_rows, hit_blocks = np.nonzero(hit)
+    regular = hit_blocks < n_blocks
+    r, b = hit_rows[regular], hit_blocks[regular]
+    cells = blocks[r, b]  # (hits, block)
+    i, j = np.nonzero(cells >= bound[r, None])
+    rows, cols, scores = [r[i]], [b[i] * block + j], [cells[i, j]]
+    if split < n_cols:
+        r = hit_rows[~regular]
+        tail = values[r, split:]
+        i, j = np.nonzero(tail >= bound[r, None])
+        rows.append(r[i])
+        cols.append(split + j)
+        scores.append(tail[i, j])
+    rows, cols, scores = np.concatenate(rows), np.concatenate(cols), np.concatenate(scores)
     order = np.lexsort((cols, -scores, rows))  # by row, score descending, then column
     rows, cols = rows[order], cols[order]
     starts = np.searchsorted(rows, np.arange(n_rows))
