@@ -45,8 +45,6 @@ def recommend_all_users(
     *, n: int, out: str | None, engine: str, spark_master: str | None, as_json: bool
 ) -> None:
     """`--all`: CF top-n for every user with played items removed, as Parquet."""
-    from pathlib import Path
-
     from recommender.errors import InputError
     from recommender.spark.batch import recommend_all_from_bundle
 
@@ -59,7 +57,7 @@ def recommend_all_users(
         from recommender.spark.session import spark_session
 
         session = spark_session(master=spark_master)
-    summary = recommend_all_from_bundle(load_recommender(), out=Path(out), n=n, session=session)
+    summary = recommend_all_from_bundle(load_recommender(), out=out, n=n, session=session)
     if as_json:
         print_json(summary.to_dict())
         return

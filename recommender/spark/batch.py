@@ -99,10 +99,13 @@ def recommend_all(
     user_factors: np.ndarray,
     item_factors: np.ndarray,
     plays: sp.csr_matrix,
-    out: Path,
+    out: str | Path,
     n: int = 10,
 ) -> BatchSummary:
-    """Write the top-n unplayed items of every user to the Parquet dataset `out` (replaced)."""
+    """Write the top-n unplayed items of every user to the Parquet dataset `out` (replaced).
+
+    `out` is any path Spark can write (a local directory, hdfs://, s3a://...).
+    """
     from recommender.spark.interactions import staging_dir
 
     if n < 1:
@@ -134,7 +137,7 @@ def recommend_all(
         items.unpersist()
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    rows = pq.ParquetDataset(str(out)).read(columns=["user_id"]).num_rows
+    rows = session.read.parquet(str(out)).count()  # from Parquet footers, not a recomputation
     return BatchSummary(
         users=len(user_ids),
         rows=rows,
@@ -192,7 +195,7 @@ def recommend_all_local(
 
 
 def recommend_all_from_bundle(
-    bundle: Any, *, out: Path, n: int = 10, session: Any | None = None
+    bundle: Any, *, out: str | Path, n: int = 10, session: Any | None = None
 ) -> BatchSummary:
     """Batch top-n from a loaded HybridRecommender's CF factors and plays (Spark when `session`)."""
     cf = bundle.cf
@@ -207,9 +210,9 @@ def recommend_all_from_bundle(
         user_factors=cf.user_factors,
         item_factors=cf.item_factors,
         plays=bundle.plays,
-        out=Path(out),
+        out=out,
         n=n,
     )
     if session is None:
-        return recommend_all_local(**arrays)
+        return recommend_all_local(**{**arrays, "out": Path(out)})
     return recommend_all(session, **arrays)
