@@ -72,7 +72,9 @@ def recommend_all_users(
 
 
 def recommend(
-    user: str | None = typer.Option(None, "--user", "-u", help="External id of a known user."),
+    user: str | None = typer.Option(
+        None, "--user", "-u", help="External id of a user (one loaded after training too)."
+    ),
     tags: str | None = typer.Option(
         None, "--tags", help="New user: comma-separated tags, e.g. jazz,piano."
     ),
@@ -111,9 +113,15 @@ def recommend(
         raise InputError("give exactly one of --user U or --tags jazz,piano")
     rec = load_recommender()
     if user is not None:
-        results = rec.recommend(
-            user, n=n, tags=split_tags(tag), include_listened=include_listened, explain=explain
+        options = dict(
+            n=n, tags=split_tags(tag), include_listened=include_listened, explain=explain
         )
+        if user in rec.users:  # the common case touches no database
+            results = rec.recommend(user, **options)
+        else:  # arrived after training: fold their database history in
+            from recommender.hybrid.history import recommend_for_user
+
+            results = recommend_for_user(rec, state.engine, user, **options)
         title = f"recommendations for {user}"
     else:
         if tag:

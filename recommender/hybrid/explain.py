@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.hybrid.results import Explanation, MatchedTag
+from recommender.hybrid.scorer import HybridScorer
 
 
 def matched_tags(
@@ -62,4 +63,32 @@ def closest_played(
 def explanations(
     tags: list[list[MatchedTag]], close: list[np.ndarray], labels: np.ndarray
 ) -> list[Explanation]:
-    return [Explanation(tags=t, close_to=[str(labels[i]) for i in c]) for t, c in zip(tags, close, strict=False)]
+    return [
+        Explanation(tags=t, close_to=[str(labels[i]) for i in c])
+        for t, c in zip(tags, close, strict=False)
+    ]
+
+
+def closeness_embeddings(scorer: HybridScorer) -> np.ndarray | sp.csr_matrix:
+    """Item vectors for closeness: CF factors where an item was played, mapped factors where not."""
+    factors = scorer._factors()
+    if factors is None or scorer.mapped_factors is None:
+        return scorer.space.item_vectors
+    warm = (scorer.play_counts > 0)[:, None]
+    return np.where(warm, factors[1], scorer.mapped_factors)
+
+
+def explain_items(
+    scorer: HybridScorer,
+    profile: sp.csr_matrix,
+    item_crowd: sp.csr_matrix,
+    items: np.ndarray,
+    played: np.ndarray,
+    *,
+    tag_names: np.ndarray,
+    labels: np.ndarray,
+) -> list[Explanation]:
+    """One user's explanations for `items`: profile tags they carry, played items they are near."""
+    tags = matched_tags(profile, scorer.space.item_vectors, item_crowd, items, tag_names)
+    close = closest_played(closeness_embeddings(scorer), played, items)
+    return explanations(tags, close, labels)

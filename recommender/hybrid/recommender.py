@@ -10,35 +10,32 @@ operations over all items: one user's recommendations take milliseconds.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.bundle import library_versions
 from recommender.data.dataset import Dataset
 from recommender.data.vocabulary import Vocabulary
 from recommender.errors import InputError
 from recommender.hybrid.blend import BlendParams, sources_for, standardize_rows
 from recommender.hybrid.catalogue import item_tag_sets, text_column
-from recommender.hybrid.explain import closest_played, explanations, matched_tags
+from recommender.hybrid.explain import explain_items
 from recommender.hybrid.results import AudienceMember, Recommendation, TagWeight
 from recommender.hybrid.scorer import ContentParams, HybridScorer, fit_scorer
+from recommender.hybrid.storage import KIND, training_manifest
 from recommender.tags.profiles import top_tags
-
-KIND = "hybrid"
 
 
 def _one_blas_thread():
     """Single-user queries are tiny GEMVs: a BLAS thread pool only adds hand-off latency
-    (measured 16-30 ms instead of 0.1 ms on a busy 2-core machine)."""
-    from threadpoolctl import threadpool_limits
+    (measured 16-30 ms instead of 0.1 ms on a busy 2-core machine). The CF layer's cached
+    controller: a fresh `threadpool_limits` rescans every loaded library (3.5 ms a query)."""
+    from recommender.cf.blas import single_threaded_blas
 
-    return threadpool_limits(limits=1, user_api="blas")
-
-
+    return single_threaded_blas()
 
 
 class HybridRecommender:
@@ -90,26 +87,7 @@ class HybridRecommender:
         scorer = fit_scorer(dataset, cf, blend=blend, content=content)
         crowd, present = item_tag_sets(dataset)
         meta = dataset.item_meta
-        manifest = {
-            "kind": KIND,
-            "versions": library_versions(("recsys", "numpy", "scipy", "scikit-learn", "implicit")),
-            "model": model,
-            "seed": seed,
-            "cf": cf.manifest(),
-            "blend": blend.to_dict(),
-            "content": content.to_dict(),
-            "data": {
-                "fingerprint": dataset.fingerprint(),
-                "users": dataset.n_users,
-                "items": dataset.n_items,
-                "tags": len(dataset.tags),
-                "plays": int(dataset.plays.nnz),
-                "tag_assignments": len(dataset.tag_events),
-                "cold_items": int((scorer.play_counts == 0).sum()),
-                "predicted_tags_model": dataset.predicted_model_version,
-            },
-            "default_ranker": "blend",
-        }
+        manifest = training_manifest(dataset, cf, scorer, model=model, seed=seed)
         return cls(
             users=dataset.users,
             items=dataset.items,
@@ -180,15 +158,15 @@ class HybridRecommender:
         ids, scores, sources = ids[keep], scores[keep], sources[keep]
         why: list[Any] = [None] * len(ids)
         if explain and len(ids):
-            tags = matched_tags(
+            why = explain_items(
+                self.scorer,
                 profile if profile is not None else sp.csr_matrix((1, len(self.tags))),
-                self.scorer.space.item_vectors,
                 self.item_crowd,
                 ids,
-                self.tags.ids,
+                played,
+                tag_names=self.tags.ids,
+                labels=self.labels,
             )
-            close = closest_played(self._embeddings(), played, ids)
-            why = explanations(tags, close, self.labels)
         return [
             Recommendation(
                 item_id=self.items.id_of(int(i)),
@@ -201,15 +179,6 @@ class HybridRecommender:
             for i, s, src, w in zip(ids, scores, sources, why, strict=False)
         ]
 
-    def _embeddings(self) -> np.ndarray | sp.csr_matrix:
-        """Item vectors for closeness: CF factors where an item was played, mapped factors where not."""
-        sc = self.scorer
-        factors = sc._factors()
-        if factors is None or sc.mapped_factors is None:
-            return sc.space.item_vectors
-        warm = (sc.play_counts > 0)[:, None]
-        return np.where(warm, factors[1], sc.mapped_factors)
-
     def recommend(
         self,
         user_id: str,
@@ -219,21 +188,85 @@ class HybridRecommender:
         include_listened: bool = False,
         explain: bool = False,
     ) -> list[Recommendation]:
-        """Top-n items for a known user; `tags` keeps only items carrying all of them."""
-        from recommender.cf.topn import top_n
+        """Top-n items for a user in the model; `tags` keeps only items carrying all of them.
 
+        A user who arrived after training is not in the model: look up their history
+        (`recommender.hybrid.history.recommend_for_user` does it from the database) and
+        call `recommend_history`.
+        """
         row = self.users.index_of(user_id)
-        candidates = self._carrying(tags)
         with _one_blas_thread():
             scores = self.scorer.hybrid_scores(np.array([row]))
-        history = self.plays[row]
+        return self._rank(
+            scores,
+            self.plays[row],
+            self.scorer.space.user_profiles[row],
+            n=n,
+            tags=tags,
+            include_listened=include_listened,
+            explain=explain,
+        )
+
+    def recommend_history(
+        self,
+        plays: Mapping[str, float],
+        tagged: Iterable[tuple[str, str]] = (),
+        *,
+        n: int = 10,
+        tags: Sequence[str] | None = None,
+        include_listened: bool = False,
+        explain: bool = False,
+    ) -> list[Recommendation]:
+        """Top-n for a user the model never saw, from {track id: play count} and the
+        (track id, tag) pairs they applied: folded into CF and given a tag profile with
+        the bundle's IDF, then ranked by the same blend. Tracks the bundle does not know
+        are ignored; a history with nothing the bundle knows is an InputError."""
+        from recommender.hybrid.foldin import fold_history, fold_in_cf, fold_in_profile
+
+        folded = fold_history(plays, tagged, items=self.items, tags=self.tags)
+        if folded.empty:
+            raise InputError(
+                f"none of the {len(plays)} played tracks and no tag of the history is known to"
+                " the model; run `recsys train` to include them, or recommend from --tags"
+            )
+        profile = fold_in_profile(
+            self.scorer.space,
+            folded.plays,
+            folded.applied,
+            applied_weight=self.scorer.content.applied_weight,
+        )
+        with _one_blas_thread():
+            cf_scores, user_factors = fold_in_cf(self.cf, folded.plays)
+            scores = self.scorer.blend_for(cf_scores, user_factors, profile)
+        return self._rank(
+            scores,
+            folded.plays,
+            profile,
+            n=n,
+            tags=tags,
+            include_listened=include_listened,
+            explain=explain,
+        )
+
+    def _rank(
+        self,
+        scores: np.ndarray,
+        history: sp.csr_matrix,
+        profile: sp.csr_matrix,
+        *,
+        n: int,
+        tags: Sequence[str] | None,
+        include_listened: bool,
+        explain: bool,
+    ) -> list[Recommendation]:
+        """One user's blend scores (1, n_items) -> filtered top-n results with sources."""
+        from recommender.cf.topn import top_n
+
         ids, best = top_n(
-            scores, n, exclude=None if include_listened else history, items=candidates
+            scores, n, exclude=None if include_listened else history, items=self._carrying(tags)
         )
         sources = sources_for(self.scorer.play_counts[np.maximum(ids[0], 0)], k=self.scorer.blend.k)
-        return self._results(
-            ids[0], best[0], sources, explain, self.scorer.space.user_profiles[row], history.indices
-        )
+        return self._results(ids[0], best[0], sources, explain, profile, history.indices)
 
     def recommend_for_tags(
         self, tags: Sequence[str], *, n: int = 10, explain: bool = False
@@ -285,8 +318,13 @@ class HybridRecommender:
         with _one_blas_thread():
             scores = audience_scores(self.scorer, self.cf, item, n_users=len(self.users))
         return audience_members(
-            self.scorer, scores, item, plays=self.plays, user_ids=self.users.ids,
-            tag_ids=self.tags.ids, n=n,
+            self.scorer,
+            scores,
+            item,
+            plays=self.plays,
+            user_ids=self.users.ids,
+            tag_ids=self.tags.ids,
+            n=n,
         )
 
     def user_tags(self, user_id: str, *, n: int = 20) -> list[TagWeight]:

@@ -96,10 +96,27 @@ class HybridScorer:
 
     def hybrid_scores(self, user_rows: np.ndarray) -> np.ndarray:
         user_rows = np.asarray(user_rows)
-        scores = blend_scores(
+        return self.blend_for(
             self.cf_scores(user_rows),
-            self.mapped_scores(user_rows),
-            self.space.match(user_rows),
+            None if self.user_factors is None else self.user_factors[user_rows],
+            self.space.user_profiles[user_rows],
+        )
+
+    def blend_for(
+        self, cf: np.ndarray, user_factors: np.ndarray | None, profiles: sp.csr_matrix
+    ) -> np.ndarray:
+        """The blend from a user's parts (CF scores, CF-space vector, tag profile), so a user
+        folded in at serving time is ranked by exactly the code that ranks trained users."""
+        mapped = (
+            None
+            if user_factors is None or self.mapped_factors is None
+            else user_factors @ self.mapped_factors.T
+        )
+        match = (profiles @ self.space.item_vectors.T).toarray().astype(np.float32)
+        scores = blend_scores(
+            cf,
+            mapped,
+            match,
             self.play_counts,
             params=self.blend,
             attention=self.attention,

@@ -7,15 +7,50 @@ from typing import Any
 
 import numpy as np
 
-from recommender.bundle import bundle_error, csr_arrays, csr_from, load_npz, save_npz
+from recommender.bundle import (
+    bundle_error,
+    csr_arrays,
+    csr_from,
+    library_versions,
+    load_npz,
+    save_npz,
+)
+from recommender.data.dataset import Dataset
 from recommender.data.vocabulary import Vocabulary
 from recommender.hybrid.blend import BlendParams
 from recommender.hybrid.scorer import ContentParams, HybridScorer
 from recommender.tags.profiles import TagSpace
 
+KIND = "hybrid"
 ARRAYS = "hybrid.npz"
 CF_DIR = "cf"
 MATRICES = ("plays", "item_vectors", "user_profiles", "item_crowd", "item_tags")
+
+
+def training_manifest(
+    dataset: Dataset, cf: Any, scorer: HybridScorer, *, model: str, seed: int
+) -> dict[str, Any]:
+    """What a bundle records about its training: versions, parameters, data summary."""
+    return {
+        "kind": KIND,
+        "versions": library_versions(("recsys", "numpy", "scipy", "scikit-learn", "implicit")),
+        "model": model,
+        "seed": seed,
+        "cf": cf.manifest(),
+        "blend": scorer.blend.to_dict(),
+        "content": scorer.content.to_dict(),
+        "data": {
+            "fingerprint": dataset.fingerprint(),
+            "users": dataset.n_users,
+            "items": dataset.n_items,
+            "tags": len(dataset.tags),
+            "plays": int(dataset.plays.nnz),
+            "tag_assignments": len(dataset.tag_events),
+            "cold_items": int((scorer.play_counts == 0).sum()),
+            "predicted_tags_model": dataset.predicted_model_version,
+        },
+        "default_ranker": "blend",
+    }
 
 
 def state_arrays(rec: Any) -> dict[str, np.ndarray]:
