@@ -180,6 +180,12 @@ def test_folded_profile_is_the_trained_profile(als):
         )
 
 
+def test_cf_vector_is_recovered_from_fold_in_scores(als):
+    scorer, rows = als.scorer, np.arange(0, 40, 3)
+    recovered = scorer.fold_in_factors(scorer.cf_scores(rows))
+    np.testing.assert_allclose(recovered, scorer.user_factors[rows], rtol=1e-3, atol=1e-4)
+
+
 def test_item_knn_fold_in_is_exact(knn):
     dataset = make_dataset()
     for user in (0, 1, 7):

@@ -95,22 +95,12 @@ def fold_in_profile(
     return l2_normalize_rows(applied_weight * tagged + (1.0 - applied_weight) * played)
 
 
-def fold_in_cf(cf: Any, plays: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray | None]:
-    """(CF scores (1, n_items) float32, user factors (1, f) or None for models without factors).
-
-    The scores come from the model's own fold-in path with its saved weighting
-    statistics, so a new user is weighted like a training user. The user vector (for
-    the content map's CF-space score) is recovered from those scores by least squares
-    against the item factors: exact for any factor model (scores = u . item_factors).
-    """
+def fold_in_cf(cf: Any, plays: sp.csr_matrix) -> np.ndarray:
+    """CF scores (1, n_items) float32 from the model's own fold-in path (ALS: implicit's
+    recalculate_user; item-KNN: history x similarity) with its saved weighting
+    statistics, so a new user is weighted exactly like a training user."""
     from recommender.cf.blas import single_threaded_blas
 
     weighted = cf.weighting.transform(plays)
     with single_threaded_blas():
-        scores = np.atleast_2d(np.asarray(cf._fold_in_scores(weighted), dtype=np.float32))
-    items = getattr(cf, "item_factors", None)
-    if items is None:
-        return scores, None
-    items = np.asarray(items, dtype=np.float64)
-    solution = np.linalg.lstsq(items, scores.T.astype(np.float64), rcond=None)[0]
-    return scores, solution.T.astype(np.float32)
+        return np.atleast_2d(np.asarray(cf._fold_in_scores(weighted), dtype=np.float32))

@@ -223,11 +223,13 @@ class HybridRecommender:
         are ignored; a history with nothing the bundle knows is an InputError."""
         from recommender.hybrid.foldin import fold_history, fold_in_cf, fold_in_profile
 
+        tagged = list(tagged)
         folded = fold_history(plays, tagged, items=self.items, tags=self.tags)
         if folded.empty:
             raise InputError(
-                f"none of the {len(plays)} played tracks and no tag of the history is known to"
-                " the model; run `recsys train` to include them, or recommend from --tags"
+                f"the model knows none of this history ({len(plays)} played tracks,"
+                f" {len(tagged)} tag assignments); run `recsys train` to include it,"
+                " or recommend from tags with --tags jazz,piano"
             )
         profile = fold_in_profile(
             self.scorer.space,
@@ -236,7 +238,8 @@ class HybridRecommender:
             applied_weight=self.scorer.content.applied_weight,
         )
         with _one_blas_thread():
-            cf_scores, user_factors = fold_in_cf(self.cf, folded.plays)
+            cf_scores = fold_in_cf(self.cf, folded.plays)
+            user_factors = self.scorer.fold_in_factors(cf_scores)
             scores = self.scorer.blend_for(cf_scores, user_factors, profile)
         return self._rank(
             scores,
