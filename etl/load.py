@@ -55,6 +55,10 @@ def bulk_transaction(engine: Engine) -> Iterator[BulkWriter]:
             with conn.begin():
                 if writer.postgres and writer.may_skip_triggers():
                     writer.cursor.execute("SET LOCAL session_replication_role = replica")
+                if not writer.postgres and not writer.dbapi.in_transaction:
+                    # Python's sqlite3 opens its transaction lazily, at the first DML: DDL
+                    # before it (DROP INDEX of an empty-table fill) would autocommit.
+                    writer.cursor.execute("BEGIN")
                 yield writer
         finally:
             if not writer.postgres:
