@@ -1,6 +1,6 @@
 """A user's history from the database, for users who arrived after the model was trained.
 
-Two small indexed queries by external id (listens, tag assignments) instead of
+Three small queries on primary-key prefixes (the user, their listens, their tags) instead of
 `load_dataset`: serving a new user must cost milliseconds, not a full table scan.
 """
 
