@@ -18,12 +18,23 @@ class LeakageError(RecsysError):
     """Train and test share an interaction (a bug in a splitter or in hand-made data)."""
 
 
+def sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """`np.unique` of a big integer array, sort-based: numpy's hash-based unique took 13 s
+    on 17.5M Last.fm-360K keys, a sort 1 s, and keys from a canonical CSR are already
+    strictly increasing (one comparison pass, no sort)."""
+    keys = np.asarray(keys)
+    if len(keys) < 2 or bool((keys[1:] > keys[:-1]).all()):
+        return keys
+    keys = np.sort(keys)
+    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+
+
 def interaction_keys(matrix: sp.spmatrix, n_items: int) -> np.ndarray:
     """Sorted unique `user * n_items + item` keys of a matrix's stored non-zeros."""
     coo = sp.coo_matrix(matrix)
     nonzero = coo.data != 0
     keys = coo.row[nonzero].astype(np.int64) * n_items + coo.col[nonzero].astype(np.int64)
-    return np.unique(keys)
+    return sorted_unique(keys)
 
 
 def check_no_leakage(train: Dataset | sp.spmatrix, test: sp.spmatrix) -> None:
@@ -42,7 +53,7 @@ def check_no_leakage(train: Dataset | sp.spmatrix, test: sp.spmatrix) -> None:
     what = "plays"
     if not len(shared) and isinstance(train, Dataset) and len(train.tag_events):
         events = train.tag_events
-        tag_keys = np.unique(events.user.astype(np.int64) * n_items + events.item)
+        tag_keys = sorted_unique(events.user.astype(np.int64) * n_items + events.item)
         shared = np.intersect1d(tag_keys, held, assume_unique=True)
         what = "tag assignments"
     if len(shared):

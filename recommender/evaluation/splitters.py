@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from recommender.data.dataset import Dataset
 from recommender.errors import InputError
+from recommender.evaluation.leakage import sorted_unique
 
 SPLITS = ("random", "leave-k-out", "time", "cold-items", "cold-users")
 
@@ -69,6 +70,14 @@ def _per_user_random_rank(rows: np.ndarray, n_users: int, rng: np.random.Generat
     return order, position, counts[rows[order]]
 
 
+def _in_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """np.isin against sorted unique keys by binary search (isin re-uniques them by hashing)."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(values), dtype=bool)
+    found = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
+    return sorted_keys[found] == values
+
+
 def _build(
     data: Dataset,
     name: str,
@@ -89,10 +98,10 @@ def _build(
 
     train_plays = matrix(0)
     held = part > 0
-    held_keys = np.unique(rows[held] * data.n_items + cols[held])
+    held_keys = sorted_unique(rows[held] * data.n_items + cols[held])
     events = data.tag_events
     event_keys = events.user.astype(np.int64) * data.n_items + events.item
-    kept_events = events.select(~np.isin(event_keys, held_keys))
+    kept_events = events.select(~_in_sorted(event_keys, held_keys))
     last_played = None
     if data.last_played is not None:
         mask = (train_plays != 0).astype(np.float64)
