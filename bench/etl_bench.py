@@ -3,7 +3,8 @@
 The input is a synthetic listens CSV (bench.synthetic) of the Last.fm-360K shape at
 --scale 1.0 (17.5M rows), and at least 2M rows at smaller scales. Ours is the whole
 CLI process, end to end (start-up, parse, validate, id mapping, indexed upserts,
-commit), on a fresh database each. The reference, measured in the same run, is the
+commit), on a fresh database each, then again on the loaded database (a no-change
+reload: the incremental merge path). The reference, measured in the same run, is the
 floor: the same rows, already in memory, bulk-inserted into a bare table with no
 indexes (sqlite3 executemany / psycopg COPY of the file). Also: peak RSS, and the
 HetRec 2K load time when ../shared/data is present.
@@ -117,6 +118,7 @@ def run(ctx: BenchContext) -> list[Result]:
     results: list[Result] = []
 
     db = ctx.work_dir / "etl" / "load.db"
+    load = os.getloadavg()[0]
     seconds, rss, summary, cpu = _cli(f"sqlite:///{db}", "etl", "csv", "--listens", str(listens))
     reference, reference_cpu = _sqlite_reference(listens, ctx.work_dir / "etl" / "reference.db")
     results.append(
@@ -127,7 +129,8 @@ def run(ctx: BenchContext) -> list[Result]:
             "rows/s",
             baseline=shape["rows"] / reference,
             peak_rss_mb=rss,
-            note=f"{note}; {seconds:.1f} s end to end; ref: sqlite3 executemany into a bare table",
+            note=f"{note}; {seconds:.1f} s end to end; ref: sqlite3 executemany into a bare "
+            f"table; load average {load:.1f}",
         )
     )
     results.append(
@@ -212,8 +215,11 @@ def _postgres(listens: Path, shape: dict, note: str) -> list[Result]:
     separator = "&" if "?" in POSTGRES_URL else "?"
     url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
     try:
+        load = os.getloadavg()[0]
         seconds, rss, summary, cpu = _cli(url, "etl", "csv", "--listens", str(listens))
         reference = _postgres_reference(listens, url)
+        seconds_again, _, again, cpu_again = _cli(url, "etl", "csv", "--listens", str(listens))
+        assert sum(again["loaded_by_table"].values()) == 0, again  # idempotent
         return [
             Result(
                 "etl",
@@ -223,7 +229,14 @@ def _postgres(listens: Path, shape: dict, note: str) -> list[Result]:
                 baseline=shape["rows"] / reference,
                 peak_rss_mb=rss,
                 note=f"{note}; {seconds:.1f} s end to end, client CPU {cpu:.1f} s; "
-                "ref: psycopg COPY into a bare table",
+                f"ref: psycopg COPY into a bare table; load average {load:.1f}",
+            ),
+            Result(
+                "etl",
+                "csv listens reload (no change) -> PostgreSQL",
+                shape["rows"] / seconds_again,
+                "rows/s",
+                note=f"{seconds_again:.1f} s end to end, client CPU {cpu_again:.1f} s",
             ),
         ]
     finally:
