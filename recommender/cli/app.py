@@ -63,28 +63,44 @@ _register_commands()
 
 
 def _fail(message: str, code: int) -> None:
-    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    first_line = (message.strip().splitlines() or [""])[0]
+    err_console.print(f"error: {first_line}", markup=False, highlight=False, soft_wrap=True)
     sys.exit(code)
+
+
+def _usage_hint(exc: typer.TyperException) -> str:
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "recsys"
+    return f"{exc.format_message()} (see '{command} --help')"
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, mapping every expected failure to one line and an exit code."""
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DBAPIError
 
     try:
-        app(args=argv)  # typer handles usage errors itself (exit 2)
+        code = app(args=argv, standalone_mode=False)
+    except typer.TyperException as exc:  # usage errors and bad option values: exit 2
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # a bare group prints its help, as click does
+            sys.exit(exc.exit_code)
+        _fail(_usage_hint(exc), exc.exit_code)
+    except typer.Abort:
+        _fail("aborted", 1)
     except RecsysError as exc:
         _fail(str(exc), exc.exit_code)
-    except OperationalError as exc:
+    except DBAPIError as exc:
         if os.environ.get("RECSYS_DEBUG"):
             raise
-        _fail(f"database error: {str(exc.orig).splitlines()[0]} (check RECSYS_DATABASE_URL)", 1)
+        _fail(f"database error: {str(exc.orig).strip() or type(exc.orig).__name__}"
+              " (check RECSYS_DATABASE_URL)", 1)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as exc:  # a bug: one line, the traceback only on request
         if os.environ.get("RECSYS_DEBUG"):
             raise
         _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with RECSYS_DEBUG=1 for details)", 1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import NoSuchModuleError
 
 from recommender.config import Settings
 from recommender.errors import InputError
@@ -28,13 +29,21 @@ def make_engine(url: str, *, create_schema: bool = True) -> Engine:
         parsed = make_url(url)
     except Exception as exc:  # sqlalchemy raises ArgumentError with a long message
         raise InputError(f"invalid database URL {url!r}: {exc}") from None
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
-        event.listen(engine, "connect", _enable_sqlite_wal)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url)
+            event.listen(engine, "connect", _enable_sqlite_wal)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except (ImportError, NoSuchModuleError) as exc:
+        raise InputError(
+            f"database URL {parsed.render_as_string(hide_password=True)!r} needs a driver that"
+            f" is not installed ({exc}); use sqlite:///PATH or postgresql+psycopg://..."
+        ) from None
+    except OSError as exc:
+        raise InputError(f"cannot create the database folder for {url!r}: {exc}") from None
     if create_schema:
         Base.metadata.create_all(engine)
     return engine
@@ -43,6 +52,3 @@ def make_engine(url: str, *, create_schema: bool = True) -> Engine:
 def engine_from_settings(settings: Settings | None = None) -> Engine:
     return make_engine((settings or Settings.load()).database_url)
 
-
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
