@@ -32,6 +32,7 @@ from etl.demo_world import (
     build_world,
 )
 from recommender.errors import DataFileError
+from recommender.tags.normalize import normalize_tag
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -205,7 +206,7 @@ def _render_audio(
 
 
 def _truth(world: DemoWorld, *, seed: int, clip_seconds: float, sample_rate: int) -> dict[str, Any]:
-    distinct_tags = {(u, t, " ".join(tag.lower().split())) for u, t, tag in world.tags}
+    distinct_tags = {(u, t, normalize_tag(tag)) for u, t, tag in world.tags}
     return {
         "generator": {
             "version": GENERATOR_VERSION,

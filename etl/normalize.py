@@ -1,6 +1,6 @@
 """Tag and id normalisation, in one place so ETL, models and queries agree on spelling.
 
-`normalize_tag` is the definition; `normalize_tags` applies it to an Arrow column by
+`normalize_tag` (recommender.tags.normalize) is the definition; `normalize_tags` applies it to an Arrow column by
 normalising only the distinct values (tag vocabularies are small even when the
 assignment log is huge), so both paths give byte-identical results.
 """
@@ -10,10 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-
-def normalize_tag(name: str) -> str:
-    """Lower case, strip, collapse runs of (Unicode) whitespace: "  Seen   LIVE " -> "seen live"."""
-    return " ".join(name.lower().split())
+from recommender.tags.normalize import normalize_tag
 
 
 def normalize_tags(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -25,7 +22,3 @@ def normalize_tags(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     normalised = pa.array([normalize_tag(v) for v in dictionary], type=pa.string())
     return pc.take(normalised, encoded.indices)
 
-
-def strip_ids(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """External ids lose surrounding whitespace ("u1 " and "u1" are the same user)."""
-    return pc.utf8_trim_whitespace(values)

@@ -121,6 +121,8 @@ def test_tag_filter_keeps_only_items_carrying_the_tag(demo):
     both = recommend_json(demo, "--user", "user-0002", "--tag", "jazz", "--tag", "piano")
     piano = set(rec.items.ids[rec.item_tags[:, rec.tags.index_of("piano")].nonzero()[0]])
     assert {r["item_id"] for r in both} <= carriers & piano
+    spelled = recommend_json(demo, "--user", "user-0002", "-n", "10", "--tag", "  JAZZ ")
+    assert spelled == results  # tags are normalised exactly as the loader stored them
 
 
 def test_new_user_from_tags(demo):
@@ -193,8 +195,11 @@ def test_missing_and_corrupt_bundle_say_run_recsys_train(demo, tmp_path):
 def test_recommend_does_not_import_lightgbm_or_librosa(demo):
     code = (
         "import sys\nfrom recommender.cli.app import main\n"
-        "try:\n    main(['recommend', '--user', 'user-0001', '--json'])\nexcept SystemExit:\n    pass\n"
-        "print('HEAVY', sorted(m for m in ('lightgbm', 'librosa', 'sklearn') if m in sys.modules), file=sys.stderr)\n"
+        "code = None\n"
+        "try:\n    main(['recommend', '--user', 'user-0001', '--json'])\n"
+        "except SystemExit as exc:\n    code = exc.code\n"
+        "heavy = sorted(m for m in ('lightgbm', 'librosa', 'sklearn') if m in sys.modules)\n"
+        "print('HEAVY', heavy, 'EXIT', code, file=sys.stderr)\n"
     )
     import subprocess
     import sys
@@ -202,4 +207,5 @@ def test_recommend_does_not_import_lightgbm_or_librosa(demo):
     result = subprocess.run(
         [sys.executable, "-c", code], env=demo["env"], capture_output=True, text=True
     )
-    assert "HEAVY []" in result.stderr, result.stderr
+    assert "HEAVY [] EXIT 0" in result.stderr, result.stderr
+    assert json.loads(result.stdout), "recommend printed no recommendations"

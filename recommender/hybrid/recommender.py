@@ -26,6 +26,7 @@ from recommender.hybrid.explain import explain_items
 from recommender.hybrid.results import AudienceMember, Recommendation, TagWeight
 from recommender.hybrid.scorer import ContentParams, HybridScorer, fit_scorer
 from recommender.hybrid.storage import KIND, training_manifest
+from recommender.tags.normalize import normalize_tag
 from recommender.tags.profiles import top_tags
 
 
@@ -134,7 +135,7 @@ class HybridRecommender:
     # ---- queries ---------------------------------------------------------------------------
     def _tag_indices(self, tags: Sequence[str]) -> np.ndarray:
         return np.asarray(
-            [self.tags.index_of(t.strip()) for t in tags if t.strip()], dtype=np.int64
+            [self.tags.index_of(normalize_tag(t)) for t in tags if normalize_tag(t)], dtype=np.int64
         )
 
     def _carrying(self, tags: Sequence[str] | None) -> np.ndarray | None:

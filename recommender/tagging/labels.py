@@ -22,6 +22,7 @@ from sqlalchemy import Engine, func, select
 
 from recommender.errors import DataFileError
 from recommender.storage.schema import Tag, TagAssignment, Track
+from recommender.tags.normalize import normalize_tag
 
 STOP_TAGS = (
     "seen live",
@@ -60,10 +61,6 @@ class LabelMatrix:
     skipped_rows: int = 0  # curated file rows that could not be used
 
 
-def normalise_tag(name: str) -> str:
-    return " ".join(str(name).lower().split())
-
-
 def _exclusions(
     names: list[str], Y: np.ndarray, artists: np.ndarray, config: LabelConfig
 ) -> dict[str, str]:
@@ -72,7 +69,7 @@ def _exclusions(
     share = positives / max(1, Y.shape[0])
     known = artists != ""
     all_artists = np.unique(artists[known])
-    stop = {normalise_tag(t) for t in config.stop_tags}
+    stop = {normalize_tag(t) for t in config.stop_tags}
     for j, name in enumerate(names):
         if name in stop:
             excluded[name] = "stop list"
@@ -164,7 +161,7 @@ def curated_labels(engine: Engine, path: Path, config: LabelConfig | None = None
         known = dict(conn.execute(select(Track.external_id, Track.id)).all())
         artist_rows = dict(conn.execute(select(Track.id, Track.artist)).all())
     tracks = frame["track"].str.strip()
-    tags = frame["tag"].map(normalise_tag)
+    tags = frame["tag"].map(normalize_tag)
     valid = (tracks != "") & (tags != "") & tracks.isin(known.keys())
     skipped = int((~valid).sum())
     if not valid.any():
