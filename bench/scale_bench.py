@@ -18,6 +18,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 from bench.etl_bench import POSTGRES_URL, _cli
@@ -108,8 +109,17 @@ def run(ctx: BenchContext) -> list[Result]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+class _Logged(list):
+    """The results so far, each also printed to stderr as it comes: a run that dies at
+    full scale (out of memory, out of time) still leaves the stages it finished."""
+
+    def append(self, result: Result) -> None:
+        print(f"  result: {json.dumps(asdict(result), default=str)}", file=sys.stderr, flush=True)
+        super().append(result)
+
+
 def _pipeline(scale: float, work: Path) -> list[Result]:
-    results: list[Result] = []
+    results: list[Result] = _Logged()
     peaks: dict[str, float] = {}
 
     wall, rss, gen = _stage(work, "generate", "--scale", str(scale))
@@ -174,7 +184,8 @@ def _pipeline(scale: float, work: Path) -> list[Result]:
             baseline=raw["users_per_second"],
             peak_rss_mb=peaks["recommend"],
             note=f"{ours['users']:,} users in {ours['seconds']:.1f} s, played items filtered;"
-            " ref = implicit model.recommend(all userids, user_items, N=10) on the same factors"
+            " ref = implicit model.recommend(all userids, user_items, N=10) on the same factors,"
+            " one BLAS thread as implicit advises"
             f" (ref peak {peaks['recommend (implicit)']:,.0f} MB);"
             f" CPU s ours/ref {ours['cpu_seconds']:.1f}/{raw['cpu_seconds']:.1f}",
         )
@@ -226,7 +237,7 @@ def _pipeline(scale: float, work: Path) -> list[Result]:
             + ", ".join(f"{stage} {mb:,.0f}" for stage, mb in peaks.items()),
         )
     )
-    return results
+    return list(results)
 
 
 ALS_NOTE = "64 factors, incl. our BM25 weighting"
