@@ -91,3 +91,41 @@ def test_training_needs_features_and_labels(engine, tmp_path):
         train_tagger(engine, tmp_path / "tagger")
     with pytest.raises(ModelBundleError, match="recsys train tagger"):
         load_tagger(tmp_path / "tagger")
+
+
+def _stored_versions(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(select(PredictedTag.model_version).distinct()).scalars())
+
+
+def test_bundle_and_stored_predictions_never_disagree(engine, catalogue, tmp_path, monkeypatch):
+    """A crash while storing leaves no bundle; a crash while saving leaves no rows."""
+    import recommender.tagging.training as training
+    from recommender.tagging.bundle import TaggerBundle
+
+    settings = dict(kind="linear", seed=0, feature_config=CONFIG, codebook=CodebookConfig(k=8))
+    model_dir = tmp_path / "models" / "tagger"
+
+    def broken_store(*args, **kwargs):
+        raise OSError("database went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(training, "store_predictions", broken_store)
+        with pytest.raises(OSError, match="went away"):
+            train_tagger(engine, model_dir, **settings)
+    assert not model_dir.exists()  # no bundle naming a version without rows
+    assert _stored_versions(engine) == set()
+
+    def broken_save(self, model_dir):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(TaggerBundle, "save", broken_save)
+        with pytest.raises(OSError, match="disk full"):
+            train_tagger(engine, model_dir, **settings)
+    assert not model_dir.exists()
+    assert _stored_versions(engine) == set()  # the unpublished version's rows were removed
+
+    report = train_tagger(engine, model_dir, **settings)
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    assert _stored_versions(engine) == {report.model_version} == {manifest["model_version"]}

@@ -5,8 +5,8 @@ a model fitted on the train part is scored on the held-out part against the
 popularity baseline (the reported metrics). The saved model is then refit on
 all labelled tracks with the same settings (more data, same recipe), and its
 predictions are stored for every track with features, cold-start tracks
-included, under a new model version, replacing that version's rows in one
-transaction.
+included, under a new model version, in one transaction; only then is the
+bundle swapped in, so the tagger on disk always has its rows in the database.
 """
 
 from __future__ import annotations
@@ -104,6 +104,12 @@ def store_predictions(
     return len(track_ids)
 
 
+def delete_predictions(engine: Engine, model_version: str) -> None:
+    """Remove one model version's predicted_tags (a tagger whose bundle was never published)."""
+    with engine.begin() as conn:
+        conn.execute(delete(PredictedTag).where(PredictedTag.model_version == model_version))
+
+
 def _labels(engine: Engine, labels_file: Path | None, config: LabelConfig) -> LabelMatrix:
     return (
         curated_labels(engine, labels_file, config) if labels_file else crowd_labels(engine, config)
@@ -194,10 +200,16 @@ def train_tagger(
             },
         },
     )
-    bundle.save(model_dir)
+    # Predictions first (one transaction), then the bundle: `model_dir` never names a
+    # version without stored rows, and a failed save takes its rows back out.
     predicted = store_predictions(
         engine, version, stored.track_ids, tags, bundle.predict(stored.summaries, stored.frames)
     )
+    try:
+        bundle.save(model_dir)
+    except BaseException:
+        delete_predictions(engine, version)
+        raise
     return TaggerReport(
         model_version=version,
         kind=kind,
