@@ -16,6 +16,7 @@ from recommender.evaluation.baselines import (
 from recommender.evaluation.leakage import LeakageError
 from recommender.evaluation.report import markdown_report, table_rows, tie_note
 from recommender.evaluation.runner import evaluate_dataset, evaluate_split, with_baselines
+from recommender.evaluation.split_tagger import keep_predicted_tags
 from recommender.evaluation.splitters import make_split
 from recommender.evaluation.synthetic import synthetic_dataset
 from recommender.models import create_ranker
@@ -105,7 +106,8 @@ def test_runner_compares_models_on_the_same_users_and_is_deterministic(data):
 
 
 def test_cold_items_ranks_only_cold_items_and_adds_tag_baselines(data):
-    result = evaluate_dataset(data, split="cold-items", models=[], k=5, seed=0)
+    synthetic = keep_predicted_tags("synthetic, generated from the true genres")
+    result = evaluate_dataset(data, split="cold-items", models=[], k=5, seed=0, prepare=synthetic)
     assert [m["name"] for m in result["models"]] == ["random", "pop", "tag-pop", "tag-cosine"]
     assert result["data"]["candidate_items"] == round(0.2 * 60)
     by_name = {m["name"]: m["metrics"] for m in result["models"]}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -164,8 +165,18 @@ def evaluate_dataset(
     """Split `dataset` with `seed`, then `evaluate_split` (with the baselines, by default).
 
     `prepare(split) -> (split, note)` adjusts the training side before any model
-    sees it (e.g. `split_tagger.refit_predicted_tags`); its note is kept in
-    the result's "notes".
+    sees it; its note is kept in the result's "notes".
+
+    Stored audio-predicted tags come from a tagger fitted on every crowd tag, the
+    held-out ones included, so scoring content models with them flatters them.
+    Hence, when `dataset` carries predicted tags and no `prepare` is given, they
+    are dropped (and a note says so) rather than silently used. To grade models
+    with audio tags, pass `prepare=split_tagger.leak_free_predicted_tags(engine,
+    seed=seed)`, which refits the tagger on the split's training tags (this
+    needs the database's audio features, hence the engine). Only if you know
+    the stored predictions never saw the held-out labels (synthetic ones, or a
+    tagger trained on an independent curated label file), keep them with
+    `prepare=split_tagger.keep_predicted_tags("why they cannot leak")`.
     """
     from recommender.evaluation.splitters import make_split
 
@@ -174,6 +185,17 @@ def evaluate_dataset(
     if prepare is not None:
         the_split, note = prepare(the_split)
         notes.append(note)
+    elif the_split.train.predicted_tags is not None:
+        stale = the_split.train.predicted_model_version
+        the_split = replace(
+            the_split,
+            train=the_split.train.replace(predicted_tags=None, predicted_model_version=None),
+        )
+        notes.append(
+            f"stored predicted tags ({stale}) dropped: their tagger saw every crowd tag, "
+            "held-out ones included; pass prepare=leak_free_predicted_tags(engine, seed=...) "
+            "to refit it on the split's training tags"
+        )
     names = [m for m in models if isinstance(m, str)]
     if baselines:
         ordered = with_baselines(names, split)

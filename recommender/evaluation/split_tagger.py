@@ -10,6 +10,7 @@ stored audio features; the split's training Dataset gets those predictions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -19,6 +20,36 @@ from sqlalchemy import Engine
 from recommender.evaluation.splitters import Split
 
 MIN_POSITIVES = 5  # as the tagger's own LabelConfig: rarer tags cannot be learned
+REFIT_VERSION_PREFIX = "split-refit-"
+
+
+def leak_free_predicted_tags(
+    engine: Engine, *, seed: int = 0, kind: str = "linear"
+) -> Callable[[Split], tuple[Split, str]]:
+    """The `prepare` hook of `evaluate_dataset`: refit the tagger on each split's training tags.
+
+    One hook for `recsys evaluate` and the validation of `recsys train`, so both
+    grade content models on predicted tags learned without the held-out labels.
+    """
+
+    def prepare(split: Split) -> tuple[Split, str]:
+        return refit_predicted_tags(engine, split, kind=kind, seed=seed)
+
+    return prepare
+
+
+def keep_predicted_tags(reason: str) -> Callable[[Split], tuple[Split, str]]:
+    """A `prepare` hook that keeps the dataset's predicted tags, saying why in the notes.
+
+    Only for predictions that never saw the held-out labels (synthetic ones, or a
+    tagger trained on an independent curated label file): `evaluate_dataset`
+    drops predicted tags unless a hook says what to do with them.
+    """
+
+    def prepare(split: Split) -> tuple[Split, str]:
+        return split, f"predicted tags kept: {reason}"
+
+    return prepare
 
 
 def refit_predicted_tags(
@@ -72,7 +103,7 @@ def refit_predicted_tags(
     predicted = sp.csr_matrix(
         (probabilities.ravel(), (rr.ravel(), cc.ravel())), shape=(train.n_items, len(train.tags))
     )
-    version = f"split-refit-{kind}-seed{seed}"
+    version = f"{REFIT_VERSION_PREFIX}{kind}-seed{seed}"
     note = (
         f"predicted tags refit on training tags only ({kind} tagger, "
         f"{int(labelled.sum())} labelled "
