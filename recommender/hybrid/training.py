@@ -1,4 +1,4 @@
-"""`recsys train` as a library call: tagger (if audio features exist), CF, content map, validation, bundle.
+"""`recsys train` as a library call: tagger (if audio exists), CF, content map, validation, bundle.
 
 The bundle goes to models/<version>/ and `models/current` moves to it only once
 it is complete, so a running `recsys recommend` never sees half a model.
@@ -10,11 +10,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, text
 
 from recommender.data.dataset import Dataset
+
+if TYPE_CHECKING:
+    from recommender.evaluation.splitters import Split
 
 
 @dataclass
@@ -36,16 +39,24 @@ def has_audio_features(engine: Engine) -> bool:
 
 
 def validation_metrics(
-    dataset: Dataset, *, model: str, params: dict[str, Any], seed: int, k: int = 10
+    dataset: Dataset,
+    *,
+    model: str,
+    params: dict[str, Any],
+    seed: int,
+    k: int = 10,
+    prepare: Callable[[Split], tuple[Split, str]] | None = None,
 ) -> dict[str, Any]:
     """NDCG/recall/precision@k of the blend, the LightGBM re-ranker and plain CF on a seeded
-    random 80/10/10 split (scored on its test part)."""
-    from recommender.evaluation.runner import evaluate_split
-    from recommender.evaluation.splitters import make_split
+    random 80/10/10 split (scored on its test part).
+
+    `prepare` is `evaluate_dataset`'s hook: without one, stored predicted tags are
+    dropped, because their tagger saw the held-out labels (see `train_bundle`).
+    """
+    from recommender.evaluation.runner import evaluate_dataset
     from recommender.hybrid.rankers import HybridRanker
     from recommender.hybrid.rerank import RerankRanker
 
-    split = make_split(dataset, "random", seed=seed)
     warm_only = HybridRanker(seed=seed, model=model, cold_slots=0, **params)
     warm_only.name = "hybrid-warm"  # no cold-track slots: ranking quality on played items alone
     rankers = [
@@ -54,9 +65,13 @@ def validation_metrics(
         RerankRanker(seed=seed, model=model, **params),
         model,
     ]
-    result = evaluate_split(rankers, split, k=k, seed=seed)
+    result = evaluate_dataset(
+        dataset, split="random", models=rankers, k=k, seed=seed, baselines=False, prepare=prepare
+    )
     keep = (f"ndcg@{k}", f"recall@{k}", f"precision@{k}")
     out: dict[str, Any] = {"split": "random 80/10/10 (test part)", "seed": seed}
+    if result["notes"]:
+        out["notes"] = result["notes"]
     for entry in result["models"]:
         metrics = entry.get("metrics", {})
         out[entry["name"]] = {m: round(metrics[m], 4) for m in keep if m in metrics}
@@ -100,7 +115,9 @@ def train_bundle(
 ) -> TrainReport:
     """Train everything on the whole store and publish a new bundle; returns what was done.
 
-    `tagger=None` trains the audio tagger exactly when audio features exist.
+    `tagger=None` trains the audio tagger exactly when audio features exist. The bundle
+    reads that tagger's predictions; validation refits a tagger on the split's
+    training tags instead, so the ranker decision is not made on leaked labels.
     """
     from recommender.bundle import new_version, publish
     from recommender.data.dataset import load_dataset
@@ -122,7 +139,10 @@ def train_bundle(
             "tags": len(report.tags),
         }
     step("loading the dataset")
-    dataset = load_dataset(engine)
+    # the tagger just trained, not whichever version sorts last in predicted_tags
+    dataset = load_dataset(
+        engine, predicted_model_version=tagger_summary["model_version"] if tagger_summary else None
+    )
     step(f"training {model} + content map")
     rec = HybridRecommender.train(dataset, model=model, factors=factors, seed=seed)
     if tagger_summary:
@@ -130,7 +150,16 @@ def train_bundle(
     if validate:
         step("validating on a held-out split")
         params = {"factors": factors} if factors else {}
-        rec.manifest["metrics"] = validation_metrics(dataset, model=model, params=params, seed=seed)
+        # The stored predicted tags were learned from every crowd tag, held-out ones
+        # included: validate with a tagger refit on the split's training tags only.
+        prepare = None
+        if dataset.predicted_tags is not None:
+            from recommender.evaluation.split_tagger import leak_free_predicted_tags
+
+            prepare = leak_free_predicted_tags(engine, seed=seed)
+        rec.manifest["metrics"] = validation_metrics(
+            dataset, model=model, params=params, seed=seed, prepare=prepare
+        )
         rec.manifest["default_ranker_reason"] = ranker_decision(rec.manifest["metrics"])
     else:
         rec.manifest["default_ranker_reason"] = "blend (not validated: --no-validate)"

@@ -1,0 +1,73 @@
+"""`train_bundle` on the demo with audio: validation grades with leak-free predicted tags, and the
+bundle reads the predictions of the tagger it just trained."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select
+
+pytestmark = pytest.mark.slow
+
+STALE_VERSION = "tagger-99991231T235959999999-stale"  # sorts after any real tagger version
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    import recommender.evaluation.split_tagger as split_tagger
+    from etl.audio_scan import scan_catalogue
+    from etl.demo import load_demo
+    from recommender.hybrid.training import train_bundle
+    from recommender.storage.engine import make_engine
+    from recommender.storage.schema import PredictedTag, Tag, Track
+
+    home: Path = tmp_path_factory.mktemp("hybrid-training")
+    engine = make_engine(f"sqlite:///{home / 'recsys.db'}")
+    load_demo(engine, home, users=50, tracks=60, seed=2, clip_seconds=2.0)
+    scan_catalogue(engine, workers=1, base_dir=home)
+    with engine.begin() as conn:  # predictions of some other, later-stamped tagger run
+        tag = conn.execute(select(Tag.id).order_by(Tag.id)).scalars().first()
+        tracks = conn.execute(select(Track.id)).scalars().all()
+        conn.execute(
+            insert(PredictedTag),
+            [
+                {"track_id": t, "tag_id": tag, "model_version": STALE_VERSION, "probability": 1.0}
+                for t in tracks
+            ],
+        )
+
+    refits = []  # training tag events of every split the validation refit the tagger on
+    original = split_tagger.refit_predicted_tags
+
+    def recording_refit(engine, split, **kwargs):
+        refits.append(len(split.train.tag_events))
+        return original(engine, split, **kwargs)
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(split_tagger, "refit_predicted_tags", recording_refit)
+    try:
+        report = train_bundle(engine, home / "models", model="als", factors=8, seed=3, tagger=True)
+    finally:
+        patch.undo()
+    manifest = json.loads((Path(report.path) / "manifest.json").read_text())
+    yield report, manifest, refits
+    engine.dispose()
+
+
+def test_bundle_reads_the_predictions_of_the_tagger_it_trained(trained):
+    report, manifest, _ = trained
+    assert report.tagger and report.tagger["model_version"] != STALE_VERSION
+    assert manifest["data"]["predicted_tags_model"] == report.tagger["model_version"]
+
+
+def test_validation_refits_the_tagger_on_the_split_training_tags(trained):
+    report, manifest, refits = trained
+    assert len(refits) == 1 and 0 < refits[0] < manifest["data"]["tag_assignments"]
+    notes = manifest["metrics"]["notes"]
+    assert "refit on training tags only" in notes[0]
+    assert notes[1] == "predicted tags: split-refit-linear-seed3"
+    for ranker in ("hybrid", "hybrid-warm", "rerank", "als"):
+        assert manifest["metrics"][ranker]["ndcg@10"] >= 0, manifest["metrics"][ranker]
+    assert report.metrics == manifest["metrics"] and manifest["default_ranker_reason"]
