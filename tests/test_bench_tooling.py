@@ -98,6 +98,7 @@ def test_figures_are_plausible(report):
         assert r["ratio"] == pytest.approx(r["value"] / r["baseline"])
     for db in ("SQLite", "PostgreSQL"):
         assert results[f"etl csv listens+tags -> {db}"]["value"] > 0
+        assert results[f"etl csv listens+tags -> {db}"]["baseline"] > 0  # plain bulk insert
         assert "0 rejected" in results[f"etl csv listens+tags -> {db}"]["note"]
         assert "tag events" in results[f"database -> matrix ({db})"]["note"]
     for name in ("pop", "als"):
