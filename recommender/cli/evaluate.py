@@ -46,17 +46,6 @@ def _print_table(caption: str, columns: list[str], rows: list[list[str]]) -> Non
     out.print(table)
 
 
-def _leak_free_predicted_tags(seed: int):
-    """Stored predicted tags were learned from every crowd tag; refit the tagger on the split's."""
-
-    def prepare(split):
-        from recommender.evaluation.split_tagger import refit_predicted_tags
-
-        return refit_predicted_tags(state.engine, split, seed=seed)
-
-    return prepare
-
-
 def evaluate(
     split: Annotated[
         str, typer.Option("--split", help=f"One of: {', '.join(SPLIT_NAMES)}.")
@@ -100,6 +89,7 @@ def evaluate(
         title,
     )
     from recommender.evaluation.runner import evaluate_dataset
+    from recommender.evaluation.split_tagger import leak_free_predicted_tags
 
     dataset = load_dataset(state.engine)
     with make_progress(quiet=state.quiet) as progress:
@@ -117,7 +107,11 @@ def evaluate(
             k=k,
             seed=seed,
             progress=on_progress,
-            prepare=_leak_free_predicted_tags(seed) if dataset.predicted_tags is not None else None,
+            prepare=(
+                leak_free_predicted_tags(state.engine, seed=seed)
+                if dataset.predicted_tags is not None
+                else None
+            ),
         )
     if report is not None:
         command = "recsys " + shlex.join(sys.argv[1:]) if sys.argv[1:] else None
