@@ -318,9 +318,13 @@ class BulkWriter:
         return self.cursor.fetchone() is None
 
     def _fill_empty(
-        self, target: str, columns: Sequence[tuple[str, str]], data: pa.Table, advance
+        self,
+        target: str,
+        columns: Sequence[tuple[str, str]],
+        data: pa.Table | str,
+        advance: Advance | None = None,
     ) -> int:
-        """Bulk-load an EMPTY, claimed table; its indexes are built once at the end.
+        """Bulk-load an EMPTY, claimed table from rows or a SELECT; indexes built at the end.
 
         Maintaining a B-tree row by row costs far more than one sorted build; and with no
         row to conflict with, ON CONFLICT is pure overhead. Measured on PostgreSQL, 2M
@@ -346,10 +350,15 @@ class BulkWriter:
             )
             (pkey,) = self.cursor.fetchone()
             self.cursor.execute(f"ALTER TABLE {target} DROP CONSTRAINT {pkey}")
-            self._copy(target, columns, data, advance)
-            count = data.num_rows
+            if isinstance(data, str):
+                count = self.execute(f"INSERT INTO {target} ({names}) {data}")
+            else:
+                self._copy(target, columns, data, advance)
+                count = data.num_rows
             key = ", ".join(c.name for c in meta.primary_key.columns)
             self.cursor.execute(f"ALTER TABLE {target} ADD CONSTRAINT {pkey} PRIMARY KEY ({key})")
+        elif isinstance(data, str):
+            count = self.execute(f"INSERT INTO {target} ({names}) {data}")
         else:
             self.stage(f"_etl_{target}", columns, data, advance)
             count = self.execute(
@@ -361,31 +370,57 @@ class BulkWriter:
         return count
 
     def merge_events(self, table: pa.Table, advance: Advance | None = None) -> tuple[int, int]:
-        """Add raw events, then recompute listens of the touched pairs from all events."""
-        self.stage(
-            "_etl_events",
-            [("user_id", "INTEGER"), ("track_id", "INTEGER"), ("played_at", "BIGINT")],
-            table.select(["user_id", "track_id", "played_at"]),
-            advance,
-        )
-        events = self.execute(
-            "INSERT INTO listen_events (user_id, track_id, played_at) "
-            "SELECT user_id, track_id, played_at FROM _etl_events WHERE true "
-            "ON CONFLICT (user_id, track_id, played_at) DO NOTHING"
-        )
+        """Add raw events, then recompute listens of the touched pairs from all events.
+
+        A big load into an empty `listen_events` is a fill (`_fill_empty`); then every
+        stored event is this load's, so listens aggregate the table without a join, and
+        fill `listens` too when that is empty. Measured on PostgreSQL, 2M events over 1M
+        pairs into an empty database: the two upserts took 4.8 s + 11.5 s, the fills
+        (COPY, keys, aggregate, index builds) 3.3 s.
+        """
+        columns = [("user_id", "INTEGER"), ("track_id", "INTEGER"), ("played_at", "BIGINT")]
+        data = table.select([c for c, _ in columns])
+        fresh = table.num_rows >= _REBUILD_MIN_ROWS and self._claim_if_empty("listen_events")
+        if fresh:
+            events = self._fill_empty("listen_events", columns, data, advance)
+            touched = ""
+        else:
+            self.stage("_etl_events", columns, data, advance)
+            if self.postgres:
+                self.cursor.execute("ANALYZE _etl_events")  # temp tables get no auto stats
+            events = self.execute(
+                "INSERT INTO listen_events (user_id, track_id, played_at) "
+                "SELECT user_id, track_id, played_at FROM _etl_events WHERE true "
+                "ON CONFLICT (user_id, track_id, played_at) DO NOTHING"
+            )
+            touched = (
+                "JOIN (SELECT DISTINCT user_id, track_id FROM _etl_events) p "
+                "ON e.user_id = p.user_id AND e.track_id = p.track_id "
+            )
         if advance:
             advance(table.num_rows)
-        listens = self.execute(
-            "INSERT INTO listens (user_id, track_id, play_count, last_played) "
+        aggregate = (
             "SELECT e.user_id, e.track_id, COUNT(*), MAX(e.played_at) FROM listen_events e "
-            "JOIN (SELECT DISTINCT user_id, track_id FROM _etl_events) p "
-            "ON e.user_id = p.user_id AND e.track_id = p.track_id WHERE true "
-            "GROUP BY e.user_id, e.track_id "
-            "ON CONFLICT (user_id, track_id) DO UPDATE SET play_count = excluded.play_count, "
-            "last_played = excluded.last_played WHERE listens.play_count <> excluded.play_count "
-            "OR listens.last_played IS DISTINCT FROM excluded.last_played"
+            f"{touched}WHERE true GROUP BY e.user_id, e.track_id"
         )
-        self.drop("_etl_events")
+        if fresh and self._claim_if_empty("listens"):
+            listen_columns = [
+                ("user_id", "INTEGER"),
+                ("track_id", "INTEGER"),
+                ("play_count", "BIGINT"),
+                ("last_played", "BIGINT"),
+            ]
+            listens = self._fill_empty("listens", listen_columns, aggregate)
+        else:
+            listens = self.execute(
+                f"INSERT INTO listens (user_id, track_id, play_count, last_played) {aggregate} "
+                "ON CONFLICT (user_id, track_id) DO UPDATE SET play_count = excluded.play_count, "
+                "last_played = excluded.last_played "
+                "WHERE listens.play_count <> excluded.play_count "
+                "OR listens.last_played IS DISTINCT FROM excluded.last_played"
+            )
+        if not fresh:
+            self.drop("_etl_events")
         return events, listens
 
     def merge_assignments(self, table: pa.Table, advance: Advance | None = None) -> int:

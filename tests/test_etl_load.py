@@ -181,3 +181,50 @@ def test_concurrent_loads_into_an_empty_table_serialise(postgres_url, tmp_path, 
     assert got in ({**expected[0], **expected[1]}, {**expected[1], **expected[0]})
     for engine in engines:
         engine.dispose()
+
+
+def _events_file(path: Path, *, rows: int = 3000, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    lines = ["user,track,timestamp"] + [
+        f"u{u},t{t},{ts}"
+        for u, t, ts in zip(
+            rng.integers(0, 100, rows),
+            rng.integers(0, 50, rows),
+            rng.integers(1_000_000, 1_000_400, rows),
+            strict=True,
+        )
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("counts_first", [False, True])
+def test_events_fill_matches_the_upsert_path(database_url, tmp_path, monkeypatch, counts_first):
+    """Events (with repeats) into empty event tables: fills give the upserts' contents,
+    also when `listens` already holds counts from an earlier load (merged, not filled)."""
+    events = _events_file(tmp_path / "events.csv")
+    counts = tmp_path / "counts.csv"
+    counts.write_text("user,track,count\nu1,t1,999\nu1,t999,5\n")
+    results = {}
+    for name, threshold in (("fill", 1), ("upsert", 10**12)):
+        url = database_url
+        if database_url.startswith("sqlite"):
+            url = f"sqlite:///{tmp_path / name}.db"
+        engine = make_engine(url)
+        if counts_first:
+            monkeypatch.setattr(etl.load, "_REBUILD_MIN_ROWS", 10**12)
+            load_csv(engine, counts)
+        monkeypatch.setattr(etl.load, "_REBUILD_MIN_ROWS", threshold)
+        summary = load_csv(engine, events)
+        results[name] = (summary.loaded_by_table, content_snapshot(engine))
+        assert load_csv(engine, events).loaded_by_table["listens"] == 0  # idempotent
+        if not database_url.startswith("sqlite"):
+            with engine.begin() as conn:
+                for table in ("listen_events", "listens", "rejects", "users", "tracks"):
+                    conn.exec_driver_sql(f"DELETE FROM {table}")
+        engine.dispose()
+    assert results["fill"] == results["upsert"]
+    listens = results["fill"][1]["listens"]
+    assert len(results["fill"][1]["listen_events"]) > len(listens) > 1000
+    if counts_first:  # events replace the counts of the pairs they touch, others stay
+        assert ("u1", "t999", 5, None) in listens
