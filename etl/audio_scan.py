@@ -114,6 +114,12 @@ def _write_batch(
                 )
             )
             if r["status"] == "ok":
+                # a file that decodes now is no longer a reject
+                conn.execute(
+                    delete(Reject).where(
+                        and_(Reject.file == r["path"], Reject.line == 0, Reject.reason == UNDECODABLE)
+                    )
+                )
                 conn.execute(
                     insert(TrackFeatures),
                     [
@@ -135,7 +141,7 @@ def _write_batch(
                 )
                 conn.execute(
                     update(Track)
-                    .where(and_(Track.id == r["track_id"], Track.checksum.is_(None)))
+                    .where(Track.id == r["track_id"])
                     .values(checksum=r["checksum"])
                 )
             else:  # the newest run owns the reject row for this file

@@ -96,6 +96,27 @@ def test_scan_is_resumable_and_notices_changed_files(engine, tmp_path):
     assert len(load_features(engine, CONFIG).track_ids) == 3
 
 
+def test_repaired_file_loses_its_reject_and_changed_file_updates_checksum(engine, tmp_path):
+    good = _catalogue(engine, tmp_path / "audio")
+    scan_catalogue(engine, workers=1, config=CONFIG, base_dir=tmp_path)
+    stub = tmp_path / "audio" / "stub.ogg"
+    write(stub, sine(330, 2.0), subtype="VORBIS")  # the broken file is fixed upstream
+    write(good["tone"], sine(880, 2.0))  # and another one is re-mastered
+    with engine.connect() as conn:
+        old_checksum = conn.execute(
+            select(Track.checksum).where(Track.external_id == "tone")
+        ).scalar_one()
+    repaired = scan_catalogue(engine, workers=1, config=CONFIG, base_dir=tmp_path)
+    assert (repaired.extracted, repaired.failed) == (2, 1)
+    with engine.connect() as conn:
+        rejected = [r.file for r in conn.execute(select(Reject.file)).all()]
+        new_checksum = conn.execute(
+            select(Track.checksum).where(Track.external_id == "tone")
+        ).scalar_one()
+    assert [f.rsplit("/", 1)[-1] for f in rejected] == ["gone.wav"]
+    assert new_checksum != old_checksum and len(new_checksum) == 64
+
+
 def test_parallel_scan_matches_serial(sqlite_url, tmp_path):
     from recommender.storage.engine import make_engine
 
@@ -114,3 +135,24 @@ def test_parallel_scan_matches_serial(sqlite_url, tmp_path):
     np.testing.assert_allclose(
         a.summaries, b.summaries, rtol=1e-5, atol=1e-5
     )  # BLAS threads differ
+
+
+def test_feature_bug_fails_the_cli_with_exit_1(sqlite_url, tmp_path, monkeypatch, capsys):
+    """An undecodable file is the data's fault (exit 0, reported); a crash in our code is not."""
+    import pytest
+
+    import recommender.audio.song_vector as song_vector
+    from recommender.cli.app import main
+    from recommender.storage.engine import make_engine
+
+    _catalogue(make_engine(sqlite_url), tmp_path / "audio")
+
+    def broken(*_args, **_kwargs):
+        raise ZeroDivisionError("feature bug")
+
+    monkeypatch.setattr(song_vector, "extract_file", broken)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--database-url", sqlite_url, "-q", "etl", "audio", "--workers", "1", "--json"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "feature extraction failed on 5 file(s)" in err[0]

@@ -37,13 +37,16 @@ def load_audio(
     if path.stat().st_size == 0:
         raise AudioDecodeError(f"{path}: empty file (0 bytes); re-export the audio")
     import librosa
+    from audioread.exceptions import DecodeError
 
     try:
         with warnings.catch_warnings():
             # librosa warns before falling back to audioread; the outcome is what matters.
             warnings.simplefilter("ignore")
             y, _ = librosa.load(path, sr=sr, mono=True, offset=offset, duration=duration)
-    except Exception as exc:  # soundfile/audioread raise many unrelated types
+    except (RuntimeError, EOFError, ValueError, OSError, DecodeError) as exc:
+        # soundfile raises LibsndfileError (a RuntimeError), audioread DecodeError, and
+        # truncated streams EOFError/ValueError; anything else is a bug, not bad audio.
         text = str(exc).strip()
         reason = text.splitlines()[0] if text else "not a recognised audio format"
         raise AudioDecodeError(

@@ -147,7 +147,7 @@ def scan_audio(
     workers: int | None, *, show: bool = True, as_json: bool = False, runner=None
 ) -> None:
     """Run the catalogue scan with a progress bar and print its summary."""
-    from etl.audio_scan import scan_catalogue
+    from etl.audio_scan import FEATURE_ERROR, scan_catalogue
 
     with make_progress(quiet=state.quiet) as progress:
         task = progress.add_task("audio features", total=None)
@@ -164,6 +164,13 @@ def scan_audio(
                 ["seconds", f"{summary.seconds:.1f}"]]
         rows += [[f"failed: {f['track']}", f"{f['reason']}: {f['message']}"] for f in summary.failures[:20]]
         print_table("etl audio", ["what", "value"], rows)
+    bugs = [f for f in summary.failures if f["reason"] == FEATURE_ERROR]
+    if bugs:  # undecodable files are the data's fault; a feature error is ours
+        from recommender.errors import RecsysError
+
+        raise RecsysError(
+            f"feature extraction failed on {len(bugs)} file(s), e.g. {bugs[0]['message']}"
+        )
 
 
 @app.command("audio")
