@@ -41,15 +41,36 @@ class RawTable:
     first_line: int  # physical line of table row 0
     skipped_lines: np.ndarray  # sorted physical lines the parser dropped (no table row)
     rejects: list[StructuralReject] = field(default_factory=list)
+    # per table row, line breaks inside its quoted values (None: there are none)
+    extra_lines: np.ndarray | None = None
 
     def lines_of(self, rows: np.ndarray) -> np.ndarray:
-        """Physical 1-based line numbers of table rows (vectorised)."""
+        """Physical 1-based line numbers of table rows (vectorised).
+
+        Row r starts `first_line + r + E(r)` lines in, E(r) being the quoted line
+        breaks of the rows before it, plus the parser-skipped rows before it: the
+        k-th skipped row (logical number N_k) sits before table row `N_k - first_line - k`.
+        """
         rows = np.asarray(rows, dtype=np.int64)
-        if self.skipped_lines.size == 0:
-            return rows + self.first_line
-        # k-th skipped line would have been row (line - first_line - k); shift past each.
-        positions = self.skipped_lines - self.first_line - np.arange(self.skipped_lines.size)
-        return rows + self.first_line + np.searchsorted(positions, rows, side="right")
+        lines = rows + self.first_line + self._breaks_before(rows)
+        if self.skipped_lines.size:
+            lines = lines + np.searchsorted(self._skipped_positions(), rows, side="right")
+        return lines
+
+    def physical_skipped_line(self, logical: int) -> int:
+        """The physical line of a row the parser skipped, from its logical row number."""
+        position = int(np.searchsorted(self.skipped_lines, logical))
+        before_row = logical - self.first_line - position
+        return logical + int(self._breaks_before(np.array([before_row]))[0])
+
+    def _skipped_positions(self) -> np.ndarray:
+        return self.skipped_lines - self.first_line - np.arange(self.skipped_lines.size)
+
+    def _breaks_before(self, rows: np.ndarray) -> np.ndarray:
+        if self.extra_lines is None:
+            return np.zeros(len(rows), dtype=np.int64)
+        cumulative = np.concatenate(([0], np.cumsum(self.extra_lines)))
+        return cumulative[np.clip(rows, 0, len(self.extra_lines))]
 
 
 def _check_readable(path: Path) -> None:
@@ -208,16 +229,33 @@ def _read_delimited(
     except pa.ArrowInvalid as exc:
         raise DataFileError(f"{path}: cannot parse as delimited text ({exc})") from None
     table = pa.table([table.column(p) for p in wanted.values()], names=list(wanted))
-    # With serial parsing pyarrow's row number is the physical line (header included).
+    # With serial parsing pyarrow numbers rows from the header (1), so exactly.
     skipped = np.array(sorted(n for n, _ in invalid), dtype=np.int64)
     rejects = [StructuralReject(line, "undecodable_text", raw) for line, raw in decoded.undecodable]
-    rejects += [StructuralReject(n, "wrong_column_count", text) for n, text in invalid]
-    return RawTable(
+    raw = RawTable(
         path=path,
         table=table,
         encoding=decoded.encoding,
         delimiter=delim,
         first_line=2,
         skipped_lines=skipped,
-        rejects=rejects,
+        extra_lines=_quoted_line_breaks(table) if quoting else None,
     )
+    # pyarrow numbers skipped rows logically (a quoted line break does not count)
+    raw.rejects = rejects + [
+        StructuralReject(raw.physical_skipped_line(n), "wrong_column_count", text)
+        for n, text in invalid
+    ]
+    return raw
+
+
+def _quoted_line_breaks(table: pa.Table) -> np.ndarray | None:
+    """Line breaks inside each row's values (only quoted values can hold them)."""
+    import pyarrow.compute as pc
+
+    counts = np.zeros(table.num_rows, dtype=np.int64)
+    for column in table.columns:
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(pa.string())
+        counts += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False).astype(np.int64)
+    return counts if counts.any() else None

@@ -74,7 +74,7 @@ class RowChecks:
         return _flat(self.raw.table.column(name))
 
     def ids(self, name: str, *, max_length: int) -> pa.Array:
-        """Stripped external ids; empty -> empty_id, too long -> too_long.
+        """Stripped external ids; empty -> empty_id, too long -> too_long, a line break -> line_break_in_id.
 
         Dictionary-encoded columns are checked once per distinct value.
         """
@@ -84,12 +84,14 @@ class RowChecks:
             lengths = _char_lengths(values, max_length)
             indices = column.indices.to_numpy(zero_copy_only=False)
             self.fail(_has_nul(values)[indices], "undecodable_text")
+            self.fail(_has_line_break(values)[indices], "line_break_in_id")
             self.fail(lengths[indices] == 0, "empty_id")
             self.fail(lengths[indices] > max_length, "too_long")
             return pa.DictionaryArray.from_arrays(column.indices, values)
         values = pc.utf8_trim_whitespace(column)
         lengths = _char_lengths(values, max_length)
         self.fail(_has_nul(values), "undecodable_text")
+        self.fail(_has_line_break(values), "line_break_in_id")
         self.fail(lengths == 0, "empty_id")
         self.fail(lengths > max_length, "too_long")
         return values
@@ -165,6 +167,11 @@ def _char_lengths(values: pa.Array, max_length: int) -> np.ndarray:
 def _has_nul(values: pa.Array) -> np.ndarray:
     # NUL is valid UTF-8 but no database text column accepts it.
     return _np(pc.match_substring(values, "\x00"))
+
+
+def _has_line_break(values: pa.Array) -> np.ndarray:
+    # A quoted id spanning lines is almost always a broken quote, never a real id.
+    return _np(pc.match_substring_regex(values, "[\r\n]"))
 
 
 def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
