@@ -59,3 +59,46 @@ def test_load_dataset_builds_user_item_matrix_with_cold_items(engine):
     assert data.item_meta["has_audio"].tolist() == [True, False, True]
     assert data.fingerprint() == load_dataset(engine).fingerprint()
     np.testing.assert_array_equal(data.users.ids, ["u1", "u2"])
+
+
+def test_rows_referencing_missing_keys_fail_loudly():
+    from recommender.data.dataset import _contiguous
+    from recommender.errors import RecsysError
+
+    assert _contiguous(np.array([12, 10]), np.array([10, 11, 12])).tolist() == [2, 0]
+    assert _contiguous(np.array([30, 10]), np.array([10, 20, 30])).tolist() == [2, 0]
+    with pytest.raises(RecsysError, match="changed while it was being read"):
+        _contiguous(np.array([13]), np.array([10, 11, 12]))  # gap-free keys, beyond the end
+    with pytest.raises(RecsysError, match="changed while it was being read"):
+        _contiguous(np.array([25]), np.array([10, 20, 30]))  # between two keys
+
+
+def test_load_dataset_reads_one_snapshot_while_a_writer_commits(tmp_path):
+    """A user committed by another connection mid-read is not half-seen (SQLite WAL)."""
+    from sqlalchemy import text as sql
+
+    from recommender.data import dataset as dataset_module
+    from recommender.storage.engine import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    with engine.begin() as conn:
+        conn.execute(insert(User), [{"id": 1, "external_id": "u1"}])
+        conn.execute(insert(Track), [{"id": 1, "external_id": "t1", "audio_path": None}])
+        conn.execute(insert(Listen), [{"user_id": 1, "track_id": 1, "play_count": 2}])
+    writer = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    real_read = dataset_module.read_int_columns
+
+    def read_after_a_commit(conn, table, columns, **kwargs):
+        if table == "listens":  # users were already read: now a load commits a new user
+            with writer.begin() as other:
+                other.execute(sql("INSERT INTO users (id, external_id) VALUES (2, 'u2')"))
+                other.execute(sql("INSERT INTO listens (user_id, track_id, play_count) VALUES (2, 1, 5)"))
+        return real_read(conn, table, columns, **kwargs)
+
+    dataset_module.read_int_columns = read_after_a_commit
+    try:
+        data = load_dataset(engine)
+    finally:
+        dataset_module.read_int_columns = real_read
+    assert data.plays.shape == (1, 1) and data.plays.nnz == 1  # the snapshot before the commit
+    assert load_dataset(engine).plays.shape == (2, 1)

@@ -9,15 +9,18 @@ datasets with `replace`, never by mutating one.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from recommender.data.int_columns import NULL_INT, read_int_columns
 from recommender.data.vocabulary import Vocabulary
+from recommender.errors import RecsysError
 
 
 @dataclass(frozen=True)
@@ -96,11 +99,43 @@ class Dataset:
 
 
 def _contiguous(db_ids: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
-    """Map database primary keys to positions in `sorted_keys` (vectorised)."""
+    """Map database primary keys to positions in `sorted_keys` (vectorised).
+
+    A key that is not there means the tables were not read from one snapshot;
+    that must fail loudly, never map to a neighbour's index.
+    """
+    if not len(db_ids):
+        return np.zeros(0, dtype=np.int32)
     if len(sorted_keys) and sorted_keys[-1] - sorted_keys[0] == len(sorted_keys) - 1:
         # gap-free autoincrement keys (the usual case): a subtraction, not a binary search
-        return (db_ids - sorted_keys[0]).astype(np.int32)
-    return np.searchsorted(sorted_keys, db_ids).astype(np.int32)
+        positions = db_ids - sorted_keys[0]
+        valid = (positions.min() >= 0) and (positions.max() < len(sorted_keys))
+    else:
+        positions = np.searchsorted(sorted_keys, db_ids)
+        inside = positions < len(sorted_keys)
+        valid = bool(inside.all()) and bool(np.all(sorted_keys[positions] == db_ids))
+    if not valid:
+        raise RecsysError(
+            "the database changed while it was being read (rows reference ids that were not"
+            " there); run the command again"
+        )
+    return positions.astype(np.int32)
+
+
+@contextmanager
+def _snapshot(engine: Engine) -> Iterator[Connection]:
+    """One consistent view of every table, even while an ETL load commits meanwhile."""
+    if engine.dialect.name == "postgresql":
+        repeatable = engine.connect().execution_options(isolation_level="REPEATABLE READ")
+        with repeatable as conn, conn.begin():
+            yield conn
+        return
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            # pysqlite opens no transaction for SELECTs; BEGIN pins one WAL snapshot,
+            # and closing the connection rolls it back.
+            conn.exec_driver_sql("BEGIN")
+        yield conn
 
 
 def load_dataset(engine: Engine, *, predicted_model_version: str | None = None) -> Dataset:
@@ -109,7 +144,7 @@ def load_dataset(engine: Engine, *, predicted_model_version: str | None = None) 
     Predicted tags come from `predicted_model_version`, or by default from the
     greatest model version string (taggers use sortable, timestamped versions).
     """
-    with engine.connect() as conn:
+    with _snapshot(engine) as conn:
         users = pd.read_sql_query("SELECT id, external_id FROM users ORDER BY id", conn)
         tracks = pd.read_sql_query(
             "SELECT id, external_id, title, artist, audio_path FROM tracks ORDER BY id", conn
