@@ -1,9 +1,13 @@
 """Bulk, idempotent writes: stage rows in a temp table, then merge with set-based SQL.
 
 Staging goes through the raw DBAPI cursor - `executemany` in large batches on SQLite,
-`COPY ... FROM STDIN` on PostgreSQL - and every merge is one `INSERT ... SELECT ...
-ON CONFLICT` statement, identical on both databases. All of it runs inside the
-caller's transaction, so a load is visible completely or not at all.
+`COPY ... FROM STDIN` on PostgreSQL (binary for integer columns, CSV otherwise, both
+built in C) - and a merge is set-based SQL: `INSERT ... SELECT ... ON CONFLICT` on
+SQLite, `UPDATE ... FROM` + `INSERT ... SELECT` on PostgreSQL. A big load into an
+EMPTY table skips the merge: rows go straight in with the indexes (PostgreSQL: the
+primary key too) dropped and rebuilt once, under a lock that keeps the table empty
+for anyone else until commit. All of it runs inside the caller's transaction, so a
+load is visible completely or not at all, and a rollback restores every index.
 
 Merge rules (documented behaviour, relied on by tests):
 - ids (users, tracks, tags) are created once and never renamed;
