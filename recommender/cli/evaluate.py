@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -117,7 +118,9 @@ def evaluate(
         command = "recsys " + shlex.join(sys.argv[1:]) if sys.argv[1:] else None
         try:
             report.parent.mkdir(parents=True, exist_ok=True)
-            report.write_text(markdown_report(result, command=command))
+            partial = report.with_name(f".{report.name}.partial")
+            partial.write_text(markdown_report(result, command=command))
+            os.replace(partial, report)  # a reader never sees half a report
         except OSError as exc:
             raise InputError(f"--report: cannot write {report}: {exc.strerror}") from None
     if as_json:

@@ -12,6 +12,7 @@ score; a user with fewer than N unplayed items gets fewer rows.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -180,11 +181,16 @@ def recommend_all_local(
             ("score", pa.float32()),
         ]
     )
-    with pq.ParquetWriter(out, schema) as writer:
-        for batch in table.to_batches(max_chunksize=4096):
-            result = top_n_batch(batch, factors, ids, n)
-            rows += result.num_rows
-            writer.write_batch(result)
+    partial = out.with_name(f".{out.name}.partial")  # renamed only once complete
+    try:
+        with pq.ParquetWriter(partial, schema) as writer:
+            for batch in table.to_batches(max_chunksize=4096):
+                result = top_n_batch(batch, factors, ids, n)
+                rows += result.num_rows
+                writer.write_batch(result)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
     return BatchSummary(
         users=len(user_ids),
         rows=rows,
