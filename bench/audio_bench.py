@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.harness import Result
+from bench.harness import Result, parallel_ceiling
 
 NAME = "audio"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -155,6 +155,15 @@ def _throughput(paths: list[str], audio_seconds: float) -> tuple[list[Result], d
                 "x",
                 baseline=round(speed[cores][1] / speed[1][1], 2),
                 note=f"ideal {cores}.0; baseline = plain script",
+            )
+        )
+        results.append(
+            Result(
+                NAME,
+                f"machine ceiling: pure-CPU loop, 1 -> {cores} processes",
+                round(parallel_ceiling(cores), 2),
+                "x",
+                note="what this machine's cores deliver right now (ideal = cores)",
             )
         )
     return results, cache

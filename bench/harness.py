@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -72,9 +71,28 @@ def machine_info() -> dict:
     }
 
 
-def peak_rss_mb_children() -> float:
-    """Peak resident memory of the finished child processes (ru_maxrss is in KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def _spin(_: int) -> int:
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    return total
+
+
+def parallel_ceiling(processes: int) -> float:
+    """How much faster `processes` busy processes finish than one, on this machine now.
+
+    Virtual cores are often shared: a speed-up is only judged against this ceiling.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    timings = []
+    for workers in (1, processes):
+        with ProcessPoolExecutor(workers) as pool:
+            list(pool.map(_spin, range(processes)))  # warm the workers up
+            started = time.perf_counter()
+            list(pool.map(_spin, range(processes * 2)))
+            timings.append(time.perf_counter() - started)
+    return timings[0] / timings[1]
 
 
 def run_measured(cmd: list[str], **kwargs) -> tuple[float, float, subprocess.CompletedProcess]:
