@@ -117,7 +117,9 @@ def _write_batch(
                 # a file that decodes now is no longer a reject
                 conn.execute(
                     delete(Reject).where(
-                        and_(Reject.file == r["path"], Reject.line == 0, Reject.reason == UNDECODABLE)
+                        and_(
+                            Reject.file == r["path"], Reject.line == 0, Reject.reason == UNDECODABLE
+                        )
                     )
                 )
                 conn.execute(
@@ -140,9 +142,7 @@ def _write_batch(
                     ],
                 )
                 conn.execute(
-                    update(Track)
-                    .where(Track.id == r["track_id"])
-                    .values(checksum=r["checksum"])
+                    update(Track).where(Track.id == r["track_id"]).values(checksum=r["checksum"])
                 )
             else:  # the newest run owns the reject row for this file
                 conn.execute(
@@ -179,41 +179,51 @@ def scan_catalogue(
     local process pool; recommender.spark.audio.spark_results runs them on Spark).
     `workers` defaults to every core; 1 runs in this process.
     """
-    from etl.runs import RunSummary, finish_run, start_run
+    from etl.runs import tracked_run
 
     config = config or FeatureConfig()
     workers = max(1, workers or os.cpu_count() or 1)
     base_dir = (base_dir or Path.cwd()).absolute()
     started = time.perf_counter()
-    run_id = start_run(
-        engine, "audio", {"workers": workers, "extractor_version": config.extractor_version}
-    )
-    summary = ScanSummary(run_id=run_id, extractor_version=config.extractor_version)
-    with engine.connect() as conn:
-        tracks = conn.execute(
-            select(Track.id, Track.external_id, Track.audio_path)
-            .where(Track.audio_path.is_not(None))
-            .order_by(Track.id)
-        ).all()
-        known = dict(
-            conn.execute(
-                select(TrackFeatures.track_id, TrackFeatures.checksum).where(
-                    TrackFeatures.extractor_version == config.extractor_version
-                )
-            ).all()
+    summary = ScanSummary(run_id=0, extractor_version=config.extractor_version)
+
+    def counts() -> str:
+        return (
+            f"{summary.extracted} extracted, {summary.skipped} unchanged, {summary.failed} failed"
         )
-    names = {t.id: t.external_id for t in tracks}
-    tasks = [
-        (t.id, _resolve(t.audio_path, base_dir), known.get(t.id), config.to_json()) for t in tracks
-    ]
-    summary.tracks = len(tasks)
-    status = "failed"
-    try:
+
+    with tracked_run(
+        engine,
+        "audio",
+        {"workers": workers, "extractor_version": config.extractor_version},
+        ok_message=counts,
+    ) as run:
+        summary.run_id = run_id = run.run_id
+        with engine.connect() as conn:
+            tracks = conn.execute(
+                select(Track.id, Track.external_id, Track.audio_path)
+                .where(Track.audio_path.is_not(None))
+                .order_by(Track.id)
+            ).all()
+            known = dict(
+                conn.execute(
+                    select(TrackFeatures.track_id, TrackFeatures.checksum).where(
+                        TrackFeatures.extractor_version == config.extractor_version
+                    )
+                ).all()
+            )
+        names = {t.id: t.external_id for t in tracks}
+        tasks = [
+            (t.id, _resolve(t.audio_path, base_dir), known.get(t.id), config.to_json())
+            for t in tracks
+        ]
+        summary.tracks = run.rows_in = len(tasks)
         pending: list[dict[str, Any]] = []
         for done, result in enumerate(
             runner(tasks) if runner else _results(tasks, workers), start=1
         ):
             _count(summary, result, names)
+            run.rows_loaded, run.rows_rejected = summary.extracted, summary.failed
             pending.append(result)
             if len(pending) >= BATCH:
                 _write_batch(engine, pending, config, run_id)
@@ -221,23 +231,7 @@ def scan_catalogue(
             if progress is not None:
                 progress(done, len(tasks))
         _write_batch(engine, pending, config, run_id)
-        status = "ok"
-    finally:
         summary.seconds = time.perf_counter() - started
-        run = RunSummary(
-            run_id=run_id,
-            source="audio",
-            rows_in=summary.tracks,
-            rows_loaded=summary.extracted,
-            rows_rejected=summary.failed,
-        )
-        finish_run(
-            engine,
-            run,
-            status=status,
-            message=f"{summary.extracted} extracted, {summary.skipped} unchanged, "
-            f"{summary.failed} failed",
-        )
     return summary
 
 

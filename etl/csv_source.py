@@ -11,7 +11,6 @@ the catalogue file's folder are stored absolute.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,7 +20,7 @@ from etl.ingest import LoadContext, ingest_catalogue, ingest_events, ingest_list
 from etl.load import bulk_transaction
 from etl.normalize import normalize_tags
 from etl.reader import RawTable, read_table
-from etl.runs import RunSummary, finish_run, start_run
+from etl.runs import RunSummary, tracked_run
 from etl.validate import Checked, RowChecks
 from recommender.errors import DataFileError
 from recommender.storage.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH
@@ -128,12 +127,10 @@ def load_csv(
                 else "file not found; check the path"
             )
             raise DataFileError(f"{path}: {what}")
-    run_id = start_run(
+    with tracked_run(
         engine, "csv", {k: str(v) for k, v in files.items()} | {"delimiter": delimiter}
-    )
-    summary = RunSummary(run_id=run_id, source="csv")
-    started = time.perf_counter()
-    try:
+    ) as summary:
+        run_id = summary.run_id
         with bulk_transaction(engine) as writer:
             ctx = LoadContext(writer, summary, progress)
             if "catalogue" in files:
@@ -175,15 +172,4 @@ def load_csv(
             summary.add_loaded("rejects", ctx.writer.insert_rejects(run_id, ctx.rejects))
             summary.add_rejects(ctx.rejects)
             summary.rows_loaded = summary.rows_in - summary.rows_rejected
-    except BaseException as exc:
-        summary.seconds = time.perf_counter() - started
-        finish_run(
-            engine,
-            summary,
-            status="failed",
-            message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-        )
-        raise
-    summary.seconds = time.perf_counter() - started
-    finish_run(engine, summary, status="ok")
     return summary

@@ -17,7 +17,6 @@ duplicates fold into one (186,477 rows in tag_assignments).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ from etl.ingest import LoadContext, ingest_catalogue, ingest_listens, ingest_tag
 from etl.load import bulk_transaction
 from etl.normalize import normalize_tags
 from etl.reader import RawTable, read_table
-from etl.runs import RunSummary, finish_run, start_run
+from etl.runs import RunSummary, tracked_run
 from etl.validate import Checked, RowChecks
 from recommender.errors import DataFileError
 from recommender.storage.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH
@@ -146,12 +145,10 @@ def load_lastfm_2k(
         raise DataFileError(
             f"unknown_artists must be 'create' or 'reject', not {unknown_artists!r}"
         )
-    run_id = start_run(
+    with tracked_run(
         engine, "lastfm-2k", {"directory": str(directory), "unknown_artists": unknown_artists}
-    )
-    summary = RunSummary(run_id=run_id, source="lastfm-2k")
-    started = time.perf_counter()
-    try:
+    ) as summary:
+        run_id = summary.run_id
         artists = _check_artists(_read(directory, "artists.dat", ["id", "name"]))
         tag_names = _check_tag_names(_read(directory, "tags.dat", ["tagID", "tagValue"]))
         listens = _check_listens(
@@ -180,15 +177,4 @@ def load_lastfm_2k(
             summary.add_loaded("rejects", ctx.writer.insert_rejects(run_id, ctx.rejects))
             summary.add_rejects(ctx.rejects)
             summary.rows_loaded = summary.rows_in - summary.rows_rejected
-    except BaseException as exc:
-        summary.seconds = time.perf_counter() - started
-        finish_run(
-            engine,
-            summary,
-            status="failed",
-            message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-        )
-        raise
-    summary.seconds = time.perf_counter() - started
-    finish_run(engine, summary, status="ok")
     return summary

@@ -4,14 +4,20 @@ A run row is committed as 'running' in its own transaction before any data is
 written, so a crash leaves a visible trace; the data goes in one transaction; the
 row is finished ('ok' or 'failed') afterwards. A run left 'running' by a process that
 no longer exists (same host, dead pid) is marked 'interrupted' by the next run.
+`tracked_run` is that lifecycle for a loader: every source goes through it, so the
+statuses mean the same thing whichever source wrote them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
+import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +25,8 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 
 from recommender.storage.schema import EtlRun
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -124,3 +132,46 @@ def finish_run(
                 message=message,
             )
         )
+
+
+@contextmanager
+def tracked_run(
+    engine: Engine,
+    source: str,
+    arguments: dict[str, Any],
+    *,
+    ok_message: Callable[[], str | None] | None = None,
+) -> Iterator[RunSummary]:
+    """Start a run, yield its summary, finish it as 'ok', 'failed' or 'interrupted'.
+
+    Ctrl-C is 'interrupted' (the same status a killed process gets from
+    `mark_stale_runs`), not 'failed': nothing was wrong with the input. The exception
+    that ended the load is what the caller must see, so if recording the failure fails
+    too (database gone), that second error is logged and noted on the original, which
+    is re-raised. `ok_message()` gives the message of a successful run.
+    """
+    summary = RunSummary(run_id=start_run(engine, source, arguments), source=source)
+    started = time.perf_counter()
+    try:
+        yield summary
+    except BaseException as exc:
+        summary.seconds = time.perf_counter() - started
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        try:
+            finish_run(engine, summary, status=status, message=_first_line(exc))
+        except Exception as secondary:
+            log.warning("could not mark etl run %s %s: %s", summary.run_id, status, secondary)
+            exc.add_note(
+                f"etl run {summary.run_id} is still marked 'running': recording "
+                f"'{status}' failed ({_first_line(secondary)})"
+            )
+        raise
+    summary.seconds = time.perf_counter() - started
+    finish_run(
+        engine, summary, status="ok", message=ok_message() if ok_message is not None else None
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text.strip() else type(exc).__name__
