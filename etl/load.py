@@ -1,13 +1,14 @@
 """Bulk, idempotent writes: stage rows in a temp table, then merge with set-based SQL.
 
 Staging goes through the raw DBAPI cursor - `executemany` in large batches on SQLite,
-`COPY ... FROM STDIN` on PostgreSQL (binary for integer columns, CSV otherwise, both
-built in C) - and a merge is set-based SQL: `INSERT ... SELECT ... ON CONFLICT` on
-SQLite, `UPDATE ... FROM` + `INSERT ... SELECT` on PostgreSQL. A big load into an
-EMPTY table skips the merge: rows go straight in with the indexes (PostgreSQL: the
-primary key too) dropped and rebuilt once, under a lock that keeps the table empty
-for anyone else until commit. All of it runs inside the caller's transaction, so a
-load is visible completely or not at all, and a rollback restores every index.
+`COPY ... FROM STDIN` on PostgreSQL (etl.pg_copy: binary for integer columns, CSV
+otherwise, both built in C) - and a merge is set-based SQL: `INSERT ... SELECT ... ON
+CONFLICT` on SQLite, `UPDATE ... FROM` + `INSERT ... SELECT` on PostgreSQL. A big load
+into an EMPTY table skips the merge (etl.empty_fill): rows go straight in with the
+indexes (PostgreSQL: the primary key too) dropped and rebuilt once, under a lock that
+keeps the table empty for anyone else until commit. All of it runs inside the caller's
+transaction, so a load is visible completely or not at all, and a rollback restores
+every index.
 
 Merge rules (documented behaviour, relied on by tests):
 - ids (users, tracks, tags) are created once and never renamed;
@@ -21,18 +22,19 @@ Counts returned are rows inserted or changed, so reloading the same input report
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
 import pyarrow as pa
 from sqlalchemy import Connection, Engine
-from sqlalchemy.schema import CreateIndex, DropIndex
+
+from etl.empty_fill import claim_if_empty, fill_empty
+from etl.pg_copy import copy_table
+from etl.pg_copy import fits_binary as _fits  # noqa: F401  (the name tests import)
 
 _SQLITE_BATCH = 100_000
 _REBUILD_MIN_ROWS = 100_000  # below this, index DDL costs more than it saves
-_COPY_CHUNK_ROWS = 500_000
 
 Advance = Callable[[int], None]
 
@@ -103,7 +105,7 @@ class BulkWriter:
         self.cursor.execute(f"CREATE TEMP TABLE {name} ({ddl})")
         names = ", ".join(c for c, _ in columns)
         if self.postgres:
-            self._copy(name, columns, table, advance)
+            copy_table(self.cursor, name, columns, table, advance)
         else:
             marks = ", ".join("?" for _ in columns)
             sql = f"INSERT INTO {name} ({names}) VALUES ({marks})"
@@ -113,40 +115,6 @@ class BulkWriter:
                 self.cursor.executemany(sql, zip(*cols, strict=True))
                 if advance:
                     advance(batch.num_rows)
-
-    def _copy(
-        self,
-        name: str,
-        columns: Sequence[tuple[str, str]],
-        table: pa.Table,
-        advance: Advance | None,
-    ) -> None:
-        """COPY `table` into `name`: binary for null-free integer columns, else CSV.
-
-        Both payloads are built in C (numpy / pyarrow), never row by row in Python
-        (psycopg's write_row is ~10x slower). Binary spares the server the text parsing.
-        """
-        import pyarrow.csv as pcsv
-
-        names = ", ".join(c for c, _ in columns)
-        binary = all(_BINARY_WIDTH.get(t) and _fits(table.column(c), t) for c, t in columns)
-        kind = "binary" if binary else "csv"
-        options = pcsv.WriteOptions(include_header=False, quoting_style="needed")
-        with self.cursor.copy(f"COPY {name} ({names}) FROM STDIN (FORMAT {kind})") as copy:
-            if binary:
-                copy.write(_PGCOPY_HEADER)
-            for start in range(0, table.num_rows, _COPY_CHUNK_ROWS):
-                batch = table.slice(start, _COPY_CHUNK_ROWS)
-                if binary:
-                    copy.write(_binary_rows(batch, [t for _, t in columns]))
-                else:
-                    buffer = io.BytesIO()
-                    pcsv.write_csv(batch, buffer, options)
-                    copy.write(buffer.getbuffer())
-                if advance:
-                    advance(batch.num_rows)
-            if binary:
-                copy.write(b"\xff\xff")  # file trailer: a tuple with -1 fields
 
     def execute(self, sql: str, params: Sequence | None = None) -> int:
         self.cursor.execute(sql, params or ())
@@ -242,7 +210,7 @@ class BulkWriter:
 
         `sets` and `changed` say how an existing row is updated and when, in ON CONFLICT
         terms (`excluded.x` is the new value). Into an empty table (big loads only) see
-        `_fill_empty`. Otherwise stage, then merge: on SQLite one INSERT ... SELECT ...
+        `etl.empty_fill`. Otherwise stage, then merge: on SQLite one INSERT ... SELECT ...
         ON CONFLICT (measured 1.3-1.6x faster than executemany straight into the target:
         the upsert's per-row statement overhead is paid on a bare temp table); on
         PostgreSQL see `_merge_postgres`. All-null columns (e.g. last_played of a counts
@@ -250,8 +218,8 @@ class BulkWriter:
         """
         staged = [(c, t) for c, t in columns if table.column(c).null_count < table.num_rows]
         data = table.select([c for c, _ in staged])
-        if table.num_rows >= _REBUILD_MIN_ROWS and self._claim_if_empty(target):
-            count = self._fill_empty(target, staged, data, advance)
+        if table.num_rows >= _REBUILD_MIN_ROWS and claim_if_empty(self, target):
+            count = fill_empty(self, target, staged, data, advance)
         else:
             names = ", ".join(c for c, _ in columns)
             kept = {c for c, _ in staged}
@@ -301,82 +269,10 @@ class BulkWriter:
         )
         return updated + inserted
 
-    def _claim_if_empty(self, target: str) -> bool:
-        """True if `target` is empty and stays so until commit (nobody else can fill it).
-
-        PostgreSQL: ACCESS EXCLUSIVE lock (`_fill_empty` drops indexes, which takes it
-        anyway), then look again: a concurrent load may have committed rows meanwhile
-        (READ COMMITTED: each statement sees the latest commits). A non-empty table is
-        never locked beyond what its upsert takes. SQLite: one writer at a time, and a
-        write on a stale read snapshot fails (SQLITE_BUSY_SNAPSHOT) rather than mixing.
-        """
-        if not self._is_empty(target):
-            return False
-        if not self.postgres:
-            return True
-        self.cursor.execute(f"LOCK TABLE {target} IN ACCESS EXCLUSIVE MODE")
-        return self._is_empty(target)
-
-    def _is_empty(self, target: str) -> bool:
-        self.cursor.execute(f"SELECT 1 FROM {target} LIMIT 1")
-        return self.cursor.fetchone() is None
-
-    def _fill_empty(
-        self,
-        target: str,
-        columns: Sequence[tuple[str, str]],
-        data: pa.Table | str,
-        advance: Advance | None = None,
-    ) -> int:
-        """Bulk-load an EMPTY, claimed table from rows or a SELECT; indexes built at the end.
-
-        Maintaining a B-tree row by row costs far more than one sorted build; and with no
-        row to conflict with, ON CONFLICT is pure overhead. Measured on PostgreSQL, 2M
-        listens: upsert with the primary key kept 9.9 s + index 1.5 s; COPY straight into
-        the table without any index, then primary key + index builds, 4.3 s. PostgreSQL
-        loses no check: rebuilding the primary key re-verifies uniqueness (and the rows
-        were made distinct by the caller), NOT NULL and CHECK constraints stay on. SQLite
-        cannot drop a primary key, so there the rows go through a temp table and a plain
-        INSERT ... SELECT (its PK check still runs). DDL is transactional on both, so a
-        crash or failure restores every index with the rollback.
-        """
-        from recommender.storage.schema import Base
-
-        meta = Base.metadata.tables[target]
-        indexes = sorted(meta.indexes, key=lambda i: i.name)
-        for index in indexes:
-            self.cursor.execute(str(DropIndex(index).compile(dialect=self.conn.dialect)))
-        names = ", ".join(c for c, _ in columns)
-        if self.postgres:
-            self.cursor.execute(
-                "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'",
-                (target,),
-            )
-            (pkey,) = self.cursor.fetchone()
-            self.cursor.execute(f"ALTER TABLE {target} DROP CONSTRAINT {pkey}")
-            if isinstance(data, str):
-                count = self.execute(f"INSERT INTO {target} ({names}) {data}")
-            else:
-                self._copy(target, columns, data, advance)
-                count = data.num_rows
-            key = ", ".join(c.name for c in meta.primary_key.columns)
-            self.cursor.execute(f"ALTER TABLE {target} ADD CONSTRAINT {pkey} PRIMARY KEY ({key})")
-        elif isinstance(data, str):
-            count = self.execute(f"INSERT INTO {target} ({names}) {data}")
-        else:
-            self.stage(f"_etl_{target}", columns, data, advance)
-            count = self.execute(
-                f"INSERT INTO {target} ({names}) SELECT {names} FROM _etl_{target}"
-            )
-            self.drop(f"_etl_{target}")
-        for index in indexes:
-            self.cursor.execute(str(CreateIndex(index).compile(dialect=self.conn.dialect)))
-        return count
-
     def merge_events(self, table: pa.Table, advance: Advance | None = None) -> tuple[int, int]:
         """Add raw events, then recompute listens of the touched pairs from all events.
 
-        A big load into an empty `listen_events` is a fill (`_fill_empty`); then every
+        A big load into an empty `listen_events` is a fill (`etl.empty_fill`); then every
         stored event is this load's, so listens aggregate the table without a join, and
         fill `listens` too when that is empty. Measured on PostgreSQL, 2M events over 1M
         pairs into an empty database: the two upserts took 4.8 s + 11.5 s, the fills
@@ -384,9 +280,9 @@ class BulkWriter:
         """
         columns = [("user_id", "INTEGER"), ("track_id", "INTEGER"), ("played_at", "BIGINT")]
         data = table.select([c for c, _ in columns])
-        fresh = table.num_rows >= _REBUILD_MIN_ROWS and self._claim_if_empty("listen_events")
+        fresh = table.num_rows >= _REBUILD_MIN_ROWS and claim_if_empty(self, "listen_events")
         if fresh:
-            events = self._fill_empty("listen_events", columns, data, advance)
+            events = fill_empty(self, "listen_events", columns, data, advance)
             touched = ""
         else:
             self.stage("_etl_events", columns, data, advance)
@@ -407,14 +303,14 @@ class BulkWriter:
             "SELECT e.user_id, e.track_id, COUNT(*), MAX(e.played_at) FROM listen_events e "
             f"{touched}WHERE true GROUP BY e.user_id, e.track_id"
         )
-        if fresh and self._claim_if_empty("listens"):
+        if fresh and claim_if_empty(self, "listens"):
             listen_columns = [
                 ("user_id", "INTEGER"),
                 ("track_id", "INTEGER"),
                 ("play_count", "BIGINT"),
                 ("last_played", "BIGINT"),
             ]
-            listens = self._fill_empty("listens", listen_columns, aggregate)
+            listens = fill_empty(self, "listens", listen_columns, aggregate)
         else:
             listens = self.execute(
                 f"INSERT INTO listens (user_id, track_id, play_count, last_played) {aggregate} "
@@ -463,36 +359,6 @@ class BulkWriter:
     def _count(self, table: str) -> int:
         self.cursor.execute(f"SELECT COUNT(*) FROM {table}")
         return int(self.cursor.fetchone()[0])
-
-
-_BINARY_WIDTH = {"INTEGER": 4, "BIGINT": 8}
-_PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no extension
-
-
-def _fits(column: pa.ChunkedArray, sql_type: str) -> bool:
-    """True if `column` is integer, null-free and in range of `sql_type` (INTEGER/BIGINT)."""
-    if not pa.types.is_integer(column.type) or column.null_count:
-        return False
-    if sql_type == "BIGINT" or len(column) == 0:
-        return True
-    import pyarrow.compute as pc
-
-    bounds = pc.min_max(column)
-    return -(2**31) <= bounds["min"].as_py() and bounds["max"].as_py() < 2**31
-
-
-def _binary_rows(batch: pa.Table, types: Sequence[str]) -> bytes:
-    """PostgreSQL binary COPY tuples for integer columns: one numpy record per row."""
-    fields = [("n", ">i2")]
-    for i, sql_type in enumerate(types):
-        width = _BINARY_WIDTH[sql_type]
-        fields += [(f"len{i}", ">i4"), (f"v{i}", f">i{width}")]
-    rows = np.empty(batch.num_rows, dtype=np.dtype(fields))
-    rows["n"] = len(types)
-    for i, sql_type in enumerate(types):
-        rows[f"len{i}"] = _BINARY_WIDTH[sql_type]
-        rows[f"v{i}"] = batch.column(i).to_numpy()
-    return rows.tobytes()
 
 
 def _to_list(column: pa.ChunkedArray) -> list:
