@@ -7,7 +7,8 @@ A synthetic Last.fm-360K-shaped play matrix scaled by ctx.scale. Measures
 - item-KNN batch top-10, ours (sparse product + shared top-n) vs implicit's recommend on
   the same weighted rows,
 - in-process single-user recommend latency p50/p99, and peak RSS of this process.
-Each timing is the best of `REPEATS` alternating runs, so a busy shared machine
+Each timing is the best of `REPEATS` alternating runs (2 for the ALS fit and batch from
+scale 0.1 up, where one all-user pass takes minutes), so a busy shared machine
 penalises both sides alike.
 """
 
@@ -49,12 +50,18 @@ def _seconds(fn: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
+def repeats_at(scale: float) -> int:
+    """REPEATS on small data; 2 from a tenth of Last.fm-360K up, where one all-user pass
+    takes minutes (bench.scale_bench measures the full size in fresh processes too)."""
+    return REPEATS if scale < 0.1 else 2
+
+
 def _best_alternating(
-    ours: Callable[[], object], reference: Callable[[], object]
+    ours: Callable[[], object], reference: Callable[[], object], repeats: int = REPEATS
 ) -> tuple[float, float]:
-    """Best-of-REPEATS seconds for each, run in turns so a busy machine slows both alike."""
+    """Best-of-`repeats` seconds for each, run in turns so a busy machine slows both alike."""
     ours_times, ref_times = [], []
-    for repeat in range(REPEATS):  # who goes first alternates too
+    for repeat in range(repeats):  # who goes first alternates too
         if repeat % 2:
             ours_times.append(_seconds(ours))
             ref_times.append(_seconds(reference))
@@ -101,7 +108,8 @@ def run(ctx: BenchContext) -> list[Result]:
             model.fit(weighted, show_progress=False)
         raw_model[:] = [model]
 
-    ours_fit, raw_fit = _best_alternating(lambda: ours.fit(plays), fit_raw)
+    repeats = repeats_at(ctx.scale)
+    ours_fit, raw_fit = _best_alternating(lambda: ours.fit(plays), fit_raw, repeats)
     results.append(Result(
         "cf", "als_fit_seconds_per_iteration", ours_fit / ALS_ITERATIONS, "s",
         baseline=raw_fit / ALS_ITERATIONS, peak_rss_mb=_peak_rss_mb(),
@@ -115,7 +123,7 @@ def run(ctx: BenchContext) -> list[Result]:
             raw.recommend(users.astype(np.int32), plays, N=10)
 
     ours_batch, raw_batch = _best_alternating(
-        lambda: ours.recommend(users, plays, n=10), recommend_raw
+        lambda: ours.recommend(users, plays, n=10), recommend_raw, repeats
     )
     results.append(Result(
         "cf", "als_batch_recs_per_second", n_users / ours_batch, "users/s",
