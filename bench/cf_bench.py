@@ -102,22 +102,33 @@ def run(ctx: BenchContext) -> list[Result]:
     def fit_raw() -> None:
         with single_threaded_blas():
             model = AlternatingLeastSquares(
-                factors=ALS_FACTORS, regularization=ours.effective_regularization,
-                alpha=ours.params["alpha"], iterations=ALS_ITERATIONS, random_state=0,
+                factors=ALS_FACTORS,
+                regularization=ours.effective_regularization,
+                alpha=ours.params["alpha"],
+                iterations=ALS_ITERATIONS,
+                random_state=0,
             )
             model.fit(weighted, show_progress=False)
         raw_model[:] = [model]
 
     repeats = repeats_at(ctx.scale)
     ours_fit, raw_fit = _best_alternating(lambda: ours.fit(plays), fit_raw, repeats)
-    results.append(Result(
-        "cf", "als_fit_seconds_per_iteration", ours_fit / ALS_ITERATIONS, "s",
-        baseline=raw_fit / ALS_ITERATIONS, peak_rss_mb=_peak_rss_mb(),
-        note=f"{ALS_FACTORS} factors, incl. our BM25 weighting; ref = implicit ALS; {shape_note}",
-    ))
+    results.append(
+        Result(
+            "cf",
+            "als_fit_seconds_per_iteration",
+            ours_fit / ALS_ITERATIONS,
+            "s",
+            baseline=raw_fit / ALS_ITERATIONS,
+            peak_rss_mb=_peak_rss_mb(),
+            note=f"{ALS_FACTORS} factors, incl. our BM25 weighting; ref = implicit ALS;"
+            f" {shape_note}",
+        )
+    )
 
     # --- ALS batch top-10 for every user
     raw = raw_model[0]
+
     def recommend_raw() -> None:
         with single_threaded_blas():  # as implicit advises, so only our overhead differs
             raw.recommend(users.astype(np.int32), plays, N=10)
@@ -125,12 +136,19 @@ def run(ctx: BenchContext) -> list[Result]:
     ours_batch, raw_batch = _best_alternating(
         lambda: ours.recommend(users, plays, n=10), recommend_raw, repeats
     )
-    results.append(Result(
-        "cf", "als_batch_recs_per_second", n_users / ours_batch, "users/s",
-        baseline=n_users / raw_batch, peak_rss_mb=_peak_rss_mb(),
-        note="top-10 for all users, played filtered; ref = implicit model.recommend(userids, ...)"
-        " under a one-thread BLAS limit",
-    ))
+    results.append(
+        Result(
+            "cf",
+            "als_batch_recs_per_second",
+            n_users / ours_batch,
+            "users/s",
+            baseline=n_users / raw_batch,
+            peak_rss_mb=_peak_rss_mb(),
+            note="top-10 for all users, played filtered;"
+            " ref = implicit model.recommend(userids, ...)"
+            " under a one-thread BLAS limit",
+        )
+    )
 
     # --- single-user latency in-process
     rng = np.random.default_rng(0)
@@ -142,10 +160,15 @@ def run(ctx: BenchContext) -> list[Result]:
         latencies.append(time.perf_counter() - started)
     ms = np.asarray(latencies) * 1000
     for pct in (50, 99):
-        results.append(Result(
-            "cf", f"als_recommend_one_user_p{pct}", float(np.percentile(ms, pct)), "ms",
-            note=f"{LATENCY_QUERIES} single-user queries, model loaded, n=10",
-        ))
+        results.append(
+            Result(
+                "cf",
+                f"als_recommend_one_user_p{pct}",
+                float(np.percentile(ms, pct)),
+                "ms",
+                note=f"{LATENCY_QUERIES} single-user queries, model loaded, n=10",
+            )
+        )
 
     # --- item-KNN batch top-10: ours vs implicit's per-user recommend loop
     knn = ItemKNNModel(seed=0).fit(plays)
@@ -162,11 +185,17 @@ def run(ctx: BenchContext) -> list[Result]:
         lambda: knn.recommend(sample, plays[sample], n=10),
         lambda: raw_knn.recommend(sample, knn_input[sample], N=10),
     )
-    results.append(Result(
-        "cf", "knn_batch_recs_per_second", len(sample) / ours_knn, "users/s",
-        baseline=len(sample) / raw_knn_t, peak_rss_mb=_peak_rss_mb(),
-        note=f"{knn.params['similarity']} item-KNN K={knn.params['K']}"
-        f" on {knn.weighting.kind} plays,"
-        f" {len(sample)} users; ref = implicit recommend",
-    ))
+    results.append(
+        Result(
+            "cf",
+            "knn_batch_recs_per_second",
+            len(sample) / ours_knn,
+            "users/s",
+            baseline=len(sample) / raw_knn_t,
+            peak_rss_mb=_peak_rss_mb(),
+            note=f"{knn.params['similarity']} item-KNN K={knn.params['K']}"
+            f" on {knn.weighting.kind} plays,"
+            f" {len(sample)} users; ref = implicit recommend",
+        )
+    )
     return results

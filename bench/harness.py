@@ -128,7 +128,8 @@ def write_report(ctx: BenchContext, results: list[Result]) -> tuple[Path, Path]:
         f"# recsys benchmarks (scale {ctx.scale})",
         "",
         f"{ctx.machine.get('cpu')}, {ctx.machine.get('cores')} cores, "
-        f"{ctx.machine.get('memory_gb')} GB, Python {ctx.machine.get('python')}, {ctx.machine.get('time')}",
+        f"{ctx.machine.get('memory_gb')} GB, Python {ctx.machine.get('python')},"
+        f" {ctx.machine.get('time')}",
         "",
         "| benchmark | metric | value | unit | reference | ours/ref | peak RSS MB | note |",
         "|---|---|---:|---|---:|---:|---:|---|",
@@ -138,7 +139,8 @@ def write_report(ctx: BenchContext, results: list[Result]) -> tuple[Path, Path]:
         ref = f"{r.baseline:,.3f}" if r.baseline is not None else ""
         rss = f"{r.peak_rss_mb:,.0f}" if r.peak_rss_mb is not None else ""
         lines.append(
-            f"| {r.benchmark} | {r.metric} | {r.value:,.3f} | {r.unit} | {ref} | {ratio} | {rss} | {r.note} |"
+            f"| {r.benchmark} | {r.metric} | {r.value:,.3f} | {r.unit} | {ref} | {ratio}"
+            f" | {rss} | {r.note} |"
         )
     md_path = ctx.out_dir / "latest.md"
     md_path.write_text("\n".join(lines) + "\n")

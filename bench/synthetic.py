@@ -67,7 +67,11 @@ def listens_table(*, users: int, items: int, rows: int, seed: int = 0) -> pa.Tab
 
 
 def tags_table(
-    listens: pa.Table, *, user_share: float = 0.1, pair_share: float = 0.2, n_tags: int = 2000,
+    listens: pa.Table,
+    *,
+    user_share: float = 0.1,
+    pair_share: float = 0.2,
+    n_tags: int = 2000,
     seed: int = 0,
 ) -> pa.Table:
     """(user, track, tag) rows: `user_share` of users tag `pair_share` of what they played.

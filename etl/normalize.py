@@ -1,6 +1,7 @@
 """Tag and id normalisation, in one place so ETL, models and queries agree on spelling.
 
-`normalize_tag` (recommender.tags.normalize) is the definition; `normalize_tags` applies it to an Arrow column by
+`normalize_tag` (recommender.tags.normalize) is the definition; `normalize_tags`
+applies it to an Arrow column by
 normalising only the distinct values (tag vocabularies are small even when the
 assignment log is huge), so both paths give byte-identical results.
 """
@@ -21,4 +22,3 @@ def normalize_tags(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     dictionary = encoded.dictionary.to_pylist()
     normalised = pa.array([normalize_tag(v) for v in dictionary], type=pa.string())
     return pc.take(normalised, encoded.indices)
-

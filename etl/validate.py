@@ -74,7 +74,7 @@ class RowChecks:
         return _flat(self.raw.table.column(name))
 
     def ids(self, name: str, *, max_length: int) -> pa.Array:
-        """Stripped external ids; empty -> empty_id, too long -> too_long, a line break -> line_break_in_id.
+        """Stripped external ids; empty, too long or with a line break fails (see the reasons).
 
         Dictionary-encoded columns are checked once per distinct value.
         """

@@ -1,4 +1,4 @@
-"""Model bundles: atomic versioned writes, a `current` pointer, identical round trips, clear errors."""
+"""Model bundles: atomic versioned writes, a `current` pointer, exact round trips, clear errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""End to end on the demo: `recsys etl demo`, audio features, `recsys train`, then the query commands.
+"""End to end on the demo: `recsys etl demo`, audio features, `recsys train`, then queries.
 
 Built once per module (SQLite, 60 users x 100 tracks, 3-second clips) to stay fast.
 """

@@ -1,4 +1,4 @@
-"""The content -> CF factor map recovers factors of held-out items; CF weight grows with listeners."""
+"""The content -> CF factor map recovers held-out items' factors; CF weight grows with listeners."""
 
 from __future__ import annotations
 

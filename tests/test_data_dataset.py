@@ -23,7 +23,9 @@ def test_vocabulary_rejects_duplicates():
 
 def test_load_dataset_builds_user_item_matrix_with_cold_items(engine):
     with engine.begin() as conn:
-        conn.execute(insert(User), [{"id": 10, "external_id": "u1"}, {"id": 20, "external_id": "u2"}])
+        conn.execute(
+            insert(User), [{"id": 10, "external_id": "u1"}, {"id": 20, "external_id": "u2"}]
+        )
         conn.execute(
             insert(Track),
             [
@@ -54,7 +56,9 @@ def test_load_dataset_builds_user_item_matrix_with_cold_items(engine):
     assert data.item_play_counts().tolist() == [1, 1, 0]
     assert data.item_tag_counts().toarray()[0].tolist() == [1, 0]
     assert data.predicted_model_version == "v2"
-    assert data.predicted_tags[data.items.index_of("cold"), data.tags.index_of("rock")] == pytest.approx(0.75)
+    assert data.predicted_tags[
+        data.items.index_of("cold"), data.tags.index_of("rock")
+    ] == pytest.approx(0.75)
     assert data.last_played[1, 1] == 200
     assert data.item_meta["has_audio"].tolist() == [True, False, True]
     assert data.fingerprint() == load_dataset(engine).fingerprint()
@@ -92,7 +96,9 @@ def test_load_dataset_reads_one_snapshot_while_a_writer_commits(tmp_path):
         if table == "listens":  # users were already read: now a load commits a new user
             with writer.begin() as other:
                 other.execute(sql("INSERT INTO users (id, external_id) VALUES (2, 'u2')"))
-                other.execute(sql("INSERT INTO listens (user_id, track_id, play_count) VALUES (2, 1, 5)"))
+                other.execute(
+                    sql("INSERT INTO listens (user_id, track_id, play_count) VALUES (2, 1, 5)")
+                )
         return real_read(conn, table, columns, **kwargs)
 
     dataset_module.read_int_columns = read_after_a_commit

@@ -125,7 +125,11 @@ def test_explanations_name_real_tags_and_played_items(rec):
     results = rec.recommend("u00", n=5, explain=True)
     played_labels = {
         f"{a} - {t}"
-        for a, t in zip(rec.artists[dataset.plays[0].indices], rec.titles[dataset.plays[0].indices], strict=False)
+        for a, t in zip(
+            rec.artists[dataset.plays[0].indices],
+            rec.titles[dataset.plays[0].indices],
+            strict=False,
+        )
     }
     for r in results:
         why = r.explanation

@@ -36,6 +36,7 @@ def test_there_are_notebooks():
 def test_notebook_runs_top_to_bottom(path: Path, demo_home: Path, monkeypatch: pytest.MonkeyPatch):
     import nbclient  # the `notebooks` extra, installed by `make install`: missing is a failure
     import nbformat
+
     monkeypatch.setenv("RECSYS_HOME", str(demo_home))
     monkeypatch.setenv("RECSYS_DATABASE_URL", f"sqlite:///{demo_home / 'recsys.db'}")
     monkeypatch.setenv(

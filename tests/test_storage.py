@@ -7,8 +7,16 @@ from tests.conftest import run_cli
 def test_schema_has_every_table_of_the_data_model(engine):
     tables = set(inspect(engine).get_table_names())
     assert {
-        "users", "tracks", "listens", "listen_events", "tags", "tag_assignments",
-        "track_features", "predicted_tags", "etl_runs", "rejects",
+        "users",
+        "tracks",
+        "listens",
+        "listen_events",
+        "tags",
+        "tag_assignments",
+        "track_features",
+        "predicted_tags",
+        "etl_runs",
+        "rejects",
     } <= tables
 
 
@@ -27,7 +35,10 @@ def test_sqlite_uses_wal(tmp_path):
 
 
 def test_unreachable_database_is_one_line_exit_1(tmp_path):
-    env = {"RECSYS_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/none", "PATH": "/usr/bin"}
+    env = {
+        "RECSYS_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/none",
+        "PATH": "/usr/bin",
+    }
     result = run_cli(["db", "stats"], env)
     assert result.returncode == 1
     assert result.stderr.startswith("error: database error")

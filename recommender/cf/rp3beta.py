@@ -50,9 +50,7 @@ def rp3beta_similarity(
         p_user_item.data **= alpha
         p_item_user.data **= alpha
     popularity = np.diff(user_items.tocsc().indptr).astype(np.float64)
-    penalty = np.divide(
-        1.0, popularity**beta, out=np.zeros_like(popularity), where=popularity > 0
-    )
+    penalty = np.divide(1.0, popularity**beta, out=np.zeros_like(popularity), where=popularity > 0)
     walks = sp.csr_matrix(p_item_user @ p_user_item)
     walks = sp.csr_matrix(walks @ sp.diags(penalty))
     walks.setdiag(0.0)  # an item is not its own neighbour

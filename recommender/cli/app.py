@@ -26,9 +26,13 @@ app = typer.Typer(
 
 @app.callback()
 def _global_options(
-    home: str | None = typer.Option(None, "--home", help="State folder (default $RECSYS_HOME or ./.recsys)."),
+    home: str | None = typer.Option(
+        None, "--home", help="State folder (default $RECSYS_HOME or ./.recsys)."
+    ),
     database_url: str | None = typer.Option(
-        None, "--database-url", help="SQLAlchemy URL (default $RECSYS_DATABASE_URL or SQLite in home)."
+        None,
+        "--database-url",
+        help="SQLAlchemy URL (default $RECSYS_DATABASE_URL or SQLite in home).",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
@@ -92,8 +96,11 @@ def main(argv: list[str] | None = None) -> None:
     except DBAPIError as exc:
         if os.environ.get("RECSYS_DEBUG"):
             raise
-        _fail(f"database error: {str(exc.orig).strip() or type(exc.orig).__name__}"
-              " (check RECSYS_DATABASE_URL)", 1)
+        _fail(
+            f"database error: {str(exc.orig).strip() or type(exc.orig).__name__}"
+            " (check RECSYS_DATABASE_URL)",
+            1,
+        )
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as exc:  # a bug: one line, the traceback only on request

@@ -152,17 +152,27 @@ def scan_audio(
     with make_progress(quiet=state.quiet) as progress:
         task = progress.add_task("audio features", total=None)
         summary = scan_catalogue(
-            state.engine, workers=workers, runner=runner,
+            state.engine,
+            workers=workers,
+            runner=runner,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     if as_json:
         print_json(summary.to_dict())
     elif show:
-        rows = [["extractor", summary.extractor_version], ["tracks with audio", summary.tracks],
-                ["extracted", summary.extracted], ["unchanged (skipped)", summary.skipped],
-                ["failed", summary.failed], ["audio seconds", f"{summary.audio_seconds:,.0f}"],
-                ["seconds", f"{summary.seconds:.1f}"]]
-        rows += [[f"failed: {f['track']}", f"{f['reason']}: {f['message']}"] for f in summary.failures[:20]]
+        rows = [
+            ["extractor", summary.extractor_version],
+            ["tracks with audio", summary.tracks],
+            ["extracted", summary.extracted],
+            ["unchanged (skipped)", summary.skipped],
+            ["failed", summary.failed],
+            ["audio seconds", f"{summary.audio_seconds:,.0f}"],
+            ["seconds", f"{summary.seconds:.1f}"],
+        ]
+        rows += [
+            [f"failed: {f['track']}", f"{f['reason']}: {f['message']}"]
+            for f in summary.failures[:20]
+        ]
         print_table("etl audio", ["what", "value"], rows)
     bugs = [f for f in summary.failures if f["reason"] == FEATURE_ERROR]
     if bugs:  # undecodable files are the data's fault; a feature error is ours
@@ -175,12 +185,18 @@ def scan_audio(
 
 @app.command("audio")
 def audio_command(
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Processes (default: all cores)."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Processes (default: all cores)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
-    engine: str = typer.Option("local", "--engine", help="local (process pool) or spark (same vectors)."),
-    spark_master: str | None = typer.Option(None, "--spark-master", help="With --engine spark: master URL."),
+    engine: str = typer.Option(
+        "local", "--engine", help="local (process pool) or spark (same vectors)."
+    ),
+    spark_master: str | None = typer.Option(
+        None, "--spark-master", help="With --engine spark: master URL."
+    ),
 ) -> None:
-    """Extract audio features for every track with an audio path (resumable; failures to rejects)."""
+    """Extract audio features for every track with an audio path (resumable; failures: rejects)."""
     from recommender.errors import InputError
 
     if engine not in ("local", "spark"):

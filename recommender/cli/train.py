@@ -14,9 +14,13 @@ app = typer.Typer(help="Train models: plain `recsys train` trains everything int
 def train_all(
     ctx: typer.Context,
     model: str = typer.Option("als", "--model", help="CF model: als, bpr or knn."),
-    factors: int | None = typer.Option(None, "--factors", min=1, help="CF factors (als/bpr; default tuned)."),
+    factors: int | None = typer.Option(
+        None, "--factors", min=1, help="CF factors (als/bpr; default tuned)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of every stochastic step."),
-    validate: bool = typer.Option(True, "--validate/--no-validate", help="Measure NDCG@10 on a held-out split."),
+    validate: bool = typer.Option(
+        True, "--validate/--no-validate", help="Measure NDCG@10 on a held-out split."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the training report as JSON."),
     engine: str = typer.Option(
         "local", "--engine", help="local (implicit) or spark (Spark MLlib ALS; the spark extra)."
@@ -25,7 +29,7 @@ def train_all(
         None, "--spark-master", help="Spark master URL (default local[*] or RECSYS_SPARK_MASTER)."
     ),
 ) -> None:
-    """Tagger (when audio features exist), CF, content map and ranker into RECSYS_HOME/models/<version>."""
+    """Tagger (if audio features exist), CF, content map and ranker into RECSYS_HOME/models/."""
     if ctx.invoked_subcommand is not None:
         return
     from dataclasses import asdict
@@ -56,16 +60,28 @@ def train_all(
             err_console.print(f"[dim]{message}...[/dim]")
 
     report = train_bundle(
-        state.engine, state.settings.models_dir, model=model, factors=factors, seed=seed,
-        validate=validate, on_step=on_step,
+        state.engine,
+        state.settings.models_dir,
+        model=model,
+        factors=factors,
+        seed=seed,
+        validate=validate,
+        on_step=on_step,
     )
     if as_json:
         print_json(asdict(report))
         return
     rows = [
-        ("version", report.version), ("bundle", report.path), ("CF model", report.model),
-        ("users", report.users), ("items", report.items), ("cold items", report.cold_items),
-        ("tagger", report.tagger["model_version"] if report.tagger else "not trained (no audio features)"),
+        ("version", report.version),
+        ("bundle", report.path),
+        ("CF model", report.model),
+        ("users", report.users),
+        ("items", report.items),
+        ("cold items", report.cold_items),
+        (
+            "tagger",
+            report.tagger["model_version"] if report.tagger else "not trained (no audio features)",
+        ),
         ("seconds", report.seconds),
     ]
     for name, values in report.metrics.items():
@@ -78,12 +94,18 @@ def train_all(
 def tagger_command(
     model: str = typer.Option("mlp", "--model", help="Tagger: linear, mlp or lightgbm."),
     seed: int = typer.Option(0, "--seed", help="Seed for the split, codebook and model."),
-    min_users: int = typer.Option(1, "--min-users", min=1, help="Distinct users needed to make a tag a label."),
-    min_positives: int = typer.Option(5, "--min-positives", min=1, help="Tags with fewer positive tracks are left out."),
-    labels: str | None = typer.Option(None, "--labels", help="Curated track,tag CSV instead of the crowd's tags."),
+    min_users: int = typer.Option(
+        1, "--min-users", min=1, help="Distinct users needed to make a tag a label."
+    ),
+    min_positives: int = typer.Option(
+        5, "--min-positives", min=1, help="Tags with fewer positive tracks are left out."
+    ),
+    labels: str | None = typer.Option(
+        None, "--labels", help="Curated track,tag CSV instead of the crowd's tags."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the training report as JSON."),
 ) -> None:
-    """Audio tagger only: held-out metrics vs the popularity baseline; predictions for every scanned track."""
+    """Audio tagger only: held-out metrics vs popularity; predictions for every scanned track."""
     from pathlib import Path
 
     from recommender.errors import InputError
@@ -96,7 +118,10 @@ def tagger_command(
     if not state.quiet and not as_json:
         err_console.print("[dim]training the audio tagger...[/dim]")
     report = train_tagger(
-        state.engine, state.settings.models_dir / "tagger", kind=model, seed=seed,
+        state.engine,
+        state.settings.models_dir / "tagger",
+        kind=model,
+        seed=seed,
         labels_file=Path(labels) if labels else None,
         labels=LabelConfig(min_users=min_users, min_positives=min_positives),
     )
@@ -106,17 +131,29 @@ def tagger_command(
     held, base = report.held_out, report.baseline
     rows = [
         ("model version", report.model_version),
-        ("labels", f"{report.label_source}: {report.labelled_tracks} tracks, {len(report.tags)} tags"),
+        (
+            "labels",
+            f"{report.label_source}: {report.labelled_tracks} tracks, {len(report.tags)} tags",
+        ),
         ("held-out tracks", report.test_tracks),
         *[
-            (f"{avg} {metric}", f"{held[f'{avg}_{key}']:.3f} (popularity {base[f'{avg}_{key}']:.3f})")
+            (
+                f"{avg} {metric}",
+                f"{held[f'{avg}_{key}']:.3f} (popularity {base[f'{avg}_{key}']:.3f})",
+            )
             for metric, key in (("ROC-AUC", "roc_auc"), ("PR-AUC", "pr_auc"))
             for avg in ("macro", "micro")
         ],
         ("tracks tagged", report.predicted_tracks),
-        ("excluded tags", ", ".join(f"{t} ({why})" for t, why in report.excluded_tags.items()) or "-"),
+        (
+            "excluded tags",
+            ", ".join(f"{t} ({why})" for t, why in report.excluded_tags.items()) or "-",
+        ),
         ("seconds", f"{report.seconds:.1f}"),
     ]
     print_table(f"tagger ({report.kind})", ["what", "value"], rows)
-    per_tag = [(t["tag"], t["positives"], f"{t['roc_auc']:.3f}", f"{t['pr_auc']:.3f}") for t in held["per_tag"]]
+    per_tag = [
+        (t["tag"], t["positives"], f"{t['roc_auc']:.3f}", f"{t['pr_auc']:.3f}")
+        for t in held["per_tag"]
+    ]
     print_table("held-out, per tag", ["tag", "positives", "ROC-AUC", "PR-AUC"], per_tag)

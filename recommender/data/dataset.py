@@ -25,7 +25,7 @@ from recommender.errors import RecsysError
 
 @dataclass(frozen=True)
 class TagEvents:
-    """Crowd-sourced tag assignments as index triples: user `user[i]` tagged `item[i]` with `tag[i]`."""
+    """Crowd tag assignments as index triples: user `user[i]` tagged `item[i]` with `tag[i]`."""
 
     user: np.ndarray
     item: np.ndarray
@@ -68,7 +68,8 @@ class Dataset:
         """items x tags: how many distinct users applied each tag to each item."""
         ones = np.ones(len(self.tag_events), dtype=np.float32)
         counts = sp.coo_matrix(
-            (ones, (self.tag_events.item, self.tag_events.tag)), shape=(self.n_items, len(self.tags))
+            (ones, (self.tag_events.item, self.tag_events.tag)),
+            shape=(self.n_items, len(self.tags)),
         ).tocsr()
         counts.sum_duplicates()
         return counts
@@ -77,7 +78,8 @@ class Dataset:
         """users x tags: how many items each user tagged with each tag."""
         ones = np.ones(len(self.tag_events), dtype=np.float32)
         counts = sp.coo_matrix(
-            (ones, (self.tag_events.user, self.tag_events.tag)), shape=(self.n_users, len(self.tags))
+            (ones, (self.tag_events.user, self.tag_events.tag)),
+            shape=(self.n_users, len(self.tags)),
         ).tocsr()
         counts.sum_duplicates()
         return counts
@@ -90,9 +92,15 @@ class Dataset:
         """A short content hash saved in model manifests: same data, same fingerprint."""
         digest = hashlib.sha256()
         for array in (
-            self.users.ids, self.items.ids, self.tags.ids,
-            self.plays.indptr, self.plays.indices, self.plays.data,
-            self.tag_events.user, self.tag_events.item, self.tag_events.tag,
+            self.users.ids,
+            self.items.ids,
+            self.tags.ids,
+            self.plays.indptr,
+            self.plays.indices,
+            self.plays.data,
+            self.tag_events.user,
+            self.tag_events.item,
+            self.tag_events.tag,
         ):
             digest.update(np.ascontiguousarray(array).tobytes())
         return digest.hexdigest()[:16]

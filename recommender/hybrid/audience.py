@@ -38,8 +38,14 @@ def audience_scores(scorer: HybridScorer, cf: Any, item: int, *, n_users: int) -
 
 
 def audience_members(
-    scorer: HybridScorer, scores: np.ndarray, item: int, *, plays: sp.csr_matrix,
-    user_ids: Any, tag_ids: Any, n: int,
+    scorer: HybridScorer,
+    scores: np.ndarray,
+    item: int,
+    *,
+    plays: sp.csr_matrix,
+    user_ids: Any,
+    tag_ids: Any,
+    n: int,
 ) -> list[AudienceMember]:
     """The n best users who have not played `item`, with the profile tags they share with it."""
     scores = np.array(scores, dtype=np.float32, copy=True)
@@ -59,7 +65,9 @@ def audience_members(
         )
         members.append(
             AudienceMember(
-                user_id=str(user_ids[u]), score=round(float(scores[u]), 4), source=source,
+                user_id=str(user_ids[u]),
+                score=round(float(scores[u]), 4),
+                source=source,
                 matched_tags=[str(tag_ids[t]) for t, _ in shared[:3]],
             )
         )

@@ -144,7 +144,8 @@ def cap_cold_items(scores: np.ndarray, play_counts: np.ndarray, *, slots: int) -
 
 
 def sources_for(play_counts: np.ndarray, *, k: float) -> np.ndarray:
-    """Label each item by what dominates its score: "cf" (w >= 0.75), "content" (w <= 0.25), else "hybrid"."""
+    """Label each item by what dominates its score: "cf" (w >= 0.75), "content" (w <= 0.25),
+    else "hybrid"."""
     w = cf_weight(play_counts, k=k)
     labels = np.full(len(w), "hybrid", dtype=object)
     labels[w >= 0.75] = "cf"

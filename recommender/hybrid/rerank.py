@@ -28,7 +28,7 @@ MAX_TRAIN_USERS = 3000
 def candidate_features(
     scorer: HybridScorer, user_rows: np.ndarray, played: sp.csr_matrix, *, depth: int
 ):
-    """(candidates (users, depth) item indices, features (users*depth, len(FEATURES)), blend scores)."""
+    """(candidates: (users, depth) item indices, features: (users*depth, n_features), blend)."""
     blend = scorer.hybrid_scores(user_rows)
     masked = blend.copy()
     coo = played.tocoo()
@@ -101,7 +101,7 @@ def fit_reranker(
 
 
 class RerankRanker(_ScorerRanker):
-    """The blend's top-`depth` unplayed items re-ordered by LambdaRank; the rest keep blend order below."""
+    """The blend's top-`depth` unplayed items re-ordered by LambdaRank, then the rest."""
 
     name = "rerank"
 

@@ -1,4 +1,4 @@
-"""Saving and loading a HybridRecommender's state as bundle files (npz + the CF model's own files)."""
+"""A HybridRecommender's state as bundle files (npz, plus the CF model's own files)."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def write_state(directory: Path, rec: Any) -> None:
 
 
 def read_state(directory: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Keyword arguments for the HybridRecommender constructor; inconsistencies are bundle errors."""
+    """Keyword arguments for the HybridRecommender constructor; inconsistency is a bundle error."""
     from recommender.cf.base import load_cf_model
 
     cf = load_cf_model(directory / CF_DIR)

@@ -51,4 +51,3 @@ def make_engine(url: str, *, create_schema: bool = True) -> Engine:
 
 def engine_from_settings(settings: Settings | None = None) -> Engine:
     return make_engine((settings or Settings.load()).database_url)
-
