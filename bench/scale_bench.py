@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from bench.etl_bench import POSTGRES_URL, _cli, _postgres_reference, _sqlite_reference
+from bench.etl_bench import POSTGRES_URL, _cli, _postgres_reference
 from bench.harness import BenchContext, Result, run_measured
 
 REPO = Path(__file__).resolve().parents[1]  # stages run as `python -m bench.scale_stages` here
@@ -69,6 +69,20 @@ def postgres_schema() -> Iterator[str | None]:
         admin.dispose()
 
 
+def _reference_process(work: Path) -> tuple[float, float]:
+    """(insert seconds, peak RSS MB) of etl_bench's SQLite reference in a process of its own,
+    so the rows it holds in memory do not inflate this driver process."""
+    code = (
+        "import sys; from pathlib import Path; from bench.etl_bench import _sqlite_reference;"
+        "print(_sqlite_reference(Path(sys.argv[1]), Path(sys.argv[2]))[0])"
+    )
+    cmd = [sys.executable, "-c", code, str(work / "listens.csv"), str(work / "reference.db")]
+    _, rss, proc = run_measured(cmd, cwd=REPO)
+    if proc.returncode != 0:
+        raise RuntimeError(f"SQLite reference failed: {proc.stderr.strip().splitlines()[-3:]}")
+    return float(proc.stdout.strip().splitlines()[-1]), rss
+
+
 def _etl(url: str, work: Path, label: str, rows_note: str, listens: int) -> tuple[Result, float]:
     """Ours: the `recsys etl csv` process; ref: etl_bench's plain bulk insert of the listens."""
     seconds, rss, summary, cpu = _cli(
@@ -76,8 +90,11 @@ def _etl(url: str, work: Path, label: str, rows_note: str, listens: int) -> tupl
     )
     print(f"  etl -> {label}: {seconds:.1f} s, {rss:,.0f} MB", file=sys.stderr)
     if label == "SQLite":
-        reference = _sqlite_reference(work / "listens.csv", work / "reference.db")[0]
-        how = "sqlite3 executemany of the parsed rows into a bare table"
+        reference, ref_rss = _reference_process(work)
+        how = (
+            "sqlite3 executemany of the rows, parsed to Python beforehand, into a bare table"
+            f" (its own process, peak {ref_rss:,.0f} MB: every row held as a tuple)"
+        )
     else:
         reference = _postgres_reference(work / "listens.csv", url)
         how = "psycopg COPY of the file into a bare table"
