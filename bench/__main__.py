@@ -44,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # keep going: one broken benchmark must not hide the others
             failed += 1
             traceback.print_exc()
-            results.append(Result(benchmark=name, metric="error", value=float("nan"), unit=str(exc)))
+            results.append(
+                Result(benchmark=name, metric="error", value=float("nan"), unit=str(exc))
+            )
     json_path, md_path = write_report(ctx, results)
     print(md_path.read_text())
     print(f"results: {json_path} {md_path}", file=sys.stderr)
