@@ -18,7 +18,7 @@ import resource
 import sqlite3
 import sys
 import time
-import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 from bench.harness import BenchContext, Result, run_measured
@@ -198,48 +198,46 @@ def run(ctx: BenchContext) -> list[Result]:
 
 
 def _postgres(listens: Path, shape: dict, note: str) -> list[Result]:
-    from sqlalchemy import create_engine, text
+    from recommender.storage.scratch import scratch_schema
 
-    schema = f"recsys_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # no server: report it, the other results still count
-        admin.dispose()
-        return [
-            Result(
-                "etl", "csv listens -> PostgreSQL", float("nan"), "rows/s", note=f"skipped: {exc}"
-            )
-        ]
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    try:
-        load = os.getloadavg()[0]
-        seconds, rss, summary, cpu = _cli(url, "etl", "csv", "--listens", str(listens))
-        reference = _postgres_reference(listens, url)
-        seconds_again, _, again, cpu_again = _cli(url, "etl", "csv", "--listens", str(listens))
-        assert sum(again["loaded_by_table"].values()) == 0, again  # idempotent
-        return [
-            Result(
-                "etl",
-                "csv listens -> PostgreSQL",
-                summary["rows_in"] / seconds,
-                "rows/s",
-                baseline=shape["rows"] / reference,
-                peak_rss_mb=rss,
-                note=f"{note}; {seconds:.1f} s end to end, client CPU {cpu:.1f} s; "
-                f"ref: psycopg COPY into a bare table; load average {load:.1f}",
-            ),
-            Result(
-                "etl",
-                "csv listens reload (no change) -> PostgreSQL",
-                shape["rows"] / seconds_again,
-                "rows/s",
-                note=f"{seconds_again:.1f} s end to end, client CPU {cpu_again:.1f} s",
-            ),
-        ]
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_schema(POSTGRES_URL, prefix="recsys_bench"))
+        except Exception as exc:  # no server: report it, the other results still count
+            return [
+                Result(
+                    "etl",
+                    "csv listens -> PostgreSQL",
+                    float("nan"),
+                    "rows/s",
+                    note=f"skipped: {exc}",
+                )
+            ]
+        return _postgres_runs(url, listens, shape, note)
+
+
+def _postgres_runs(url: str, listens: Path, shape: dict, note: str) -> list[Result]:
+    load = os.getloadavg()[0]
+    seconds, rss, summary, cpu = _cli(url, "etl", "csv", "--listens", str(listens))
+    reference = _postgres_reference(listens, url)
+    seconds_again, _, again, cpu_again = _cli(url, "etl", "csv", "--listens", str(listens))
+    assert sum(again["loaded_by_table"].values()) == 0, again  # idempotent
+    return [
+        Result(
+            "etl",
+            "csv listens -> PostgreSQL",
+            summary["rows_in"] / seconds,
+            "rows/s",
+            baseline=shape["rows"] / reference,
+            peak_rss_mb=rss,
+            note=f"{note}; {seconds:.1f} s end to end, client CPU {cpu:.1f} s; "
+            f"ref: psycopg COPY into a bare table; load average {load:.1f}",
+        ),
+        Result(
+            "etl",
+            "csv listens reload (no change) -> PostgreSQL",
+            shape["rows"] / seconds_again,
+            "rows/s",
+            note=f"{seconds_again:.1f} s end to end, client CPU {cpu_again:.1f} s",
+        ),
+    ]

@@ -15,9 +15,8 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -48,25 +47,15 @@ def _stage(work: Path, stage: str, *args: str) -> tuple[float, float, dict]:
 @contextmanager
 def postgres_schema() -> Iterator[str | None]:
     """A database URL in a fresh schema, dropped afterwards; None when no server answers."""
-    from sqlalchemy import create_engine, text
+    from recommender.storage.scratch import scratch_schema
 
-    schema = f"recsys_scale_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # no server: the SQLite side still counts
-        print(f"  PostgreSQL unavailable: {exc}", file=sys.stderr)
-        admin.dispose()
-        yield None
-        return
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_schema(POSTGRES_URL, prefix="recsys_scale"))
+        except Exception as exc:  # no server: the SQLite side still counts
+            print(f"  PostgreSQL unavailable: {exc}", file=sys.stderr)
+            url = None
+        yield url
 
 
 def _reference_process(work: Path) -> tuple[float, float]:
