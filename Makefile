@@ -37,6 +37,7 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check recommender etl tests bench
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .recsys .pytest_cache .ruff_cache

@@ -79,24 +79,22 @@ def run(ctx: BenchContext) -> list[Result]:
     from implicit.cpu.als import AlternatingLeastSquares
     from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
 
-    from recommender.cf.als import ALSModel
     from recommender.cf.blas import single_threaded_blas
-    from recommender.cf.knn import ItemKNNModel
     from recommender.cf.weighting import Weighting
+    from recommender.core.registry import create
+    from recommender.data.dataset import Dataset
 
     plays = play_matrix(ctx.scale)
+    data = Dataset.from_plays(plays)
     n_users, n_items = plays.shape
     shape_note = f"{n_users:,} users x {n_items:,} items, {plays.nnz:,} plays"
     users = np.arange(n_users)
     results: list[Result] = []
 
     # --- ALS fit: ours (weighting + fit) vs implicit on the matrix we weight the same way
-    als_params = {"factors": ALS_FACTORS, "iterations": ALS_ITERATIONS}
-    ours = ALSModel(seed=0, **als_params)
-    weighted = Weighting(
-        ours.weighting.kind, k1=ours.weighting.k1, b=ours.weighting.b
-    ).fit_transform(plays)
-    ours.fit(plays)  # warm-up; also gives the absolute lambda implicit must get
+    ours = create("als", seed=0, factors=ALS_FACTORS, iterations=ALS_ITERATIONS)
+    weighted = Weighting(ours.config.weighting).fit_transform(plays)
+    ours.fit(data)  # warm-up; also gives the absolute lambda implicit must get
     raw_model: list[AlternatingLeastSquares] = []
 
     def fit_raw() -> None:
@@ -104,7 +102,7 @@ def run(ctx: BenchContext) -> list[Result]:
             model = AlternatingLeastSquares(
                 factors=ALS_FACTORS,
                 regularization=ours.effective_regularization,
-                alpha=ours.params["alpha"],
+                alpha=ours.config.alpha,
                 iterations=ALS_ITERATIONS,
                 random_state=0,
             )
@@ -112,7 +110,7 @@ def run(ctx: BenchContext) -> list[Result]:
         raw_model[:] = [model]
 
     repeats = repeats_at(ctx.scale)
-    ours_fit, raw_fit = _best_alternating(lambda: ours.fit(plays), fit_raw, repeats)
+    ours_fit, raw_fit = _best_alternating(lambda: ours.fit(data), fit_raw, repeats)
     results.append(
         Result(
             "cf",
@@ -134,7 +132,7 @@ def run(ctx: BenchContext) -> list[Result]:
             raw.recommend(users.astype(np.int32), plays, N=10)
 
     ours_batch, raw_batch = _best_alternating(
-        lambda: ours.recommend(users, plays, n=10), recommend_raw, repeats
+        lambda: ours.recommend(users, n=10, exclude=plays), recommend_raw, repeats
     )
     results.append(
         Result(
@@ -156,7 +154,7 @@ def run(ctx: BenchContext) -> list[Result]:
     for user in rng.integers(0, n_users, LATENCY_QUERIES):
         row = np.array([user])
         started = time.perf_counter()
-        ours.recommend(row, plays[row], n=10)
+        ours.recommend(row, n=10, exclude=plays[row])
         latencies.append(time.perf_counter() - started)
     ms = np.asarray(latencies) * 1000
     for pct in (50, 99):
@@ -171,18 +169,19 @@ def run(ctx: BenchContext) -> list[Result]:
         )
 
     # --- item-KNN batch top-10: ours vs implicit's per-user recommend loop
-    knn = ItemKNNModel(seed=0).fit(plays)
-    if knn.params["similarity"] == "bm25":
-        raw_knn = BM25Recommender(K=knn.params["K"], K1=knn.params["K1"], B=knn.params["B"])
+    knn = create("knn", seed=0).fit(data)
+    cfg = knn.config
+    if cfg.similarity == "bm25":
+        raw_knn = BM25Recommender(K=cfg.K, K1=cfg.K1, B=cfg.B)
     else:
-        raw_knn = CosineRecommender(K=knn.params["K"])
+        raw_knn = CosineRecommender(K=cfg.K)
     knn_input = knn.weighting.transform(plays)
     with warnings.catch_warnings():  # implicit's BM25 fit converts COO itself, and says so
         warnings.filterwarnings("ignore", message="Method expects CSR input")
         raw_knn.fit(knn_input, show_progress=False)
     sample = users[: min(n_users, 2000)]
     ours_knn, raw_knn_t = _best_alternating(
-        lambda: knn.recommend(sample, plays[sample], n=10),
+        lambda: knn.recommend(sample, n=10, exclude=plays[sample]),
         lambda: raw_knn.recommend(sample, knn_input[sample], N=10),
     )
     results.append(
@@ -193,8 +192,7 @@ def run(ctx: BenchContext) -> list[Result]:
             "users/s",
             baseline=len(sample) / raw_knn_t,
             peak_rss_mb=_peak_rss_mb(),
-            note=f"{knn.params['similarity']} item-KNN K={knn.params['K']}"
-            f" on {knn.weighting.kind} plays,"
+            note=f"{cfg.similarity} item-KNN K={cfg.K} on {cfg.weighting.kind} plays,"
             f" {len(sample)} users; ref = implicit recommend",
         )
     )

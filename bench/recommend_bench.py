@@ -74,8 +74,14 @@ def _latencies(fn, users: list[str]) -> np.ndarray:
 
 
 def run(ctx: BenchContext) -> list[Result]:
-    from recommender.bundle import new_version, publish
     from recommender.hybrid.recommender import HybridRecommender
+    from recommender.services.bundles import (
+        RECOMMENDER,
+        current_recommender,
+        new_version,
+        publish,
+        write_version,
+    )
 
     data = synthetic_dataset(ctx.scale)
     shape = f"{data.n_users:,} users x {data.n_items:,} items, {data.plays.nnz:,} plays"
@@ -84,11 +90,11 @@ def run(ctx: BenchContext) -> list[Result]:
     train_seconds = time.perf_counter() - started
     models = ctx.work_dir / "home" / "models"
     version = new_version(data.fingerprint())
-    trained.save(models / version)
-    publish(models, version)
+    write_version(models, RECOMMENDER, version, trained, {"version": version})
+    publish(models, RECOMMENDER, version)
 
     started = time.perf_counter()
-    rec = HybridRecommender.load_current(models)
+    rec = current_recommender(models)
     load_seconds = time.perf_counter() - started
     rng = np.random.default_rng(1)
     users = [data.users.id_of(int(u)) for u in rng.integers(0, data.n_users, QUERIES)]

@@ -54,7 +54,7 @@ def load(args: argparse.Namespace) -> dict:
     """Database -> Dataset (`load_dataset`), the plays matrix saved for the next stages."""
     import scipy.sparse as sp
 
-    from recommender.data.dataset import load_dataset
+    from recommender.services.datasets import load_dataset
     from recommender.storage.engine import make_engine
 
     engine = make_engine(args.url)
@@ -94,13 +94,15 @@ class _Clock:
 
 def fit(args: argparse.Namespace) -> dict:
     """ALS fit, ours (BM25 weighting + implicit via our model) or raw implicit on the same input."""
-    from recommender.cf.als import ALSModel
+    from recommender.core.registry import create
+    from recommender.data.dataset import Dataset
 
     plays = _plays(args.dir)
-    ours = ALSModel(seed=args.seed, factors=ALS_FACTORS, iterations=args.iterations)
+    ours = create("als", seed=args.seed, factors=ALS_FACTORS, iterations=args.iterations)
     if not args.reference:
+        data = Dataset.from_plays(plays)
         with _Clock() as clock:
-            ours.fit(plays)
+            ours.fit(data)
         ours.save(args.dir / "als")
         with _Clock() as weighting:  # how much of the fit was the one-off weighting
             ours.weighting.fit_transform(plays)
@@ -116,11 +118,10 @@ def fit(args: argparse.Namespace) -> dict:
 
     # the same weighted matrix and regularisation our model hands to implicit
     weighted = ours.weighting.fit_transform(plays)
-    mass = float(weighted.sum()) / max(weighted.shape[0], 1) * float(ours.params["alpha"])
     raw = AlternatingLeastSquares(
         factors=ALS_FACTORS,
-        regularization=float(ours.params["regularization"]) * max(mass, 1e-6),
-        alpha=float(ours.params["alpha"]),
+        regularization=ours._lambda(weighted),
+        alpha=float(ours.config.alpha),
         iterations=args.iterations,
         calculate_training_loss=False,
         random_state=args.seed,
@@ -136,22 +137,22 @@ def fit(args: argparse.Namespace) -> dict:
 
 def recommend(args: argparse.Namespace) -> dict:
     """Top-10 for every user, played items filtered: our model vs implicit's batch call."""
-    from recommender.cf.base import load_cf_model
+    from recommender.core.bundle import read_bundle
 
     plays = _plays(args.dir)
-    model = load_cf_model(args.dir / "als")
+    model = read_bundle(args.dir / "als")
     users = np.arange(plays.shape[0])
     if args.reference:
         from threadpoolctl import threadpool_limits
 
-        raw = model._model  # the implicit model holding the same factors
+        raw = model.implicit_model(len(users))  # implicit's model around the same factors
         rows = users.astype(np.int32)
         # one BLAS thread, as implicit itself recommends (its top-k runs its own threads)
         with threadpool_limits(1, "blas"), _Clock() as clock:
             ids, _ = raw.recommend(rows, plays, N=TOP_N)
     else:
         with _Clock() as clock:
-            ids, _ = model.recommend(users, plays, n=TOP_N)
+            ids = model.recommend(users, n=TOP_N, exclude=plays).ids
     return {
         "seconds": clock.wall,
         "cpu_seconds": clock.cpu,
@@ -169,10 +170,10 @@ def evaluate(args: argparse.Namespace) -> dict:
     """
     import scipy.sparse as sp
 
-    from recommender.data.dataset import load_dataset
+    from recommender.core.registry import create
+    from recommender.data.splits import make_split
     from recommender.evaluation.runner import evaluate_split
-    from recommender.evaluation.splitters import make_split
-    from recommender.models import create_ranker
+    from recommender.services.datasets import load_dataset
     from recommender.storage.engine import make_engine
 
     engine = make_engine(args.url)
@@ -188,8 +189,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         split = replace(split, test=sp.csr_matrix(sp.diags(keep) @ split.test))
     prepared = time.perf_counter()
     rankers = [
-        create_ranker("pop", seed=args.seed),
-        create_ranker("als", seed=args.seed, factors=ALS_FACTORS, iterations=args.iterations),
+        create("pop", seed=args.seed),
+        create("als", seed=args.seed, factors=ALS_FACTORS, iterations=args.iterations),
     ]
     result = evaluate_split(rankers, split, k=TOP_N, seed=args.seed)
     models = {m["name"]: m for m in result["models"]}

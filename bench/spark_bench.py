@@ -50,12 +50,12 @@ def run(ctx: BenchContext) -> list[Result]:
 
     from bench.cf_bench import play_matrix
     from recommender.cf.blas import single_threaded_blas
-    from recommender.cf.weighting import Weighting
+    from recommender.cf.weighting import Weighting, WeightingConfig
     from recommender.spark.interactions import read_matrix, staging_dir, write_matrix
     from recommender.spark.session import spark_session
 
     plays = play_matrix(ctx.scale)
-    weighted = Weighting(kind="bm25", k1=1.2, b=0.3).fit_transform(plays)
+    weighted = Weighting(WeightingConfig("bm25", k1=1.2, b=0.3)).fit_transform(plays)
     shape = f"{plays.shape[0]:,} users x {plays.shape[1]:,} items, {plays.nnz:,} plays"
     cores = os.cpu_count() or 1
     session = spark_session(master=f"local[{cores}]")

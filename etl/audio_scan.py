@@ -6,7 +6,7 @@ skipped); tolerant: a file that cannot be decoded is recorded in `rejects`
 (reason `audio_undecodable`, the file path, the message) and the scan carries
 on. Results are committed in batches, so an interrupted scan keeps its work.
 
-What is stored (see recommender.audio.store): the summary vector, plus an evenly
+What is stored (see recommender.services.audio_features): the summary vector, plus an evenly
 spaced sample of frame vectors from which the tagger learns its bag-of-frames
 codebook at training time, so training never re-decodes audio.
 """
@@ -61,8 +61,8 @@ def extract_one(
 ) -> dict[str, Any]:
     """Worker: checksum the file, skip it if unchanged, else return its features as bytes."""
     from recommender.audio.song_vector import extract_file
-    from recommender.audio.store import to_bytes
     from recommender.errors import AudioDecodeError
+    from recommender.services.audio_features import to_bytes
 
     result: dict[str, Any] = {"track_id": track_id, "path": path}
     file = Path(path)
@@ -176,7 +176,7 @@ def scan_catalogue(
 
     Relative audio paths resolve against `base_dir` (default: the working directory).
     `runner(tasks)` yields `extract_one(*task)` for each task in any order (default: the
-    local process pool; recommender.spark.audio.spark_results runs them on Spark).
+    local process pool; etl.spark_audio.spark_results runs them on Spark).
     `workers` defaults to every core; 1 runs in this process.
     """
     from etl.runs import tracked_run

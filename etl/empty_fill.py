@@ -11,15 +11,33 @@ failure restores every index with the rollback.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import pyarrow as pa
+from sqlalchemy import Connection
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from etl.pg_copy import copy_table
 
-if TYPE_CHECKING:
-    from etl.load import BulkWriter
+
+class BulkWriter(Protocol):
+    """What a fill needs of the load's writer (`etl.load.BulkWriter` is the one there is)."""
+
+    conn: Connection
+    postgres: bool
+    cursor: Any
+
+    def execute(self, sql: str, params: Sequence | None = None) -> int: ...
+
+    def stage(
+        self,
+        name: str,
+        columns: Sequence[tuple[str, str]],
+        table: pa.Table,
+        advance: Callable[[int], None] | None = None,
+    ) -> None: ...
+
+    def drop(self, *names: str) -> None: ...
 
 
 def claim_if_empty(writer: BulkWriter, target: str) -> bool:

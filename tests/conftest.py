@@ -85,3 +85,34 @@ def run_cli(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Comple
         text=True,
         **kwargs,
     )
+
+
+def require_spark() -> None:
+    """Skip without Java or pyspark, except under CI, where a missing Spark fails."""
+    from recommender.spark.session import spark_available
+
+    reason = spark_available()
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"Spark tests must run under CI, but {reason}")
+    pytest.skip(f"Spark engine unavailable: {reason} (pip install '.[spark]' and Java 17+)")
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """local[2], two shuffle partitions, no UI; pandas conversion is forbidden."""
+    require_spark()
+    from pyspark.sql import DataFrame
+
+    from recommender.spark.session import spark_session
+
+    def no_pandas(self, *args, **kwargs):
+        raise AssertionError("recsys must move Spark data through Parquet/Arrow, not pandas")
+
+    original = DataFrame.toPandas
+    DataFrame.toPandas = no_pandas
+    session = spark_session(master="local[2]", shuffle_partitions=2)
+    yield session
+    session.stop()
+    DataFrame.toPandas = original

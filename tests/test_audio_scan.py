@@ -9,7 +9,7 @@ from etl.audio_scan import UNDECODABLE, scan_catalogue
 from recommender.audio.config import FeatureConfig
 from recommender.audio.frames import frame_dim
 from recommender.audio.song_vector import extract_file, summary_dim
-from recommender.audio.store import load_features, load_summaries
+from recommender.services.audio_features import load_features, load_summaries
 from recommender.storage.schema import EtlRun, Reject, Track
 from tests.audio_signals import click_train, sine, white_noise, write
 

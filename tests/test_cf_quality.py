@@ -14,9 +14,9 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.data.dataset import Dataset, TagEvents
+from recommender.data.splits import random_split
 from recommender.data.vocabulary import Vocabulary
 from recommender.evaluation.runner import evaluate_split
-from recommender.evaluation.splitters import random_split
 from tests.conftest import shared_data
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]

@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.cf.rp3beta import keep_top_k, rp3beta_similarity
-from recommender.cf.weighting import Weighting
+from recommender.cf.weighting import Weighting, WeightingConfig
 
 
 def test_similarity_matches_the_random_walk_by_hand() -> None:
@@ -37,4 +37,6 @@ def test_keep_top_k_per_row_with_ties_to_the_lower_column() -> None:
 
 def test_binary_weighting() -> None:
     plays = sp.csr_matrix(np.array([[0, 7, 200]], dtype=np.float32))
-    np.testing.assert_array_equal(Weighting("binary").fit_transform(plays).toarray(), [[0, 1, 1]])
+    np.testing.assert_array_equal(
+        Weighting(WeightingConfig("binary")).fit_transform(plays).toarray(), [[0, 1, 1]]
+    )

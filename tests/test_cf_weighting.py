@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 from implicit.nearest_neighbours import bm25_weight
 
-from recommender.cf.weighting import Weighting, log_weight
+from recommender.cf.weighting import Weighting, WeightingConfig, log_weight
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def plays() -> sp.csr_matrix:
 
 @pytest.mark.parametrize(("k1", "b"), [(100.0, 0.8), (1.2, 0.75)])
 def test_bm25_matches_implicit(plays: sp.csr_matrix, k1: float, b: float) -> None:
-    weighting = Weighting("bm25", k1=k1, b=b)
+    weighting = Weighting(WeightingConfig("bm25", k1=k1, b=b))
     fitted = weighting.fit_transform(plays)
     expected = sp.csr_matrix(bm25_weight(plays, K1=k1, B=b))
     np.testing.assert_allclose(fitted.toarray(), expected.toarray(), rtol=1e-5)
@@ -33,12 +33,12 @@ def test_bm25_matches_implicit(plays: sp.csr_matrix, k1: float, b: float) -> Non
 
 def test_bm25_discounts_items_everyone_plays() -> None:
     plays = sp.csr_matrix(np.array([[5, 5], [5, 0], [5, 0], [5, 0]], dtype=np.float32))
-    weighted = Weighting("bm25", k1=1.2, b=0.75).fit_transform(plays).toarray()
+    weighted = Weighting(WeightingConfig("bm25", k1=1.2, b=0.75)).fit_transform(plays).toarray()
     assert weighted[0, 1] > weighted[0, 0], "the item one user in four plays must weigh more"
 
 
 def test_bm25_new_user_with_more_plays_is_length_normalised(plays: sp.csr_matrix) -> None:
-    weighting = Weighting("bm25", k1=1.2, b=0.75)
+    weighting = Weighting(WeightingConfig("bm25", k1=1.2, b=0.75))
     weighting.fit_transform(plays)
     light = sp.csr_matrix(np.array([[10, 0] + [0] * 23], dtype=np.float32))
     heavy = sp.csr_matrix(np.array([[10, 5000] + [0] * 23], dtype=np.float32))
@@ -47,30 +47,33 @@ def test_bm25_new_user_with_more_plays_is_length_normalised(plays: sp.csr_matrix
 
 def test_bm25_before_fit_is_an_error(plays: sp.csr_matrix) -> None:
     with pytest.raises(RuntimeError, match="before fit"):
-        Weighting("bm25").transform(plays)
+        Weighting(WeightingConfig("bm25")).transform(plays)
 
 
 def test_log_and_none(plays: sp.csr_matrix) -> None:
     np.testing.assert_allclose(
-        Weighting("log", epsilon=2.0).fit_transform(plays).toarray(),
+        Weighting(WeightingConfig("log", epsilon=2.0)).fit_transform(plays).toarray(),
         np.log1p(plays.toarray() / 2.0),
         rtol=1e-6,
     )
     np.testing.assert_allclose(
         log_weight(plays, alpha=3.0).toarray(), 3.0 * np.log1p(plays.toarray()), rtol=1e-6
     )
-    unchanged = Weighting("none").fit_transform(plays)
+    unchanged = Weighting(WeightingConfig("none")).fit_transform(plays)
     np.testing.assert_array_equal(unchanged.toarray(), plays.toarray())
     assert unchanged.dtype == np.float32
 
 
 def test_save_restore_keeps_statistics(plays: sp.csr_matrix) -> None:
-    weighting = Weighting("bm25", k1=3.0, b=0.5)
+    weighting = Weighting(WeightingConfig("bm25", k1=3.0, b=0.5))
     fitted = weighting.fit_transform(plays)
-    restored = Weighting.restore(weighting.params(), weighting.arrays())
+    restored = Weighting(weighting.config)
+    restored.restore(weighting.arrays())
     np.testing.assert_allclose(restored.transform(plays).toarray(), fitted.toarray(), rtol=1e-6)
 
 
 def test_unknown_kind() -> None:
-    with pytest.raises(ValueError, match="unknown weighting 'tfidf'"):
-        Weighting("tfidf")
+    from recommender.errors import InputError
+
+    with pytest.raises(InputError, match="unknown weighting 'tfidf'"):
+        WeightingConfig("tfidf")

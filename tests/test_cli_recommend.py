@@ -71,17 +71,20 @@ def test_train_reports_bundle_tagger_and_metrics(demo):
     assert report["tagger"] and report["tagger"]["predicted_tracks"] == DEMO_TRACKS
     assert report["cold_items"] == demo["truth"]["counts"]["cold_tracks"]
     assert Path(report["path"]).is_dir()
-    assert (demo["home"] / "models" / "current").read_text().strip() == report["version"]
+    current = demo["home"] / "models" / "recommender" / "current"
+    assert current.read_text().strip() == report["version"]
     assert report["metrics"]["hybrid"]["ndcg@10"] > 0
     manifest = json.loads((Path(report["path"]) / "manifest.json").read_text())
-    assert manifest["default_ranker"] in ("blend", "rerank") and manifest["default_ranker_reason"]
+    assert manifest["ranker"] == "hybrid"  # no re-ranker trained unless asked (--reranker)
+    assert manifest["ranker_reason"] == "blend (re-ranker not trained (use --reranker))"
+    assert "rerank" not in manifest["metrics"]
 
 
 def test_cold_tracks_reach_users_whose_tastes_match_their_audio(demo):
-    from recommender.hybrid.recommender import HybridRecommender
+    from recommender.services.bundles import current_recommender
 
     truth = demo["truth"]
-    rec = HybridRecommender.load_current(demo["home"] / "models")
+    rec = current_recommender(demo["home"] / "models")
     cold = {t for t, info in truth["tracks"].items() if info["cold"]}
     shown, better = 0, 0
     for user in sorted(truth["users"]):
@@ -111,9 +114,9 @@ def test_recommend_cli_explains_with_real_tags_and_played_items(demo):
 
 
 def test_tag_filter_keeps_only_items_carrying_the_tag(demo):
-    from recommender.hybrid.recommender import HybridRecommender
+    from recommender.services.bundles import current_recommender
 
-    rec = HybridRecommender.load_current(demo["home"] / "models")
+    rec = current_recommender(demo["home"] / "models")
     results = recommend_json(demo, "--user", "user-0002", "-n", "10", "--tag", "jazz")
     assert results
     carriers = set(rec.items.ids[rec.item_tags[:, rec.tags.index_of("jazz")].nonzero()[0]])
@@ -176,6 +179,36 @@ def test_bad_input_is_one_line_and_exit_2(demo, args, message):
     assert "Traceback" not in result.stderr
 
 
+def test_batch_gives_every_user_the_list_recommend_gives(demo, tmp_path):
+    """`recommend --all` (local) and `recommend --user` agree on every demo user: same
+    items, same order, same scores, same sources (the Spark engine: test_spark_engine)."""
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "recs.parquet"
+    result = run_cli(["recommend", "--all", "--out", str(out), "--json"], demo["env"])
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["users"] == DEMO_USERS and summary["rows"] == 10 * DEMO_USERS
+    table = pq.read_table(out).to_pylist()
+    batch: dict[str, list] = {}
+    for row in table:
+        batch.setdefault(row["user_id"], []).append(row)
+    assert sorted(batch) == sorted(demo["truth"]["users"])
+    from recommender.services.bundles import current_recommender
+
+    rec = current_recommender(demo["home"] / "models")
+    for user, rows in batch.items():
+        assert [r["rank"] for r in rows] == list(range(1, 11))
+        single = rec.recommend(user, n=10)
+        assert [(r["track_id"], round(r["score"], 4), r["source"]) for r in rows] == [
+            (s.item_id, s.score, s.source) for s in single
+        ], user
+        one = rec.rank(np.array([rec.users.index_of(user)]), n=10)
+        assert np.array_equal(one.scores[0], np.array([r["score"] for r in rows], np.float32))
+    cli = recommend_json(demo, "--user", "user-0053", "-n", "10")
+    assert [r["item_id"] for r in cli] == [r["track_id"] for r in batch["user-0053"]]
+
+
 def test_missing_and_corrupt_bundle_say_run_recsys_train(demo, tmp_path):
     env = dict(demo["env"], RECSYS_HOME=str(tmp_path / "empty"))
     result = run_cli(["recommend", "--user", "user-0001"], env)
@@ -183,8 +216,8 @@ def test_missing_and_corrupt_bundle_say_run_recsys_train(demo, tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
     broken = tmp_path / "broken"
     shutil.copytree(demo["home"] / "models", broken / "models")
-    bundle = broken / "models" / demo["report"]["version"]
-    (bundle / "hybrid.npz").write_bytes(b"not an npz")
+    bundle = broken / "models" / "recommender" / demo["report"]["version"]
+    (bundle / "arrays" / "plays_data.npy").write_bytes(b"not an array")
     result = run_cli(
         ["recommend", "--user", "user-0001"], dict(demo["env"], RECSYS_HOME=str(broken))
     )

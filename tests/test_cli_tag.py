@@ -74,12 +74,12 @@ def test_scan_train_and_tag(sqlite_env, sqlite_url, tmp_path):
 def test_tag_the_librosa_stub(sqlite_env, sqlite_url, tmp_path):
     stub = shared_data("librosa-examples", "Karissa_Hobbs_-_Let's_Go_Fishin'.ogg")
     from etl.audio_scan import scan_catalogue
+    from recommender.services.taggers import train_tagger
     from recommender.storage.engine import make_engine
-    from recommender.tagging.training import train_tagger
 
     engine = make_engine(sqlite_url)
     make_catalogue(engine, tmp_path / "audio", tracks=24)
     scan_catalogue(engine, workers=1)
-    train_tagger(engine, tmp_path / "home" / "models" / "tagger", kind="linear")
+    train_tagger(engine, tmp_path / "home" / "models", kind="linear")
     line = _one_error_line(run_cli(["tag", str(stub)], sqlite_env))
     assert "Let's_Go_Fishin'.ogg" in line and "cannot decode" in line

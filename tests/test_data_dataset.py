@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from sqlalchemy import insert
 
-from recommender.data.dataset import load_dataset
 from recommender.data.vocabulary import Vocabulary
 from recommender.errors import UnknownIdError
+from recommender.services.datasets import load_dataset
 from recommender.storage.schema import Listen, PredictedTag, Tag, TagAssignment, Track, User
 
 
@@ -66,8 +66,8 @@ def test_load_dataset_builds_user_item_matrix_with_cold_items(engine):
 
 
 def test_rows_referencing_missing_keys_fail_loudly():
-    from recommender.data.dataset import _contiguous
     from recommender.errors import RecsysError
+    from recommender.services.datasets import _contiguous
 
     assert _contiguous(np.array([12, 10]), np.array([10, 11, 12])).tolist() == [2, 0]
     assert _contiguous(np.array([30, 10]), np.array([10, 20, 30])).tolist() == [2, 0]
@@ -81,7 +81,7 @@ def test_load_dataset_reads_one_snapshot_while_a_writer_commits(tmp_path):
     """A user committed by another connection mid-read is not half-seen (SQLite WAL)."""
     from sqlalchemy import text as sql
 
-    from recommender.data import dataset as dataset_module
+    from recommender.services import datasets as dataset_module
     from recommender.storage.engine import make_engine
 
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")

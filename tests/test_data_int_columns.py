@@ -3,7 +3,7 @@
 import numpy as np
 from sqlalchemy import insert, text
 
-from recommender.data.int_columns import NULL_INT, read_int_columns
+from recommender.services.int_columns import NULL_INT, read_int_columns
 from recommender.storage.schema import Listen, Track, User
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sqlalchemy import insert
 
-from recommender.evaluation.synthetic import synthetic_dataset
+from recommender.data.synthetic import synthetic_dataset
 from recommender.storage.schema import Listen, Tag, TagAssignment, Track, User
 from tests.conftest import run_cli
 

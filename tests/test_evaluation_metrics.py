@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from recommender.core.topk import top_k
 from recommender.evaluation.metrics import (
     average_popularity,
     coverage,
@@ -14,7 +15,6 @@ from recommender.evaluation.metrics import (
     per_tag_auc,
     ranking_metrics,
 )
-from recommender.evaluation.topk import top_k_from_scores
 
 
 def relevance(rows: list[list[int]], n_items: int) -> sp.csr_matrix:
@@ -106,7 +106,7 @@ def test_ndcg_matches_sklearn_and_the_rest_matches_a_brute_force(k):
     )  # continuous: no ties, so sklearn's tie averaging is moot
     rel = (rng.random((n_users, n_items)) < 0.1).astype(np.float64)
     rel[:3] = 0  # users with nothing relevant are skipped by us; exclude them for sklearn too
-    top = top_k_from_scores(scores, k)
+    top = top_k(scores, k).ids
     ours = ranking_metrics(top, sp.csr_matrix(rel), k)
     keep = rel.sum(axis=1) > 0
     assert ours["ndcg"] == pytest.approx(ndcg_score(rel[keep], scores[keep], k=k), rel=1e-9)

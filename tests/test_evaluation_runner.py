@@ -4,22 +4,22 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recommender.data.dataset import TagEvents
-from recommender.errors import InputError
-from recommender.evaluation.baselines import (
+from recommender.baselines import (
     PopularityRanker,
     RandomRanker,
     TagCosineRanker,
     TagPopularityRanker,
     item_tag_vectors,
 )
-from recommender.evaluation.leakage import LeakageError
+from recommender.core.registry import create
+from recommender.data.dataset import TagEvents
+from recommender.data.leakage import LeakageError
+from recommender.data.splits import make_split
+from recommender.data.synthetic import synthetic_dataset
+from recommender.errors import InputError
 from recommender.evaluation.report import markdown_report, table_rows, tie_note
 from recommender.evaluation.runner import evaluate_dataset, evaluate_split, with_baselines
-from recommender.evaluation.split_tagger import keep_predicted_tags
-from recommender.evaluation.splitters import make_split
-from recommender.evaluation.synthetic import synthetic_dataset
-from recommender.models import create_ranker
+from recommender.services.split_tagger import keep_predicted_tags
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +46,10 @@ def test_popularity_counts_users_not_plays():
 
 
 def test_random_is_seeded_and_batch_independent(data):
-    one = RandomRanker(seed=4).fit(data)
+    one = create("random", seed=4).fit(data)
     assert np.array_equal(one.score(np.array([3, 5]))[1], one.score(np.array([5]))[0])
     assert not np.array_equal(
-        one.score(np.array([3])), RandomRanker(seed=5).fit(data).score(np.array([3]))
+        one.score(np.array([3])), create("random", seed=5).fit(data).score(np.array([3]))
     )
 
 
@@ -62,7 +62,7 @@ def test_tag_cosine_and_tag_pop_by_hand():
     # audience: 3 rock plays, 1 jazz play -> profile (3, 1)/sqrt(10)
     pop = TagPopularityRanker().fit(d).score(np.array([1]))[0]
     assert pop.tolist() == pytest.approx([3 / np.sqrt(10)] * 2 + [1 / np.sqrt(10)] * 2)
-    applied = TagCosineRanker(profile="applied").fit(d).score(np.array([1]))[0]
+    applied = create("tag-cosine", profile="applied").fit(d).score(np.array([1]))[0]
     assert applied.tolist() == pytest.approx([1, 1, 0, 0])
 
 
@@ -86,9 +86,12 @@ def test_baselines_are_registered_in_the_model_factory():
         ("tag-pop", TagPopularityRanker),
         ("tag-cosine", TagCosineRanker),
     ]:
-        assert isinstance(create_ranker(name, seed=1), cls)
-    with pytest.raises(InputError, match="unknown model"):
-        create_ranker("nope")
+        assert isinstance(create(name, seed=1), cls)
+    with pytest.raises(InputError, match="unknown component 'nope'"):
+        create("nope")
+    split = make_split(synthetic_dataset(seed=1), "random", seed=0)
+    (entry,) = evaluate_split(["mlp"], split)["models"]  # a tagger is not a model to rank with
+    assert entry["error"].startswith("unknown model 'mlp'; choose one of als, bpr")
 
 
 def test_runner_compares_models_on_the_same_users_and_is_deterministic(data):

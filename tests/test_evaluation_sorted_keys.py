@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from recommender.evaluation.leakage import sorted_unique
-from recommender.evaluation.splitters import _in_sorted
+from recommender.data.leakage import sorted_unique
+from recommender.data.splits import _in_sorted
 
 
 @pytest.mark.parametrize(

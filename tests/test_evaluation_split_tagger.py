@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 def demo(tmp_path_factory):
     from etl.audio_scan import scan_catalogue
     from etl.demo import load_demo
-    from recommender.data.dataset import load_dataset
+    from recommender.services.datasets import load_dataset
     from recommender.storage.engine import make_engine
 
     home: Path = tmp_path_factory.mktemp("split-tagger")
@@ -26,8 +26,8 @@ def demo(tmp_path_factory):
 
 
 def test_refit_predicts_every_track_from_training_tags_only(demo):
-    from recommender.evaluation.split_tagger import refit_predicted_tags
-    from recommender.evaluation.splitters import make_split
+    from recommender.data.splits import make_split
+    from recommender.services.split_tagger import refit_predicted_tags
 
     engine, data, _ = demo
     split = make_split(data, "cold-items", seed=4)
@@ -46,8 +46,8 @@ def test_refit_predicts_every_track_from_training_tags_only(demo):
 
 
 def test_without_features_stored_predictions_are_dropped_not_used(demo):
-    from recommender.evaluation.split_tagger import refit_predicted_tags
-    from recommender.evaluation.splitters import make_split
+    from recommender.data.splits import make_split
+    from recommender.services.split_tagger import refit_predicted_tags
     from recommender.storage.engine import make_engine
 
     engine, _, data = demo
@@ -61,7 +61,7 @@ def test_without_features_stored_predictions_are_dropped_not_used(demo):
 
 def _hold_out_tag(data, tag: str):
     """A split that holds out every (user, item) pair carrying `tag`: its plays and all its tags."""
-    from recommender.evaluation.splitters import Split
+    from recommender.data.splits import Split
 
     events = data.tag_events
     column = data.tags.index_of(tag)
@@ -80,8 +80,8 @@ def _hold_out_tag(data, tag: str):
 
 def test_refit_cannot_predict_a_tag_whose_every_example_the_split_held_out(demo):
     """The leak this module exists for: labels of held-out pairs must not reach the tagger."""
-    from recommender.evaluation.split_tagger import refit_predicted_tags
-    from recommender.evaluation.splitters import Split
+    from recommender.data.splits import Split
+    from recommender.services.split_tagger import refit_predicted_tags
 
     engine, data, _ = demo
     split, piano = _hold_out_tag(data, "piano")
@@ -107,7 +107,7 @@ def test_refit_cannot_predict_a_tag_whose_every_example_the_split_held_out(demo)
 def test_evaluate_dataset_drops_stored_predicted_tags_without_a_refit(demo):
     """Stored predictions saw held-out labels: the runner must not grade with them by default."""
     from recommender.evaluation.runner import evaluate_dataset
-    from recommender.evaluation.split_tagger import keep_predicted_tags, leak_free_predicted_tags
+    from recommender.services.split_tagger import keep_predicted_tags, leak_free_predicted_tags
 
     engine, data, _ = demo
     # the worst case of a stored tagger: its "predictions" are every crowd tag, held-out ones too

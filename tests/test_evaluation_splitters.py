@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from recommender.data.leakage import LeakageError, check_no_leakage, interaction_keys
+from recommender.data.splits import SPLITS, make_split
+from recommender.data.synthetic import synthetic_dataset
 from recommender.errors import InputError
-from recommender.evaluation.leakage import LeakageError, check_no_leakage, interaction_keys
-from recommender.evaluation.splitters import SPLITS, make_split
-from recommender.evaluation.synthetic import synthetic_dataset
 
 
 @pytest.fixture(scope="module")

@@ -5,19 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 from recommender.hybrid.blend import (
-    BlendParams,
     blend_scores,
     content_scores,
     sources_for,
     standardize_rows,
 )
+from recommender.hybrid.configs import BlendConfig
 
 
 def test_cold_items_ignore_cf_and_popular_items_ignore_content():
     rng = np.random.default_rng(0)
     cf, mapped, match = (rng.normal(size=(3, 6)).astype(np.float32) for _ in range(3))
     plays = np.array([0, 0, 1, 10, 1000, 100000])
-    params = BlendParams(k=5)
+    params = BlendConfig(k=5)
     base = blend_scores(cf, mapped, match, plays, params=params)
     swapped = cf.copy()
     swapped[:, [0, 1]] = cf[:, [1, 0]]  # swap the two cold items' CF scores: row statistics stay

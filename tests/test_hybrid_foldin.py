@@ -16,6 +16,7 @@ import pytest
 
 from recommender.hybrid.foldin import fold_history, fold_in_profile
 from recommender.hybrid.recommender import HybridRecommender
+from recommender.services.bundles import current_recommender
 from tests.conftest import run_cli
 from tests.test_hybrid_recommender import genre_of, make_dataset
 
@@ -90,7 +91,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
     listens, tagged = write_csvs(root / "after", late_rows, late_tags)
     loaded = run_cli(["-q", "etl", "csv", "--listens", str(listens), "--tags", str(tagged)], env)
     assert loaded.returncode == 0, loaded.stderr
-    rec = HybridRecommender.load_current(home / "models")
+    rec = current_recommender(home / "models")
     return {"env": env, "dataset": dataset, "rec": rec}
 
 
@@ -225,7 +226,7 @@ def test_empty_history_is_an_input_error(als):
 # ---- the database lookup, on SQLite and PostgreSQL -------------------------------------------
 def test_user_history_reads_listens_and_tags_by_external_id(engine, tmp_path):
     from etl.csv_source import load_csv
-    from recommender.hybrid.history import user_history
+    from recommender.services.history import user_history
 
     listens, tagged = write_csvs(
         tmp_path,

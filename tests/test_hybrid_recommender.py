@@ -109,7 +109,7 @@ def test_tag_filter_keeps_only_items_carrying_the_tag(rec):
 
 
 def test_cold_tracks_reach_matching_users_through_content(rec):
-    scores = rec.scorer.hybrid_scores(np.arange(40))
+    scores = rec.ranker.score(np.arange(40))
     cold_jazz, cold_metal = scores[:, 60:64].mean(axis=1), scores[:, 64:68].mean(axis=1)
     jazz_fans = np.arange(0, 40, 2)
     assert (cold_jazz[jazz_fans] > cold_metal[jazz_fans]).all()

@@ -16,10 +16,10 @@ STALE_VERSION = "tagger-99991231T235959999999-stale"  # sorts after any real tag
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    import recommender.evaluation.split_tagger as split_tagger
+    import recommender.services.split_tagger as split_tagger
     from etl.audio_scan import scan_catalogue
     from etl.demo import load_demo
-    from recommender.hybrid.training import train_bundle
+    from recommender.services.training import train_bundle
     from recommender.storage.engine import make_engine
     from recommender.storage.schema import PredictedTag, Tag, Track
 
@@ -48,7 +48,15 @@ def trained(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setattr(split_tagger, "refit_predicted_tags", recording_refit)
     try:
-        report = train_bundle(engine, home / "models", model="als", factors=8, seed=3, tagger=True)
+        report = train_bundle(
+            engine,
+            home / "models",
+            model="als",
+            cf_params={"factors": 8},
+            seed=3,
+            tagger=True,
+            reranker=True,
+        )
     finally:
         patch.undo()
     manifest = json.loads((Path(report.path) / "manifest.json").read_text())
@@ -68,6 +76,13 @@ def test_validation_refits_the_tagger_on_the_split_training_tags(trained):
     notes = manifest["metrics"]["notes"]
     assert "refit on training tags only" in notes[0]
     assert notes[1] == "predicted tags: split-refit-linear-seed3"
-    for ranker in ("hybrid", "hybrid-warm", "rerank", "als"):
+    for ranker in ("hybrid", "rerank", "als"):
         assert manifest["metrics"][ranker]["ndcg@10"] >= 0, manifest["metrics"][ranker]
-    assert report.metrics == manifest["metrics"] and manifest["default_ranker_reason"]
+    assert report.metrics == manifest["metrics"]
+    # the re-ranker is served exactly when it beat the blend on held-out plays
+    won = manifest["metrics"]["rerank"]["ndcg@10"] > manifest["metrics"]["hybrid"]["ndcg@10"]
+    assert manifest["ranker"] == ("rerank" if won else "hybrid") == report.ranker
+    assert manifest["ranker_reason"].startswith("re-ranker:" if won else "blend:")
+    served = json.loads((Path(report.path) / "parts" / "ranker" / "component.json").read_text())
+    assert served["component"] == report.ranker
+    assert served["config"]["cf" if not won else "hybrid"]  # CF parameters kept, not dropped

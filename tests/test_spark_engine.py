@@ -12,7 +12,6 @@ import os
 import shutil
 import sqlite3
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ import scipy.sparse as sp
 from sqlalchemy import Engine, text
 
 from recommender.storage.engine import make_engine
-from tests.conftest import run_cli
+from tests.conftest import require_spark, run_cli
 
 pytestmark = [
     pytest.mark.spark,
@@ -31,36 +30,6 @@ pytestmark = [
 ]
 
 DEMO = {"users": 80, "tracks": 100, "clip_seconds": 1.0, "seed": 0}
-
-
-def _require_spark() -> None:
-    from recommender.spark.session import spark_available
-
-    reason = spark_available()
-    if reason is None:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"Spark tests must run under CI, but {reason}")
-    pytest.skip(f"Spark engine unavailable: {reason} (pip install '.[spark]' and Java 17+)")
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[object]:
-    """local[2], two shuffle partitions, no UI; pandas conversion is forbidden."""
-    _require_spark()
-    from pyspark.sql import DataFrame
-
-    from recommender.spark.session import spark_session
-
-    def no_pandas(self, *args, **kwargs):
-        raise AssertionError("recsys must move Spark data through Parquet/Arrow, not pandas")
-
-    original = DataFrame.toPandas
-    DataFrame.toPandas = no_pandas
-    session = spark_session(master="local[2]", shuffle_partitions=2)
-    yield session
-    session.stop()
-    DataFrame.toPandas = original
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +53,9 @@ def _copy_db(demo: tuple[Path, str], tmp_path: Path) -> Engine:
 
 
 def test_spark_als_ndcg_close_to_implicit(spark, demo, tmp_path) -> None:
-    from recommender.data.dataset import load_dataset
+    from recommender.data.splits import make_split
     from recommender.evaluation.runner import evaluate_split
-    from recommender.evaluation.splitters import make_split
+    from recommender.services.datasets import load_dataset
 
     dataset = load_dataset(_copy_db(demo, tmp_path))
     split = make_split(dataset, "random", seed=0)
@@ -98,71 +67,31 @@ def test_spark_als_ndcg_close_to_implicit(spark, demo, tmp_path) -> None:
 
 
 def test_spark_model_same_weighting_and_bundle_contract(spark, tmp_path) -> None:
-    """Spark factors go through the normal CF save/load; fold-in and weighting stay local."""
-    from recommender.cf.base import create_cf_model, load_cf_model
+    """Spark factors go through the normal bundle; fold-in and weighting stay local."""
+    from recommender.core.bundle import read_bundle
+    from recommender.core.registry import create
+    from recommender.data.dataset import Dataset
 
     rng = np.random.default_rng(0)
     plays = sp.random(60, 40, density=0.15, random_state=rng, format="csr", dtype=np.float32)
     plays.data = np.ceil(plays.data * 30)
-    model = create_cf_model("spark-als", seed=3, factors=8, iterations=5).fit(plays)
-    manifest = model.manifest()
-    assert manifest["engine"] == "spark" and manifest["spark"]["implicitPrefs"] is True
-    assert manifest["weighting"]["kind"] == "bm25"
+    data = Dataset.from_plays(plays)
+    model = create("spark-als", seed=3, factors=8, iterations=5).fit(data)
+    assert model.spark_params["implicitPrefs"] is True and model.config.weighting.kind == "bm25"
     assert model.user_factors.shape == (60, 8) and model.item_factors.shape == (40, 8)
     assert np.abs(model.user_factors).sum() > 0
-    model.save(tmp_path / "cf")
-    loaded = load_cf_model(tmp_path / "cf")
+    path = model.save(tmp_path / "cf")
+    meta = json.loads((path / "component.json").read_text())["meta"]
+    assert meta["engine"] == "spark" and meta["spark"]["rank"] == 8
+    loaded = read_bundle(path)
     np.testing.assert_array_equal(loaded.item_factors, model.item_factors)
     np.testing.assert_array_equal(loaded.weighting.idf, model.weighting.idf)
-    ids, _ = loaded.recommend(np.arange(5), plays[:5], n=5)
-    for row, items in enumerate(ids):
+    assert loaded.spark_params == model.spark_params
+    top = loaded.recommend(np.arange(5), n=5, exclude=plays[:5])
+    for row, items in enumerate(top.ids):
         assert not set(items) & set(plays[row].indices)
-    again = create_cf_model("spark-als", seed=3, factors=8, iterations=5).fit(plays)
+    again = create("spark-als", seed=3, factors=8, iterations=5).fit(data)
     np.testing.assert_allclose(again.user_factors, model.user_factors, rtol=1e-5, atol=1e-6)
-
-
-def test_batch_top_n_every_user_without_played_items(spark, tmp_path) -> None:
-    from recommender.spark.batch import recommend_all, recommend_all_local
-
-    rng = np.random.default_rng(1)
-    n_users, n_items, n = 50, 30, 10
-    users, items = rng.normal(size=(n_users, 6)), rng.normal(size=(n_items, 6))
-    dense = sp.random(n_users, n_items, density=0.3, random_state=rng).toarray()
-    dense[0, :] = 1.0  # a user who played everything gets no rows
-    dense[1, : n_items - 4] = 1.0  # one with only 4 unplayed items gets 4
-    plays = sp.csr_matrix(dense)
-    args = dict(
-        user_ids=np.array([f"u{i}" for i in range(n_users)]),
-        item_ids=np.array([f"t{i}" for i in range(n_items)]),
-        user_factors=users,
-        item_factors=items,
-        plays=plays,
-        n=n,
-    )
-    summary = recommend_all(spark, out=tmp_path / "spark_out", **args)
-    table = pq.read_table(tmp_path / "spark_out").sort_by(
-        [("user_id", "ascending"), ("rank", "ascending")]
-    )
-    local = recommend_all_local(out=tmp_path / "local.parquet", **args)
-    assert summary.rows == local.rows == table.num_rows
-    assert table.equals(
-        pq.read_table(tmp_path / "local.parquet").sort_by(
-            [("user_id", "ascending"), ("rank", "ascending")]
-        )
-    )
-    rows = table.to_pylist()
-    scores = users.astype(np.float32) @ items.astype(np.float32).T
-    for u in range(n_users):
-        mine = [r for r in rows if r["user_id"] == f"u{u}"]
-        played = set(plays[u].indices)
-        unplayed = [i for i in range(n_items) if i not in played]
-        assert len(mine) == min(n, len(unplayed))
-        got = [int(r["track_id"][1:]) for r in mine]
-        assert not set(got) & played
-        best = sorted(unplayed, key=lambda i: -scores[u, i])[: len(got)]
-        np.testing.assert_allclose(sorted(scores[u, got]), sorted(scores[u, best]), rtol=1e-5)
-        assert [r["rank"] for r in mine] == list(range(1, len(mine) + 1))
-    assert len([r for r in rows if r["user_id"] == "u1"]) == 4
 
 
 def _features(engine: Engine) -> dict[tuple[int, str], tuple]:
@@ -175,7 +104,7 @@ def _features(engine: Engine) -> dict[tuple[int, str], tuple]:
 
 def test_spark_audio_features_equal_local(spark, demo, tmp_path) -> None:
     from etl.audio_scan import scan_catalogue
-    from recommender.spark.audio import spark_results
+    from etl.spark_audio import spark_results
 
     home, _ = demo
     broken = tmp_path / "broken.ogg"
@@ -204,7 +133,7 @@ def test_spark_audio_features_equal_local(spark, demo, tmp_path) -> None:
 
 def test_cli_spark_train_then_recommend_and_batch(demo, tmp_path) -> None:
     """`recsys train --engine spark`, the normal `recsys recommend`, `--all --engine spark`."""
-    _require_spark()
+    require_spark()
     home, db = demo
     target = tmp_path / "recsys.db"
     shutil.copy(db, target)
@@ -216,9 +145,11 @@ def test_cli_spark_train_then_recommend_and_batch(demo, tmp_path) -> None:
     trained = run_cli(["train", "--engine", "spark", "--no-validate", "--json"], env)
     assert trained.returncode == 0, trained.stderr
     report = json.loads(trained.stdout)
-    manifest = json.loads((Path(report["path"]) / "manifest.json").read_text())
-    assert manifest["model"] == "spark-als" and manifest["cf"]["engine"] == "spark"
-    assert manifest["cf"]["spark"]["master"] == "local[2]"
+    assert report["model"] == "spark-als"
+    cf = Path(report["path"]) / "parts" / "ranker" / "parts" / "cf" / "component.json"
+    cf = json.loads(cf.read_text())
+    assert cf["component"] == "spark-als" and cf["meta"]["engine"] == "spark"
+    assert cf["meta"]["spark"]["master"] == "local[2]"
 
     user = (
         sqlite3.connect(target)
@@ -246,8 +177,8 @@ def test_cli_spark_train_then_recommend_and_batch(demo, tmp_path) -> None:
 
     # serving a Spark-trained bundle never imports pyspark
     probe = (
-        "import sys; from recommender.hybrid.recommender import HybridRecommender;"
-        f"r = HybridRecommender.load_current({str(home / 'cli-home' / 'models')!r});"
+        "import sys; from recommender.services.bundles import current_recommender;"
+        f"r = current_recommender({str(home / 'cli-home' / 'models')!r});"
         f"r.recommend({user!r}, n=3); print('pyspark' in sys.modules)"
     )
     import subprocess
@@ -262,11 +193,26 @@ def test_cli_spark_train_then_recommend_and_batch(demo, tmp_path) -> None:
     )
     assert batch.returncode == 0, batch.stderr
     rows = pq.read_table(out).to_pylist()
-    per_user: dict[str, list[str]] = {}
+    per_user: dict[str, list[dict]] = {}
     for r in rows:
-        per_user.setdefault(r["user_id"], []).append(r["track_id"])
+        per_user.setdefault(r["user_id"], []).append(r)
     assert len(per_user) == DEMO["users"] and all(len(v) == 7 for v in per_user.values())
-    assert not set(per_user[user]) & played
+    assert not {r["track_id"] for r in per_user[user]} & played
+    # every user's Spark list is the list `recommend --user` gives: items, order, scores, sources
+    from recommender.services.bundles import current_recommender
+
+    rec = current_recommender(home / "cli-home" / "models")
+    for name, mine in per_user.items():
+        mine.sort(key=lambda r: r["rank"])
+        assert [r["rank"] for r in mine] == list(range(1, 8))
+        single = rec.rank(np.array([rec.users.index_of(name)]), n=7)
+        assert [r["track_id"] for r in mine] == list(rec.items.ids[single.ids[0]]), name
+        assert np.array_equal(np.array([r["score"] for r in mine], np.float32), single.scores[0])
+        assert [r["source"] for r in mine] == list(rec.sources(single.ids[0]))
+    local = tmp_path / "local.parquet"
+    assert run_cli(["recommend", "--all", "--out", str(local), "-n", "7"], env).returncode == 0
+    order = [("user_id", "ascending"), ("rank", "ascending")]
+    assert pq.read_table(out).sort_by(order).equals(pq.read_table(local).sort_by(order))
 
 
 def test_cli_spark_bad_usage_is_one_line(tmp_path) -> None:

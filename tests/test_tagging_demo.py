@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from etl.audio_scan import scan_catalogue
+from recommender.services.taggers import train_tagger
 from recommender.storage.engine import make_engine
-from recommender.tagging.training import train_tagger
 
 
 @pytest.mark.slow
@@ -17,7 +17,7 @@ def test_tagger_beats_popularity_on_held_out_demo_tracks(tmp_path, sqlite_url):
     load_demo(engine, tmp_path / "home", users=80, tracks=150, seed=0, clip_seconds=4.0, workers=2)
     scan = scan_catalogue(engine, workers=2)
     assert scan.failed == 0 and scan.extracted == 150
-    report = train_tagger(engine, tmp_path / "home" / "models" / "tagger", kind="linear", seed=0)
+    report = train_tagger(engine, tmp_path / "home" / "models", kind="linear", seed=0)
     assert {"favorites", "seen live", "awesome"} <= set(report.excluded_tags)
     assert len(report.tags) >= 8 and report.test_tracks >= 15
     held, base = report.held_out, report.baseline

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import insert
 
 from recommender.errors import DataFileError
+from recommender.services.labels import LabelConfig, crowd_labels, curated_labels
 from recommender.storage.schema import Tag, TagAssignment, Track, User
-from recommender.tagging.labels import LabelConfig, crowd_labels, curated_labels
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from etl.audio_scan import scan_catalogue
 from recommender.audio.config import FeatureConfig
 from recommender.errors import InputError, ModelBundleError
+from recommender.services.bundles import TAGGER, current_path, current_tagger
+from recommender.services.taggers import train_tagger
 from recommender.storage.schema import PredictedTag, Tag
-from recommender.tagging.base import load_npz, load_tagger
 from recommender.tagging.features import CodebookConfig
-from recommender.tagging.training import train_tagger
 from tests.audio_signals import make_catalogue, render, write
 
 CONFIG = FeatureConfig(frame_sample=24)
@@ -28,10 +28,10 @@ def catalogue(engine, tmp_path):
 
 
 def test_train_evaluate_store_and_tag(engine, catalogue, tmp_path):
-    model_dir = tmp_path / "models" / "tagger"
+    models = tmp_path / "models"
     report = train_tagger(
         engine,
-        model_dir,
+        models,
         kind="linear",
         seed=0,
         feature_config=CONFIG,
@@ -58,13 +58,16 @@ def test_train_evaluate_store_and_tag(engine, catalogue, tmp_path):
     for track_id in (34, 35, 36):  # the untagged tracks get their audible kind
         assert best[track_id][0] == catalogue[f"track-{track_id - 1:03d}"]
 
-    manifest = json.loads((model_dir / "manifest.json").read_text())
-    assert manifest["model_version"] == report.model_version
-    assert manifest["feature_config"] == CONFIG.to_dict()
-    assert set(manifest["thresholds"]) == set(report.tags)
-    for npz in model_dir.glob("*.npz"):
-        load_npz(npz)  # no pickled objects anywhere
-    bundle = load_tagger(model_dir)
+    path = current_path(models, TAGGER)
+    assert path.name == report.model_version == report.model_dir.split("/")[-1]
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["version"] == report.model_version
+    component = json.loads((path / "component.json").read_text())
+    assert component["config"]["features"] == CONFIG.to_dict()
+    assert component["config"]["tagger"]["name"] == "linear"
+    assert set(component["meta"]["thresholds"]) == set(report.tags)
+    bundle = current_tagger(models)
+    assert bundle.model_version == report.model_version
     rng = np.random.default_rng(99)
     for kind in ("tonal", "noisy", "percussive"):
         path = write(tmp_path / f"new-{kind}.wav", render(kind, rng))
@@ -72,7 +75,7 @@ def test_train_evaluate_store_and_tag(engine, catalogue, tmp_path):
 
     again = train_tagger(
         engine,
-        model_dir,
+        models,
         kind="linear",
         seed=0,
         feature_config=CONFIG,
@@ -83,14 +86,15 @@ def test_train_evaluate_store_and_tag(engine, catalogue, tmp_path):
             select(func.count(func.distinct(PredictedTag.model_version)))
         ).scalar_one()
     assert versions == 2 and again.model_version >= report.model_version
-    assert not list(model_dir.parent.glob(".tagger.*"))  # no temp or old bundle left behind
+    assert current_path(models, TAGGER).name == again.model_version
+    assert not list((models / TAGGER).glob(".*"))  # no temp directory left behind
 
 
 def test_training_needs_features_and_labels(engine, tmp_path):
     with pytest.raises(InputError, match="recsys etl audio"):
-        train_tagger(engine, tmp_path / "tagger")
+        train_tagger(engine, tmp_path / "models")
     with pytest.raises(ModelBundleError, match="recsys train tagger"):
-        load_tagger(tmp_path / "tagger")
+        current_tagger(tmp_path / "models")
 
 
 def _stored_versions(engine) -> set[str]:
@@ -100,11 +104,11 @@ def _stored_versions(engine) -> set[str]:
 
 def test_bundle_and_stored_predictions_never_disagree(engine, catalogue, tmp_path, monkeypatch):
     """A crash while storing leaves no bundle; a crash while saving leaves no rows."""
-    import recommender.tagging.training as training
-    from recommender.tagging.bundle import TaggerBundle
+    import recommender.services.taggers as training
+    from recommender.tagging.pipeline import TaggerPipeline
 
     settings = dict(kind="linear", seed=0, feature_config=CONFIG, codebook=CodebookConfig(k=8))
-    model_dir = tmp_path / "models" / "tagger"
+    models = tmp_path / "models"
 
     def broken_store(*args, **kwargs):
         raise OSError("database went away")
@@ -112,20 +116,22 @@ def test_bundle_and_stored_predictions_never_disagree(engine, catalogue, tmp_pat
     with monkeypatch.context() as patch:
         patch.setattr(training, "store_predictions", broken_store)
         with pytest.raises(OSError, match="went away"):
-            train_tagger(engine, model_dir, **settings)
-    assert not model_dir.exists()  # no bundle naming a version without rows
+            train_tagger(engine, models, **settings)
+    assert not (models / TAGGER).exists()  # no bundle naming a version without rows
     assert _stored_versions(engine) == set()
 
-    def broken_save(self, model_dir):
+    def broken_save(self, directory, **kwargs):
         raise OSError("disk full")
 
     with monkeypatch.context() as patch:
-        patch.setattr(TaggerBundle, "save", broken_save)
+        patch.setattr(TaggerPipeline, "save", broken_save)
         with pytest.raises(OSError, match="disk full"):
-            train_tagger(engine, model_dir, **settings)
-    assert not model_dir.exists()
+            train_tagger(engine, models, **settings)
+    with pytest.raises(ModelBundleError):
+        current_path(models, TAGGER)
     assert _stored_versions(engine) == set()  # the unpublished version's rows were removed
 
-    report = train_tagger(engine, model_dir, **settings)
-    manifest = json.loads((model_dir / "manifest.json").read_text())
-    assert _stored_versions(engine) == {report.model_version} == {manifest["model_version"]}
+    report = train_tagger(engine, models, **settings)
+    assert (
+        _stored_versions(engine) == {report.model_version} == {current_tagger(models).model_version}
+    )

@@ -1,7 +1,7 @@
 """Bag-of-frames: a k-means codebook over frame vectors, and per-track assignment histograms.
 
 Fitting uses scikit-learn (StandardScaler → optional PCA → MiniBatchKMeans);
-the fitted parameters are saved as plain arrays in an .npz and applied with
+the fitted parameters are plain arrays (saved in the tagger's bundle) applied with
 numpy, so loading a codebook never unpickles anything.
 """
 
@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-
-from recommender.errors import ModelBundleError
 
 
 @dataclass(frozen=True)
@@ -98,28 +95,21 @@ class Codebook:
         totals = np.maximum(lengths, 1)[:, None]
         return (counts / totals).astype(np.float32)
 
-    def save(self, path: Path) -> None:
-        np.savez(
-            path,
-            mean=self.mean,
-            scale=self.scale,
-            components=self.components,
-            pca_mean=self.pca_mean,
-            centroids=self.centroids,
-        )
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "mean": self.mean,
+            "scale": self.scale,
+            "components": self.components,
+            "pca_mean": self.pca_mean,
+            "centroids": self.centroids,
+        }
 
     @classmethod
-    def load(cls, path: Path) -> Codebook:
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                return cls(
-                    data["mean"],
-                    data["scale"],
-                    data["components"],
-                    data["pca_mean"],
-                    data["centroids"],
-                )
-        except (OSError, KeyError, ValueError) as exc:
-            raise ModelBundleError(
-                f"{path}: unreadable codebook ({exc}); retrain the tagger"
-            ) from None
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Codebook:
+        return cls(
+            arrays["mean"],
+            arrays["scale"],
+            arrays["components"],
+            arrays["pca_mean"],
+            arrays["centroids"],
+        )

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
+from recommender.core.configs import Config
 from recommender.errors import InputError
 
 # Bump when the feature code changes its output for the same parameters.
@@ -18,7 +18,7 @@ CODE_VERSION = "audio-1"
 
 
 @dataclass(frozen=True)
-class FeatureConfig:
+class FeatureConfig(Config):
     """Decoding and frame-feature parameters (librosa names where they exist)."""
 
     sr: int = 22050
@@ -45,19 +45,8 @@ class FeatureConfig:
         if self.offset < 0:
             raise InputError(f"feature config: offset must be >= 0, got {self.offset}")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FeatureConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise InputError(f"feature config: unknown parameters {sorted(unknown)}")
-        return cls(**data)
 
     @classmethod
     def from_json(cls, text: str) -> FeatureConfig:

@@ -1,5 +1,5 @@
-"""Collaborative filtering on the users x items play matrix (implicit ALS, BPR, item-KNN).
+"""Collaborative filtering on the users x items play matrix (implicit ALS, BPR, item-KNN, RP3beta).
 
-Import models lazily through `recommender.cf.base.create_cf_model` / `load_cf_model`:
-this package's import pulls in nothing heavy.
+Build models by name through `recommender.core.registry.create("als", ...)`; this
+package's import pulls in nothing heavy.
 """

@@ -10,6 +10,7 @@ last column to 1; fold-in keeps that layout.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -17,56 +18,66 @@ import scipy.sparse as sp
 
 from recommender.cf.blas import worker_threads
 from recommender.cf.factorization import FactorizationModel
+from recommender.cf.weighting import WeightingConfig
+from recommender.core.configs import Config
 
 NEGATIVES_PER_POSITIVE = 32
 
 
+@dataclass(frozen=True)
+class BPRConfig(Config):
+    """HetRec Last.fm 2K, RecBole random 80/10/10 split (seed 0), validation NDCG@10: these
+    (implicit's defaults, 64 factors) give 0.120, the best of 24 settings; more epochs or a
+    higher learning rate overfit (300 epochs 0.103, lr 0.05 0.083). Test NDCG@10 0.141,
+    below RecBole's published BPR 0.167: prefer ALS (0.221) on this kind of data.
+    BPR uses only which items were played, hence no weighting."""
+
+    factors: int = 64
+    learning_rate: float = 0.01
+    regularization: float = 0.01
+    iterations: int = 100
+    weighting: WeightingConfig = field(default_factory=lambda: WeightingConfig("none"))
+    num_threads: int = 0
+    seed: int = 0
+
+
 class BPRModel(FactorizationModel):
     name: ClassVar[str] = "bpr"
-    default_weighting: ClassVar[str] = "none"  # BPR uses only which items were played
-    # HetRec Last.fm 2K, RecBole random 80/10/10 split (seed 0), validation NDCG@10: these
-    # (implicit's defaults, 64 factors) give 0.120, the best of 24 settings; more epochs or a
-    # higher learning rate overfit (300 epochs 0.103, lr 0.05 0.083). Test NDCG@10 0.141,
-    # below RecBole's published BPR 0.167: prefer ALS (0.221) on this kind of data.
-    defaults: ClassVar[dict[str, Any]] = {
-        "factors": 64,
-        "learning_rate": 0.01,
-        "regularization": 0.01,
-        "iterations": 100,
-    }
+    Config: ClassVar[type[BPRConfig]] = BPRConfig
 
     def _new_implicit_model(self) -> Any:
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
         return BayesianPersonalizedRanking(
-            factors=int(self.params["factors"]),
-            learning_rate=float(self.params["learning_rate"]),
-            regularization=float(self.params["regularization"]),
-            iterations=int(self.params["iterations"]),
+            factors=int(self.config.factors),
+            learning_rate=float(self.config.learning_rate),
+            regularization=float(self.config.regularization),
+            iterations=int(self.config.iterations),
             num_threads=self.threads,
-            random_state=self.seed,
+            random_state=self.config.seed,
         )
 
     def _fit(self, weighted: sp.csr_matrix) -> None:
         # implicit's multi-threaded BPR is Hogwild SGD: threads race on shared factors, so two runs
         # with the same seed differ (measured: top-10 identical for only ~12% of users).
         # Train on one thread unless the caller asks for more; recommending uses every core.
-        self._threads = worker_threads(self.num_threads, weighted.nnz)
-        self._model = self._new_implicit_model()
-        self._model.num_threads = self.num_threads if self.num_threads > 1 else 1
-        self._model.fit(weighted, show_progress=False)
-        self._model.num_threads = self.threads
+        requested = self.config.num_threads
+        self._threads = worker_threads(requested, weighted.nnz)
+        model = self._new_implicit_model()
+        model.num_threads = requested if requested > 1 else 1
+        model.fit(weighted, show_progress=False)
+        self._fitted_factors(model)
 
     def _fold_in_scores(self, weighted_history: sp.csr_matrix) -> np.ndarray:
-        item_factors = self._model.item_factors
+        item_factors = self._items
         out = np.empty((weighted_history.shape[0], self.n_items), dtype=np.float32)
         for row in range(weighted_history.shape[0]):
             played = weighted_history.indices[
                 weighted_history.indptr[row] : weighted_history.indptr[row + 1]
             ]
-            rng = np.random.default_rng([self.seed, row])
+            rng = np.random.default_rng([self.config.seed, row])
             user = fold_in_user(
-                item_factors, played, regularization=float(self.params["regularization"]), rng=rng
+                item_factors, played, regularization=float(self.config.regularization), rng=rng
             )
             out[row] = item_factors @ user
         return out

@@ -7,6 +7,7 @@ matrix, so fold-in is free: a new user's history is scored the same way.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -14,47 +15,55 @@ import scipy.sparse as sp
 
 from recommender.cf.base import CFModel
 from recommender.cf.blas import worker_threads
+from recommender.cf.weighting import WeightingConfig
+from recommender.core.bundle import sparse_arrays, sparse_from
+from recommender.core.configs import Config
+from recommender.errors import InputError
 
 SIMILARITIES = ("bm25", "cosine")
 
 
+@dataclass(frozen=True)
+class KNNConfig(Config):
+    """Tuned on HetRec Last.fm 2K, RecBole random 80/10/10 split (seed 0), validation NDCG@10:
+    cosine on log plays K=400 0.163 (K=100 0.153, K=1000 0.167); BM25 similarity at best
+    0.153 (K=400, log), 0.141 on raw counts; implicit's BM25 defaults (K=100, raw) 0.130."""
+
+    K: int = 400
+    similarity: str = "cosine"
+    K1: float = 1.2
+    B: float = 0.75
+    weighting: WeightingConfig = field(default_factory=lambda: WeightingConfig("log"))
+    num_threads: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.similarity not in SIMILARITIES:
+            raise InputError(
+                f"unknown KNN similarity {self.similarity!r}; choose {' or '.join(SIMILARITIES)}"
+            )
+        if self.K < 1:
+            raise InputError(f"KNN needs K >= 1, got {self.K}")
+
+
 class ItemKNNModel(CFModel):
     name: ClassVar[str] = "knn"
-    # Tuned on HetRec Last.fm 2K, RecBole random 80/10/10 split (seed 0), validation NDCG@10:
-    # cosine on log plays K=400 0.163 (K=100 0.153, K=1000 0.167); BM25 similarity at best 0.153
-    # (K=400, log), 0.141 on raw counts; implicit's BM25 defaults (K=100, raw) 0.130.
-    default_weighting: ClassVar[str] = "log"
-    defaults: ClassVar[dict[str, Any]] = {"K": 400, "similarity": "cosine", "K1": 1.2, "B": 0.75}
+    Config: ClassVar[type[Config]] = KNNConfig
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._validate()
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
         self._similarity: sp.csr_matrix | None = None
         self._user_items: sp.csr_matrix | None = None
-
-    def _validate(self) -> None:
-        if self.params["similarity"] not in SIMILARITIES:
-            from recommender.errors import InputError
-
-            raise InputError(
-                f"unknown KNN similarity {self.params['similarity']!r};"
-                f" choose {' or '.join(SIMILARITIES)}"
-            )
 
     def _fit(self, weighted: sp.csr_matrix) -> None:
         from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
 
-        K = int(self.params["K"])
-        threads = worker_threads(self.num_threads, weighted.nnz)
-        if self.params["similarity"] == "bm25":
-            model = BM25Recommender(
-                K=K,
-                K1=float(self.params["K1"]),
-                B=float(self.params["B"]),
-                num_threads=threads,
-            )
+        cfg = self.config
+        threads = worker_threads(cfg.num_threads, weighted.nnz)
+        if cfg.similarity == "bm25":
+            model = BM25Recommender(K=cfg.K, K1=cfg.K1, B=cfg.B, num_threads=threads)
         else:
-            model = CosineRecommender(K=K, num_threads=threads)
+            model = CosineRecommender(K=cfg.K, num_threads=threads)
         with warnings.catch_warnings():
             # implicit's own BM25/Cosine fit hands a COO matrix to its CSR check; harmless
             warnings.filterwarnings("ignore", message="Method expects CSR input")
@@ -63,7 +72,7 @@ class ItemKNNModel(CFModel):
         self._user_items = weighted
 
     def score(self, user_rows: np.ndarray) -> np.ndarray:
-        self._require_fitted()
+        self.require_fitted()
         rows = np.atleast_1d(np.asarray(user_rows, dtype=np.int64))
         return self._fold_in_scores(self._user_items[rows])
 
@@ -72,7 +81,7 @@ class ItemKNNModel(CFModel):
 
     def similar_items(self, item: int, *, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """The item's top-K neighbours by similarity (fewer than n when it has fewer)."""
-        self._require_fitted()
+        self.require_fitted()
         row = self._similarity[int(item)]
         ids, scores = row.indices.astype(np.int64), row.data.astype(np.float32)
         keep = ids != item
@@ -86,24 +95,15 @@ class ItemKNNModel(CFModel):
         return self._similarity
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        arrays = {}
-        for prefix, matrix in (("similarity", self._similarity), ("user_items", self._user_items)):
-            arrays[f"{prefix}_data"] = matrix.data
-            arrays[f"{prefix}_indices"] = matrix.indices
-            arrays[f"{prefix}_indptr"] = matrix.indptr
-            arrays[f"{prefix}_shape"] = np.asarray(matrix.shape, dtype=np.int64)
-        return arrays
+        return sparse_arrays("similarity", self._similarity) | sparse_arrays(
+            "user_items", self._user_items
+        )
 
-    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
-        def matrix(prefix: str) -> sp.csr_matrix:
-            shape = tuple(int(s) for s in arrays[f"{prefix}_shape"])
-            return sp.csr_matrix(
-                (arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]),
-                shape=shape,
-                dtype=np.float32,
-            )
-
-        similarity, user_items = matrix("similarity"), matrix("user_items")
+    def _restore_arrays(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        similarity, user_items = (
+            sparse_from("similarity", arrays),
+            sparse_from("user_items", arrays),
+        )
         if similarity.shape != (self.n_items, self.n_items) or user_items.shape != (
             self.n_users,
             self.n_items,

@@ -4,17 +4,37 @@ Raw counts are heavy-tailed (one user plays an artist 50,000 times), so CF model
 train on a dampened confidence. BM25 also discounts items everyone plays and
 normalises users by their total plays; its statistics (per-item IDF, mean user
 length) come from the training matrix and are kept, so a user folded in later
-(`CFModel.recommend_history`) is weighted exactly like a training user.
+(`CFModel.score_history`) is weighted exactly like a training user.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.core.configs import Config
+from recommender.errors import InputError
+
 WEIGHTINGS = ("none", "binary", "log", "bm25")
+
+
+@dataclass(frozen=True)
+class WeightingConfig(Config):
+    """kind: "none", "binary" (played or not), "log" (log(1 + plays / epsilon)) or "bm25"
+    (implicit's `bm25_weight`: users are documents, items are terms, with K1 and B)."""
+
+    kind: str = "bm25"
+    k1: float = 100.0
+    b: float = 0.8
+    epsilon: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in WEIGHTINGS:
+            raise InputError(
+                f"unknown weighting {self.kind!r}; choose one of {', '.join(WEIGHTINGS)}"
+            )
 
 
 def log_weight(plays: sp.csr_matrix, *, alpha: float = 1.0, epsilon: float = 1.0) -> sp.csr_matrix:
@@ -24,31 +44,18 @@ def log_weight(plays: sp.csr_matrix, *, alpha: float = 1.0, epsilon: float = 1.0
     return out
 
 
-@dataclass
 class Weighting:
-    """One weighting scheme with the statistics it learned from the training matrix.
+    """One weighting scheme with the statistics it learned from the training matrix."""
 
-    `kind` is "none", "binary" (played or not), "log" or "bm25". BM25 follows implicit's
-    `bm25_weight` (users are documents, items are terms) with K1 and B.
-    """
-
-    kind: str = "bm25"
-    k1: float = 100.0
-    b: float = 0.8
-    epsilon: float = 1.0
-    idf: np.ndarray | None = field(default=None, repr=False)
-    average_length: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in WEIGHTINGS:
-            raise ValueError(
-                f"unknown weighting {self.kind!r}; choose one of {', '.join(WEIGHTINGS)}"
-            )
+    def __init__(self, config: WeightingConfig) -> None:
+        self.config = config
+        self.idf: np.ndarray | None = None
+        self.average_length: float | None = None
 
     def fit_transform(self, plays: sp.csr_matrix) -> sp.csr_matrix:
         """Learn the statistics from `plays` (users x items) and weight it."""
         plays = sp.csr_matrix(plays, dtype=np.float32)
-        if self.kind == "bm25":
+        if self.config.kind == "bm25":
             from implicit.nearest_neighbours import bm25_weight
 
             n_users = float(plays.shape[0])
@@ -58,34 +65,34 @@ class Weighting:
             self.average_length = (
                 float(np.asarray(plays.sum(axis=1)).mean()) if plays.shape[0] else 1.0
             )
-            return sp.csr_matrix(bm25_weight(plays, K1=self.k1, B=self.b), dtype=np.float32)
+            weighted = bm25_weight(plays, K1=self.config.k1, B=self.config.b)
+            return sp.csr_matrix(weighted, dtype=np.float32)
         return self.transform(plays)
 
     def transform(self, plays: sp.csr_matrix) -> sp.csr_matrix:
         """Weight rows of users (training or new) with the learned statistics."""
         plays = sp.csr_matrix(plays, dtype=np.float32)
-        if self.kind == "none":
+        kind = self.config.kind
+        if kind == "none":
             return plays.copy()
-        if self.kind == "binary":
+        if kind == "binary":
             out = plays.copy()
             out.data = np.ones_like(out.data)
             return out
-        if self.kind == "log":
-            return log_weight(plays, epsilon=self.epsilon)
+        if kind == "log":
+            return log_weight(plays, epsilon=self.config.epsilon)
         if self.idf is None or self.average_length is None:
             raise RuntimeError("BM25 weighting used before fit_transform")
+        k1, b = self.config.k1, self.config.b
         out = plays.tocoo()
         row_sums = np.asarray(plays.sum(axis=1)).ravel().astype(np.float64)
-        length_norm = (1.0 - self.b) + self.b * row_sums / max(self.average_length, 1e-12)
+        length_norm = (1.0 - b) + b * row_sums / max(self.average_length, 1e-12)
         data = out.data.astype(np.float64)
-        data = data * (self.k1 + 1.0) / (self.k1 * length_norm[out.row] + data) * self.idf[out.col]
+        data = data * (k1 + 1.0) / (k1 * length_norm[out.row] + data) * self.idf[out.col]
         return sp.csr_matrix((data.astype(np.float32), (out.row, out.col)), shape=plays.shape)
 
-    def params(self) -> dict:
-        return {"kind": self.kind, "k1": self.k1, "b": self.b, "epsilon": self.epsilon}
-
     def arrays(self) -> dict[str, np.ndarray]:
-        """What `save` writes to npz besides the JSON params."""
+        """The learned statistics, for the model's bundle."""
         if self.idf is None:
             return {}
         return {
@@ -93,10 +100,9 @@ class Weighting:
             "weighting_average_length": np.array(self.average_length, dtype=np.float64),
         }
 
-    @classmethod
-    def restore(cls, params: dict, arrays: dict[str, np.ndarray]) -> Weighting:
-        weighting = cls(**params)
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
         if "weighting_idf" in arrays:
-            weighting.idf = np.asarray(arrays["weighting_idf"], dtype=np.float64)
-            weighting.average_length = float(arrays["weighting_average_length"])
-        return weighting
+            self.idf = np.asarray(arrays["weighting_idf"], dtype=np.float64)
+            self.average_length = float(arrays["weighting_average_length"])
+        elif self.config.kind == "bm25":
+            raise KeyError("weighting_idf (a BM25 weighting needs its statistics)")

@@ -205,7 +205,7 @@ def audio_command(
     if engine == "spark":
         from functools import partial
 
-        from recommender.spark.audio import spark_results
+        from etl.spark_audio import spark_results
         from recommender.spark.session import spark_session
 
         runner = partial(spark_results, session=spark_session(master=spark_master))

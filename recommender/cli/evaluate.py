@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -14,26 +13,8 @@ from rich.table import Table
 
 from recommender.cli.output import console, make_progress, print_json
 from recommender.cli.state import state
-
-SPLIT_NAMES = ("random", "leave-k-out", "time", "cold-items", "cold-users")
-DEFAULT_MODELS = "pop,als,bpr,knn,content,hybrid"
-
-
-def _parse_models(models: str | None) -> list[str]:
-    from recommender.errors import InputError
-    from recommender.models import RANKERS
-
-    if models is None:
-        return [name for name in DEFAULT_MODELS.split(",") if name in RANKERS]
-    names = [name.strip() for name in models.split(",") if name.strip()]
-    if not names:
-        raise InputError("--models is empty; give a comma-separated list such as pop,als,bpr")
-    unknown = [name for name in names if name not in RANKERS]
-    if unknown:
-        raise InputError(
-            f"--models: unknown model {unknown[0]!r}; choose from {', '.join(sorted(RANKERS))}"
-        )
-    return names
+from recommender.data.split_names import SPLITS
+from recommender.services.evaluation import DEFAULT_MODELS
 
 
 def _print_table(caption: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -48,15 +29,13 @@ def _print_table(caption: str, columns: list[str], rows: list[list[str]]) -> Non
 
 
 def evaluate(
-    split: Annotated[
-        str, typer.Option("--split", help=f"One of: {', '.join(SPLIT_NAMES)}.")
-    ] = "random",
+    split: Annotated[str, typer.Option("--split", help=f"One of: {', '.join(SPLITS)}.")] = "random",
     models: Annotated[
         str | None,
         typer.Option(
             "--models",
-            help=f"Comma-separated models (default: those of {DEFAULT_MODELS} that are "
-            "installed); baselines are always added.",
+            help=f"Comma-separated models (default: {','.join(DEFAULT_MODELS)});"
+            " baselines are always added.",
         ),
     ] = None,
     k: Annotated[
@@ -73,26 +52,10 @@ def evaluate(
     Full ranking over all items (the cold items for --split cold-items), each
     user's training items excluded; users without test interactions are skipped.
     """
-    from recommender.errors import InputError
+    from recommender.evaluation.report import table_columns, table_rows, tie_note, title
+    from recommender.services.evaluation import evaluate as run
+    from recommender.services.evaluation import write_report
 
-    if split not in SPLIT_NAMES:
-        raise InputError(
-            f"--split: unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}"
-        )
-    names = _parse_models(models)
-
-    from recommender.data.dataset import load_dataset
-    from recommender.evaluation.report import (
-        markdown_report,
-        table_columns,
-        table_rows,
-        tie_note,
-        title,
-    )
-    from recommender.evaluation.runner import evaluate_dataset
-    from recommender.evaluation.split_tagger import leak_free_predicted_tags
-
-    dataset = load_dataset(state.engine)
     with make_progress(quiet=state.quiet) as progress:
         tasks: dict[str, int] = {}
 
@@ -101,28 +64,10 @@ def evaluate(
                 tasks[model] = progress.add_task(f"{model}: fit, rank users", total=total)
             progress.update(tasks[model], completed=done)
 
-        result = evaluate_dataset(
-            dataset,
-            split=split,
-            models=names,
-            k=k,
-            seed=seed,
-            progress=on_progress,
-            prepare=(
-                leak_free_predicted_tags(state.engine, seed=seed)
-                if dataset.predicted_tags is not None
-                else None
-            ),
-        )
+        result = run(state.engine, split=split, models=models, k=k, seed=seed, progress=on_progress)
     if report is not None:
         command = "recsys " + shlex.join(sys.argv[1:]) if sys.argv[1:] else None
-        try:
-            report.parent.mkdir(parents=True, exist_ok=True)
-            partial = report.with_name(f".{report.name}.partial")
-            partial.write_text(markdown_report(result, command=command))
-            os.replace(partial, report)  # a reader never sees half a report
-        except OSError as exc:
-            raise InputError(f"--report: cannot write {report}: {exc.strerror}") from None
+        write_report(result, report, command=command)
     if as_json:
         print_json(result)
     else:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from recommender.cli.output import print_json, print_table
-from recommender.cli.recommend import load_recommender, print_recommendations
+from recommender.cli.recommend import print_recommendations
+from recommender.cli.state import state
 
 
 def similar(
@@ -14,7 +15,9 @@ def similar(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Tracks like this one: CF neighbours if it has plays, tag neighbours if it is cold."""
-    results = load_recommender().similar(track, n=n)
+    from recommender.services import queries
+
+    results = queries.similar(state.settings, track, n=n)
     print_recommendations(f"tracks similar to {track}", results, as_json=as_json, explain=False)
 
 
@@ -24,7 +27,9 @@ def audience(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """The users a track should reach, even one nobody has played yet."""
-    members = load_recommender().audience(track, n=n)
+    from recommender.services import queries
+
+    members = queries.audience(state.settings, track, n=n)
     if as_json:
         print_json([m.to_dict() for m in members])
         return
@@ -44,7 +49,9 @@ def user_tags(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """A user's tag profile: applied and listened tags, popular tags discounted."""
-    weights = load_recommender().user_tags(user, n=n)
+    from recommender.services import queries
+
+    weights = queries.user_tags(state.settings, user, n=n)
     if as_json:
         print_json([w.to_dict() for w in weights])
         return

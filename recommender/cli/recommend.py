@@ -1,4 +1,4 @@
-"""`recsys recommend`: top items for a user (or for chosen tags), with sources and explanations.
+"""`recsys recommend`: top items for a user (or for chosen tags, or for every user).
 
 Imports only typer/rich here; the model loads lazily inside the command, and
 LightGBM/librosa are never imported on this path.
@@ -10,21 +10,6 @@ import typer
 
 from recommender.cli.output import print_json, print_table
 from recommender.cli.state import state
-
-
-def load_recommender():
-    """The current bundle of RECSYS_HOME (a ModelBundleError says to run `recsys train`)."""
-    from recommender.hybrid.recommender import HybridRecommender
-
-    return HybridRecommender.load_current(state.settings.models_dir)
-
-
-def split_tags(values: list[str] | None) -> list[str]:
-    """`--tag a --tag b` and `--tags a,b` both become ['a', 'b']."""
-    out: list[str] = []
-    for value in values or []:
-        out.extend(t.strip() for t in value.split(",") if t.strip())
-    return out
 
 
 def print_recommendations(title: str, results: list, *, as_json: bool, explain: bool) -> None:
@@ -39,36 +24,6 @@ def print_recommendations(title: str, results: list, *, as_json: bool, explain: 
             row.append(r.explanation.summary() if r.explanation else "")
         rows.append(row)
     print_table(title, columns, rows)
-
-
-def recommend_all_users(
-    *, n: int, out: str | None, engine: str, spark_master: str | None, as_json: bool
-) -> None:
-    """`--all`: CF top-n for every user with played items removed, as Parquet."""
-    from recommender.errors import InputError
-    from recommender.spark.batch import recommend_all_from_bundle
-
-    if not out:
-        raise InputError("--all needs --out PATH for the Parquet output")
-    if engine not in ("local", "spark"):
-        raise InputError(f"--engine: unknown engine {engine!r}; choose local or spark")
-    session = None
-    if engine == "spark":
-        from recommender.spark.session import spark_session
-
-        session = spark_session(master=spark_master)
-    summary = recommend_all_from_bundle(load_recommender(), out=out, n=n, session=session)
-    if as_json:
-        print_json(summary.to_dict())
-        return
-    rows = [
-        ("users", summary.users),
-        ("rows", summary.rows),
-        ("n", summary.n),
-        ("output", summary.out),
-        ("seconds", summary.seconds),
-    ]
-    print_table(f"batch recommendations ({engine})", ["what", "value"], rows)
 
 
 def recommend(
@@ -90,7 +45,7 @@ def recommend(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     all_users: bool = typer.Option(
-        False, "--all", help="Batch: top -n for every user into --out (Parquet)."
+        False, "--all", help="Batch: every user's list (as --user gives it) into --out."
     ),
     out: str | None = typer.Option(
         None, "--out", help="With --all: output Parquet path (a directory with --engine spark)."
@@ -102,33 +57,36 @@ def recommend(
 ) -> None:
     """Recommend tracks for --user U, or for a new user from --tags, or for --all users."""
     from recommender.errors import InputError
+    from recommender.services import queries
 
     if all_users:
-        return recommend_all_users(
-            n=n, out=out, engine=engine, spark_master=spark_master, as_json=as_json
+        if user is not None or tags is not None or explain:
+            raise InputError("--all lists every user; drop --user, --tags and --explain")
+        summary = queries.recommend_all(
+            state.settings,
+            out=out,
+            n=n,
+            only_tags=tag,
+            include_listened=include_listened,
+            engine=engine,
+            spark_master=spark_master,
         )
+        if as_json:
+            print_json(summary.to_dict())
+            return
+        rows = [(key, value) for key, value in summary.to_dict().items()]
+        print_table(f"batch recommendations ({summary.engine})", ["what", "value"], rows)
+        return
     if out or engine != "local" or spark_master:
         raise InputError("--out, --engine and --spark-master apply to batch mode (--all)")
-    if (user is None) == (tags is None):
-        raise InputError("give exactly one of --user U or --tags jazz,piano")
-    rec = load_recommender()
-    if user is not None:
-        options = dict(
-            n=n, tags=split_tags(tag), include_listened=include_listened, explain=explain
-        )
-        if user in rec.users:  # the common case touches no database
-            results = rec.recommend(user, **options)
-        else:  # arrived after training: fold their database history in
-            from recommender.hybrid.history import recommend_for_user
-
-            results = recommend_for_user(rec, state.engine, user, **options)
-        title = f"recommendations for {user}"
-    else:
-        if tag:
-            raise InputError(
-                "--tag filters a user's recommendations; with --tags just list every tag there"
-            )
-        chosen = split_tags([tags])
-        results = rec.recommend_for_tags(chosen, n=n, explain=explain)
-        title = f"recommendations for tags {', '.join(chosen)}"
+    results = queries.recommend(
+        state.settings,
+        user=user,
+        tags=tags,
+        n=n,
+        only_tags=tag,
+        include_listened=include_listened,
+        explain=explain,
+    )
+    title = f"recommendations for {user}" if user is not None else f"recommendations for {tags}"
     print_recommendations(title, results, as_json=as_json, explain=explain)

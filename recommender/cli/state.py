@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from recommender.config import Settings
+from recommender.services.settings import Settings
 
 
 @dataclass
@@ -23,9 +23,7 @@ class CliState:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from recommender.storage.engine import engine_from_settings
-
-            self._engine = engine_from_settings(self.settings)
+            self._engine = self.settings.engine()
         return self._engine
 
 

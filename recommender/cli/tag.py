@@ -21,34 +21,20 @@ def tag_command(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Print the most likely tags, with probabilities, for each audio file."""
-    from recommender.errors import AudioDecodeError
-    from recommender.tagging.base import load_tagger
+    from recommender.services.taggers import tag_files
 
-    bundle = load_tagger(state.settings.models_dir / "tagger")
-    results, failures = [], []
-    for file in files:
-        try:
-            probs = bundle.predict_file(file)
-        except AudioDecodeError as exc:
-            failures.append(exc)
-            continue
-        thresholds = bundle.manifest.get("thresholds", {})
-        tags = [
-            {"tag": tag, "probability": round(p, 4), "predicted": p >= thresholds.get(tag, 0.5)}
-            for tag, p in list(probs.items())[:top]
-        ]
-        results.append({"file": str(file), "tags": tags})
+    tagged = tag_files(state.settings.models_dir, files, top=top)
     if as_json:
-        if results:
-            print_json({"model_version": bundle.model_version, "results": results})
+        if tagged.results:
+            print_json({"model_version": tagged.model_version, "results": tagged.results})
     else:
-        for result in results:
+        for result in tagged.results:
             rows = [
                 [t["tag"], f"{t['probability']:.3f}", "yes" if t["predicted"] else ""]
                 for t in result["tags"]
             ]
             print_table(result["file"], ["tag", "probability", "predicted"], rows)
-    if failures:
-        for exc in failures[:-1]:
+    if tagged.failures:
+        for exc in tagged.failures[:-1]:
             err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise failures[-1]  # the entry point prints it and exits 2
+        raise tagged.failures[-1]  # the entry point prints it and exits 2

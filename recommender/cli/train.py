@@ -6,20 +6,36 @@ import typer
 
 from recommender.cli.output import err_console, print_json, print_table
 from recommender.cli.state import state
+from recommender.core.registry import names
 
 app = typer.Typer(help="Train models: plain `recsys train` trains everything into a new bundle.")
+
+
+def _steps(as_json: bool):
+    """Progress lines on stderr ("training the audio tagger..."), unless --quiet or --json."""
+
+    def on_step(message: str) -> None:
+        if not state.quiet and not as_json:
+            err_console.print(f"[dim]{message}...[/dim]")
+
+    return on_step
 
 
 @app.callback(invoke_without_command=True)
 def train_all(
     ctx: typer.Context,
-    model: str = typer.Option("als", "--model", help="CF model: als, bpr or knn."),
+    model: str = typer.Option("als", "--model", help=f"CF model: {', '.join(names('cf'))}."),
     factors: int | None = typer.Option(
-        None, "--factors", min=1, help="CF factors (als/bpr; default tuned)."
+        None, "--factors", min=1, help="CF factors (factor models; default tuned)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of every stochastic step."),
     validate: bool = typer.Option(
         True, "--validate/--no-validate", help="Measure NDCG@10 on a held-out split."
+    ),
+    reranker: bool = typer.Option(
+        False,
+        "--reranker",
+        help="Also train the LightGBM re-ranker; it is served if it beats the blend on validation.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the training report as JSON."),
     engine: str = typer.Option(
@@ -34,39 +50,19 @@ def train_all(
         return
     from dataclasses import asdict
 
-    from recommender.errors import InputError
-    from recommender.hybrid.training import train_bundle
+    from recommender.services.training import train
 
-    if model not in ("als", "bpr", "knn"):
-        raise InputError(f"--model: unknown CF model {model!r}; choose als, bpr or knn")
-    if factors is not None and model == "knn":
-        raise InputError("--factors applies to als and bpr, not knn")
-    if engine not in ("local", "spark"):
-        raise InputError(f"--engine: unknown engine {engine!r}; choose local or spark")
-    if engine == "spark":
-        if model != "als":
-            raise InputError(
-                f"--engine spark trains ALS only, not {model!r}; drop --model or use --model als"
-            )
-        from recommender.spark.session import spark_session
-
-        spark_session(master=spark_master)  # the Spark ALS model trains on this session
-        model = "spark-als"
-    elif spark_master:
-        raise InputError("--spark-master applies to --engine spark")
-
-    def on_step(message: str) -> None:
-        if not state.quiet and not as_json:
-            err_console.print(f"[dim]{message}...[/dim]")
-
-    report = train_bundle(
+    report = train(
         state.engine,
         state.settings.models_dir,
         model=model,
         factors=factors,
         seed=seed,
+        reranker=reranker,
         validate=validate,
-        on_step=on_step,
+        engine_name=engine,
+        spark_master=spark_master,
+        on_step=_steps(as_json),
     )
     if as_json:
         print_json(asdict(report))
@@ -75,6 +71,7 @@ def train_all(
         ("version", report.version),
         ("bundle", report.path),
         ("CF model", report.model),
+        ("ranker", report.ranker_reason),
         ("users", report.users),
         ("items", report.items),
         ("cold items", report.cold_items),
@@ -92,7 +89,7 @@ def train_all(
 
 @app.command("tagger")
 def tagger_command(
-    model: str = typer.Option("mlp", "--model", help="Tagger: linear, mlp or lightgbm."),
+    model: str = typer.Option("mlp", "--model", help=f"Tagger: {', '.join(names('tagger'))}."),
     seed: int = typer.Option(0, "--seed", help="Seed for the split, codebook and model."),
     min_users: int = typer.Option(
         1, "--min-users", min=1, help="Distinct users needed to make a tag a label."
@@ -108,22 +105,17 @@ def tagger_command(
     """Audio tagger only: held-out metrics vs popularity; predictions for every scanned track."""
     from pathlib import Path
 
-    from recommender.errors import InputError
-    from recommender.tagging.base import TAGGERS
-    from recommender.tagging.labels import LabelConfig
-    from recommender.tagging.training import train_tagger
+    from recommender.services.labels import LabelConfig
+    from recommender.services.taggers import train_tagger
 
-    if model not in TAGGERS:
-        raise InputError(f"--model: unknown tagger {model!r}; choose {', '.join(TAGGERS)}")
-    if not state.quiet and not as_json:
-        err_console.print("[dim]training the audio tagger...[/dim]")
     report = train_tagger(
         state.engine,
-        state.settings.models_dir / "tagger",
+        state.settings.models_dir,
         kind=model,
         seed=seed,
         labels_file=Path(labels) if labels else None,
         labels=LabelConfig(min_users=min_users, min_positives=min_positives),
+        on_step=_steps(as_json),
     )
     if as_json:
         print_json(report.to_dict())

@@ -1,9 +1,11 @@
 """Train every model on a split's training part and score it on the test part, identically.
 
-One code path for all models: the same users (those with a test interaction),
-the same excluded items (their training and validation items), the same
-candidates, the same top-k and tie-breaking, the same metrics. The result is a
-plain dict, so the CLI, the Markdown report and the notebooks all read one shape.
+One code path for all models, and it is the serving path: each model is a registered
+`Ranker` whose `recommend` (its scores cut by the one top-k) makes the lists, with
+the same users (those with a test interaction), the same excluded items (their
+training and validation items, as RecBole does), the same candidates and the same
+metrics. The result is a plain dict, so the CLI, the Markdown report and the
+notebooks all read one shape.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.core.component import Ranker, row_batches
+from recommender.core.registry import RANKER_FAMILIES, create
+from recommender.data.leakage import check_no_leakage
+from recommender.data.splits import Split
 from recommender.errors import RecsysError
-from recommender.evaluation.leakage import check_no_leakage
 from recommender.evaluation.metrics import average_popularity, coverage, novelty, ranking_metrics
-from recommender.evaluation.protocol import Ranker
-from recommender.evaluation.splitters import Split
-from recommender.evaluation.topk import rank_users
 
 BASELINES = ("random", "pop")
 COLD_ITEM_BASELINES = ("tag-pop", "tag-cosine")
@@ -37,23 +39,64 @@ def with_baselines(models: Sequence[str], split_name: str) -> list[str]:
     return list(dict.fromkeys(ordered))
 
 
-def _resolve(model: str | Ranker, seed: int) -> Ranker:
+# A model to evaluate: a registered name, a Ranker, or (label, Ranker) to report it as label.
+Model = str | Ranker | tuple[str, Ranker]
+
+
+def _label(model: Model) -> str:
+    if isinstance(model, str):
+        return model
+    return model[0] if isinstance(model, tuple) else model.name
+
+
+def _resolve(model: Model, seed: int) -> Ranker:
+    if isinstance(model, tuple):
+        return model[1]
     if not isinstance(model, str):
         return model
-    from recommender.models import create_ranker
+    from recommender.core.registry import component_class
 
-    return create_ranker(model, seed=seed)
+    component_class(model, *RANKER_FAMILIES)  # a tagger's name is not a model to rank with
+    return create(model, seed=seed)
+
+
+def rank_users(
+    ranker: Ranker,
+    users: np.ndarray,
+    *,
+    k: int,
+    exclude: sp.csr_matrix,
+    candidates: np.ndarray | None,
+    on_batch: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(top-k item indices of each user, whether the user's k listed scores were all equal).
+
+    A list of equal scores is item order, not the model's choice (CF on cold items).
+    """
+    top = np.empty((len(users), k), dtype=np.int64)
+    tied = np.zeros(len(users), dtype=bool)
+    width = ranker.n_items if candidates is None else len(candidates)
+    for batch in row_batches(len(users), width, cells=4_000_000):
+        rows = users[batch]
+        result = ranker.recommend(rows, n=k, exclude=exclude[rows], candidates=candidates)
+        top[batch] = result.ids
+        listed = np.where(result.ids >= 0, result.scores, np.nan)
+        tied[batch] = np.nanmax(listed, axis=1, initial=-np.inf) == np.nanmin(
+            listed, axis=1, initial=np.inf
+        )
+        if on_batch is not None:
+            on_batch(batch.stop)
+    return top, tied
 
 
 def evaluate_split(
-    models: Sequence[str | Ranker],
+    models: Sequence[Model],
     split: Split,
     *,
     k: int = 10,
     ks: Sequence[int] | None = None,
     seed: int = 0,
     progress: Progress | None = None,
-    batch_size: int | None = None,
 ) -> dict[str, Any]:
     """Fit each model on `split.train`, rank test users' candidates and compute metrics.
 
@@ -77,7 +120,7 @@ def evaluate_split(
 
     results = []
     for model in models:
-        name = model if isinstance(model, str) else model.name
+        name = _label(model)
         entry: dict[str, Any] = {"name": name}
         try:
             ranker = _resolve(model, seed)
@@ -91,16 +134,13 @@ def evaluate_split(
                 if progress is not None:
                     progress(name, done, len(users))
 
-            constant = np.zeros(len(users), dtype=bool)
-            top = rank_users(
+            top, constant = rank_users(
                 ranker,
                 users,
                 k=depth,
                 exclude=exclude,
                 candidates=split.candidates,
-                batch_size=batch_size,
                 on_batch=on_batch,
-                constant_out=constant,
             )
             ranked = time.perf_counter()
         except RecsysError as exc:
@@ -119,8 +159,8 @@ def evaluate_split(
             metrics=metrics,
             fit_seconds=round(fitted - started, 3),
             rank_seconds=round(ranked - fitted, 3),
-            # share of users for whom the model could not tell candidates apart (e.g. CF on
-            # cold items): their list is item order, so read those metrics as a tie-break artefact
+            # share of users whose listed items all scored the same (e.g. CF on cold items):
+            # their list is item order, so read those metrics as a tie-break artefact
             constant_score_users=round(float(constant.mean()) if len(constant) else 0.0, 4),
         )
         results.append(entry)
@@ -153,7 +193,7 @@ def evaluate_dataset(
     dataset,
     *,
     split: str = "random",
-    models: Sequence[str | Ranker] = ("pop",),
+    models: Sequence[Model] = ("pop",),
     k: int = 10,
     ks: Sequence[int] | None = None,
     seed: int = 0,
@@ -178,7 +218,7 @@ def evaluate_dataset(
     tagger trained on an independent curated label file), keep them with
     `prepare=split_tagger.keep_predicted_tags("why they cannot leak")`.
     """
-    from recommender.evaluation.splitters import make_split
+    from recommender.data.splits import make_split
 
     the_split = make_split(dataset, split, seed=seed, **(split_params or {}))
     notes = []

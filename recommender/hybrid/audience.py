@@ -17,23 +17,22 @@ from recommender.hybrid.results import AudienceMember
 from recommender.hybrid.scorer import HybridScorer
 
 
-def audience_scores(scorer: HybridScorer, cf: Any, item: int, *, n_users: int) -> np.ndarray:
+def audience_scores(scorer: HybridScorer, item: int, *, n_users: int) -> np.ndarray:
     """float32 (n_users,): how well `item` fits each user, on the blend's scale."""
     sc = scorer
     count = float(sc.play_counts[item])
     w = count / (count + sc.blend.k) if sc.blend.k > 0 else float(count > 0)
     match = (sc.space.user_profiles @ sc.space.item_vectors[item].T).toarray().ravel()
     content = standardize_rows(match[None, :])[0]
-    if sc.user_factors is not None and sc.mapped_factors is not None:
-        mapped = standardize_rows((sc.user_factors @ sc.mapped_factors[item])[None, :])[0]
+    if sc.user_factors is not None and sc.mapped_t is not None:
+        mapped = standardize_rows((sc.user_factors @ sc.mapped_t[:, item])[None, :])[0]
         content = sc.blend.content_mix * mapped + (1 - sc.blend.content_mix) * content
     if w <= 0:
         return content
-    factors = sc._factors()
-    if factors is not None:
-        cf_scores = factors[0] @ factors[1][item]
+    if sc.user_factors is not None and sc.item_factors_t is not None:
+        cf_scores = sc.user_factors @ sc.item_factors_t[:, item]
     else:
-        cf_scores = np.asarray(cf.score(np.arange(n_users))[:, item])
+        cf_scores = np.asarray(sc.cf.score(np.arange(n_users))[:, item])
     return w * standardize_rows(cf_scores[None, :])[0] + (1 - w) * content
 
 

@@ -8,38 +8,12 @@ match. Everything is whole-matrix numpy: one user or a thousand, no Python loops
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import numpy as np
 
 from recommender.coldstart.weights import cf_weight
+from recommender.hybrid.configs import BlendConfig
 
 SOURCES = ("cf", "content", "hybrid")
-
-
-@dataclass(frozen=True)
-class BlendParams:
-    """k: listeners at which CF and content weigh equally; content_mix: share of the mapped
-    CF-space score inside content (the rest is the profile match); attention: weight of
-    the content prior log(1 + users who played or tagged the item), which for a cold item
-    is how many people bothered to tag it (tuned for ranking cold items among themselves);
-    hybrid_attention: the same prior inside the hybrid blend, standardised over the
-    unplayed items only (see `cold_standardized`); hybrid_match:
-    weight of the standardised profile match next to the CF-scaled mapped score in
-    the hybrid's content part; cold_slots: how many never-played items may rank above
-    the played ones per user (the rest drop below them; -1 = no cap); popularity:
-    weight of a log-popularity prior over the whole blend."""
-
-    k: float = 5.0
-    content_mix: float = 0.35
-    attention: float = 1.5
-    hybrid_attention: float = 1.5
-    hybrid_match: float = 0.5
-    cold_slots: int = 2
-    popularity: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def standardize_rows(scores: np.ndarray) -> np.ndarray:
@@ -95,7 +69,7 @@ def blend_scores(
     match: np.ndarray,
     play_counts: np.ndarray,
     *,
-    params: BlendParams,
+    params: BlendConfig,
     attention: np.ndarray | None = None,
     log_popularity: np.ndarray | None = None,
 ) -> np.ndarray:

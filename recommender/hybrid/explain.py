@@ -71,11 +71,11 @@ def explanations(
 
 def closeness_embeddings(scorer: HybridScorer) -> np.ndarray | sp.csr_matrix:
     """Item vectors for closeness: CF factors where an item was played, mapped factors where not."""
-    factors = scorer._factors()
-    if factors is None or scorer.mapped_factors is None:
+    items, mapped = scorer.item_factors, scorer.mapped_factors
+    if items is None or mapped is None:
         return scorer.space.item_vectors
     warm = (scorer.play_counts > 0)[:, None]
-    return np.where(warm, factors[1], scorer.mapped_factors)
+    return np.where(warm, items, mapped)
 
 
 def explain_items(

@@ -1,9 +1,9 @@
 """Fold-in: score a user the bundle never saw from their history, exactly as training would.
 
 A user who arrived after `recsys train` has plays and tags but no row in the model.
-Their CF scores come from the CF model's own fold-in (ALS: implicit's
-recalculate_user on the saved weighting; item-KNN: history x similarity), and
-their tag profile is built with the bundle's IDF weights and item vectors, the
+Their CF scores come from the CF model's own fold-in (`CFModel.score_history`: ALS
+uses implicit's recalculate_user on the saved weighting, item-KNN history x
+similarity), and their tag profile is built with the bundle's IDF weights and item vectors, the
 same formula as `recommender.tags.profiles.build_tag_space`. Everything is one
 row: a fold-in costs a few small products, no retraining.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -93,14 +92,3 @@ def fold_in_profile(
     tagged.data = np.log1p(tagged.data)
     tagged = l2_normalize_rows(tagged @ weight)
     return l2_normalize_rows(applied_weight * tagged + (1.0 - applied_weight) * played)
-
-
-def fold_in_cf(cf: Any, plays: sp.csr_matrix) -> np.ndarray:
-    """CF scores (1, n_items) float32 from the model's own fold-in path (ALS: implicit's
-    recalculate_user; item-KNN: history x similarity) with its saved weighting
-    statistics, so a new user is weighted exactly like a training user."""
-    from recommender.cf.blas import single_threaded_blas
-
-    weighted = cf.weighting.transform(plays)
-    with single_threaded_blas():
-        return np.atleast_2d(np.asarray(cf._fold_in_scores(weighted), dtype=np.float32))

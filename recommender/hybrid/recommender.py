@@ -1,67 +1,71 @@
-"""`HybridRecommender`: the Python API behind `recsys recommend / similar / audience / user-tags`.
+"""`HybridRecommender`: the servable model behind `recsys recommend / similar / audience /
+user-tags`, the batch job and the evaluation of what is served.
 
-Train once (or load a bundle once), then every query is a few vectorised numpy
-operations over all items: one user's recommendations take milliseconds.
+It holds the vocabularies, the catalogue, each user's plays and the ranking component
+(the "hybrid" blend, or the "rerank" re-ranker when it won validation). Every list
+for a trained user, one user or a batch of them, comes from `rank`; every list for a
+user folded in from their history comes from `rank_folded`; both end in the one top-k.
 
-    rec = HybridRecommender.load_current(settings.models_dir)
+    rec = HybridRecommender.load(bundle_dir)
     rec.recommend("user-42", n=10, tags=["jazz"], explain=True)
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.cf.blas import single_threaded_blas
+from recommender.core.bundle import sparse_arrays, sparse_from
+from recommender.core.component import Component, Ranker, State
+from recommender.core.configs import Config
+from recommender.core.registry import Spec, create
+from recommender.core.topk import TopK, top_k
 from recommender.data.dataset import Dataset
 from recommender.data.vocabulary import Vocabulary
 from recommender.errors import InputError
-from recommender.hybrid.blend import BlendParams, sources_for, standardize_rows
+from recommender.hybrid.blend import sources_for, standardize_rows
 from recommender.hybrid.catalogue import item_tag_sets, text_column
+from recommender.hybrid.configs import HybridConfig, ranker_spec
 from recommender.hybrid.explain import explain_items
+from recommender.hybrid.models import BlendModel
 from recommender.hybrid.results import AudienceMember, Recommendation, TagWeight
-from recommender.hybrid.scorer import ContentParams, HybridScorer, fit_scorer
-from recommender.hybrid.storage import KIND, training_manifest
+from recommender.hybrid.scorer import HybridScorer, UserParts
 from recommender.tags.normalize import normalize_tag
 from recommender.tags.profiles import top_tags
 
-
-def _one_blas_thread():
-    """Single-user queries are tiny GEMVs: a BLAS thread pool only adds hand-off latency
-    (measured 16-30 ms instead of 0.1 ms on a busy 2-core machine). The CF layer's cached
-    controller: a fresh `threadpool_limits` rescans every loaded library (3.5 ms a query)."""
-    from recommender.cf.blas import single_threaded_blas
-
-    return single_threaded_blas()
+RANKERS = ("hybrid", "rerank")
 
 
-class HybridRecommender:
-    def __init__(
-        self,
-        *,
-        users: Vocabulary,
-        items: Vocabulary,
-        tags: Vocabulary,
-        cf: Any,
-        scorer: HybridScorer,
-        plays: sp.csr_matrix,
-        item_crowd: sp.csr_matrix,
-        item_tags: sp.csr_matrix,
-        titles: np.ndarray,
-        artists: np.ndarray,
-        manifest: dict[str, Any] | None = None,
-    ) -> None:
-        self.users, self.items, self.tags = users, items, tags
-        self.cf, self.scorer = cf, scorer
-        self.plays, self.item_crowd, self.item_tags = plays, item_crowd, item_tags
-        self.titles, self.artists = titles, artists
-        self.manifest: dict[str, Any] = manifest or {}
-        self.labels = np.char.add(np.char.add(artists, np.where(artists != "", " - ", "")), titles)
-        self.labels = np.where(self.labels == "", items.ids, self.labels)
+def _default_ranker() -> Spec:
+    return Spec("hybrid", HybridConfig())
+
+
+@dataclass(frozen=True)
+class RecommenderConfig(Config):
+    """ranker: the component that orders items ("hybrid" or "rerank") and its config."""
+
+    ranker: Spec = field(default_factory=_default_ranker)
+
+    def __post_init__(self) -> None:
+        if self.ranker.name not in RANKERS:
+            raise InputError(
+                f"a recommender ranks with {' or '.join(RANKERS)}, not {self.ranker.name!r}"
+            )
+
+
+class HybridRecommender(Component):
+    name: ClassVar[str] = "recommender"
+    Config: ClassVar[type[Config]] = RecommenderConfig
+
+    ranker: Ranker
+    users: Vocabulary
+    items: Vocabulary
+    tags: Vocabulary
 
     # ---- training and persistence ---------------------------------------------------------
     @classmethod
@@ -70,75 +74,114 @@ class HybridRecommender:
         dataset: Dataset,
         *,
         model: str = "als",
-        factors: int | None = None,
         seed: int = 0,
-        blend: BlendParams | None = None,
-        content: ContentParams | None = None,
+        reranker: bool = False,
+        **cf_params: Any,
     ) -> HybridRecommender:
-        """Fit CF, the tag space and the content map on `dataset`."""
-        from recommender.cf.base import create_cf_model
+        """Fit on `dataset` the ranker `recsys train` would: the hybrid on CF model `model`
+        with `cf_params` (or the re-ranker over it)."""
+        spec = ranker_spec(model, seed=seed, reranker=reranker, **cf_params)
+        return cls(RecommenderConfig(ranker=spec)).fit(dataset)
 
+    def fit(self, dataset: Dataset) -> Self:
+        """Fit the ranker on `dataset` and keep what serving needs of it."""
         if dataset.plays.nnz == 0:
             raise InputError(
                 "the database has no listens to train on; load data first with `recsys etl ...`"
             )
-        cf = create_cf_model(model, seed=seed, **({"factors": factors} if factors else {}))
-        cf.fit(dataset.plays)
-        blend, content = blend or BlendParams(), content or ContentParams()
-        scorer = fit_scorer(dataset, cf, blend=blend, content=content)
-        crowd, present = item_tag_sets(dataset)
+        spec = self.config.ranker
+        self.ranker = create(spec.name, spec.config).fit(dataset)
+        self.users, self.items, self.tags = dataset.users, dataset.items, dataset.tags
+        self.plays = sp.csr_matrix(dataset.plays)
+        self.item_crowd, self.item_tags = item_tag_sets(dataset)
         meta = dataset.item_meta
-        manifest = training_manifest(dataset, cf, scorer, model=model, seed=seed)
-        return cls(
-            users=dataset.users,
-            items=dataset.items,
-            tags=dataset.tags,
-            cf=cf,
-            scorer=scorer,
-            plays=sp.csr_matrix(dataset.plays),
-            item_crowd=crowd,
-            item_tags=present,
-            titles=text_column(None if meta is None else meta["title"], dataset.n_items),
-            artists=text_column(None if meta is None else meta["artist"], dataset.n_items),
-            manifest=manifest,
+        self.titles = text_column(None if meta is None else meta["title"], dataset.n_items)
+        self.artists = text_column(None if meta is None else meta["artist"], dataset.n_items)
+        self._derive()
+        self.fitted = True
+        return self
+
+    def _derive(self) -> None:
+        blend = self.ranker if isinstance(self.ranker, BlendModel) else self.ranker.hybrid
+        self.scorer: HybridScorer = blend.scorer
+        self.labels = np.char.add(
+            np.char.add(self.artists, np.where(self.artists != "", " - ", "")), self.titles
         )
+        self.labels = np.where(self.labels == "", self.items.ids, self.labels)
 
-    def save(self, path: Path) -> Path:
-        """Write this model as a bundle directory at `path` (atomically)."""
-        from recommender.bundle import write_bundle
-        from recommender.hybrid.storage import write_state
+    def _state(self) -> State:
+        arrays = {
+            "user_ids": self.users.ids,
+            "item_ids": self.items.ids,
+            "tag_ids": self.tags.ids,
+            "titles": self.titles,
+            "artists": self.artists,
+            **sparse_arrays("plays", self.plays),
+            **sparse_arrays("item_crowd", self.item_crowd),
+            **sparse_arrays("item_tags", self.item_tags),
+        }
+        return State(arrays=arrays, parts={"ranker": self.ranker})
 
-        return write_bundle(Path(path), lambda tmp: write_state(tmp, self), self.manifest)
-
-    @classmethod
-    def load(cls, path: Path) -> HybridRecommender:
-        """Load a bundle written by `save`; anything wrong is a ModelBundleError naming the fix."""
-        from recommender.bundle import read_manifest
-        from recommender.hybrid.storage import read_state
-
-        manifest = read_manifest(Path(path), kind=KIND)
-        with warnings.catch_warnings():
-            # implicit warns about OpenBLAS threads when it builds a model object; that
-            # matters for training, not for scoring (queries run with one BLAS thread).
-            warnings.filterwarnings(
-                "ignore", message="OpenBLAS is configured", category=RuntimeWarning
+    def _restore(self, state: State) -> None:
+        a = state.arrays
+        self.users = Vocabulary(a["user_ids"], kind="user")
+        self.items = Vocabulary(a["item_ids"], kind="track")
+        self.tags = Vocabulary(a["tag_ids"], kind="tag")
+        self.titles, self.artists = np.asarray(a["titles"]), np.asarray(a["artists"])
+        self.plays = sparse_from("plays", a)
+        self.item_crowd = sparse_from("item_crowd", a)
+        self.item_tags = sparse_from("item_tags", a)
+        self.ranker = state.parts["ranker"]
+        expected = (len(self.users), len(self.items))
+        if self.plays.shape != expected or (self.ranker.n_users, self.ranker.n_items) != expected:
+            raise ValueError(
+                f"plays {self.plays.shape} / ranker {(self.ranker.n_users, self.ranker.n_items)}"
+                f" != {expected} users x items"
             )
-            state = read_state(Path(path), manifest)
-        return cls(**state, manifest=manifest)
+        self._derive()
 
-    @classmethod
-    def load_current(cls, models_dir: Path) -> HybridRecommender:
-        from recommender.bundle import current_bundle
+    # ---- ranking: the one path of every list --------------------------------------------
+    def rank(
+        self,
+        user_rows: np.ndarray,
+        *,
+        n: int = 10,
+        tags: Sequence[str] | None = None,
+        include_listened: bool = False,
+    ) -> TopK:
+        """Top-n item indices and scores for trained users (rows of `users`), best first."""
+        rows = np.atleast_1d(np.asarray(user_rows, dtype=np.int64))
+        with single_threaded_blas():
+            return self.ranker.recommend(
+                rows,
+                n=n,
+                exclude=None if include_listened else self.plays[rows],
+                candidates=self.carrying(tags),
+            )
 
-        return cls.load(current_bundle(models_dir))
-
-    # ---- queries ---------------------------------------------------------------------------
-    def _tag_indices(self, tags: Sequence[str]) -> np.ndarray:
-        return np.asarray(
-            [self.tags.index_of(normalize_tag(t)) for t in tags if normalize_tag(t)], dtype=np.int64
+    def rank_folded(
+        self,
+        parts: UserParts,
+        history: sp.csr_matrix,
+        *,
+        n: int = 10,
+        tags: Sequence[str] | None = None,
+        include_listened: bool = False,
+    ) -> TopK:
+        """`rank` for users the model never saw, given their parts and their play rows."""
+        with single_threaded_blas():
+            scores = self.ranker.score_parts(parts, history)
+        return top_k(
+            scores, n, exclude=None if include_listened else history, candidates=self.carrying(tags)
         )
 
-    def _carrying(self, tags: Sequence[str] | None) -> np.ndarray | None:
+    def sources(self, ids: np.ndarray) -> np.ndarray:
+        """What dominates each listed item's score: "cf", "content" or "hybrid" ("" for -1)."""
+        ids = np.asarray(ids)
+        labels = sources_for(self.scorer.play_counts[np.maximum(ids, 0)], k=self.scorer.blend.k)
+        return np.where(ids >= 0, labels, "")
+
+    def carrying(self, tags: Sequence[str] | None) -> np.ndarray | None:
         """Sorted indices of items carrying every tag in `tags` (crowd or predicted)."""
         if not tags:
             return None
@@ -146,40 +189,11 @@ class HybridRecommender:
         hits = np.asarray(self.item_tags[:, idx].sum(axis=1)).ravel()
         return np.flatnonzero(hits >= len(idx))
 
-    def _results(
-        self,
-        ids: np.ndarray,
-        scores: np.ndarray,
-        sources: np.ndarray,
-        explain: bool,
-        profile: sp.csr_matrix | None,
-        played: np.ndarray,
-    ) -> list[Recommendation]:
-        keep = ids >= 0
-        ids, scores, sources = ids[keep], scores[keep], sources[keep]
-        why: list[Any] = [None] * len(ids)
-        if explain and len(ids):
-            why = explain_items(
-                self.scorer,
-                profile if profile is not None else sp.csr_matrix((1, len(self.tags))),
-                self.item_crowd,
-                ids,
-                played,
-                tag_names=self.tags.ids,
-                labels=self.labels,
-            )
-        return [
-            Recommendation(
-                item_id=self.items.id_of(int(i)),
-                title=str(self.titles[i]),
-                artist=str(self.artists[i]),
-                score=round(float(s), 4),
-                source=str(src),
-                explanation=w,
-            )
-            for i, s, src, w in zip(ids, scores, sources, why, strict=False)
-        ]
+    def _tag_indices(self, tags: Sequence[str]) -> np.ndarray:
+        names = [normalize_tag(t) for t in tags]
+        return np.asarray([self.tags.index_of(t) for t in names if t], dtype=np.int64)
 
+    # ---- queries by external id ----------------------------------------------------------
     def recommend(
         self,
         user_id: str,
@@ -192,21 +206,13 @@ class HybridRecommender:
         """Top-n items for a user in the model; `tags` keeps only items carrying all of them.
 
         A user who arrived after training is not in the model: look up their history
-        (`recommender.hybrid.history.recommend_for_user` does it from the database) and
-        call `recommend_history`.
+        (`recommender.services.history.recommend_for_user` does it from the database)
+        and call `recommend_history`.
         """
         row = self.users.index_of(user_id)
-        with _one_blas_thread():
-            scores = self.scorer.hybrid_scores(np.array([row]))
-        return self._rank(
-            scores,
-            self.plays[row],
-            self.scorer.space.user_profiles[row],
-            n=n,
-            tags=tags,
-            include_listened=include_listened,
-            explain=explain,
-        )
+        top = self.rank(np.array([row]), n=n, tags=tags, include_listened=include_listened)
+        profile = self.scorer.space.user_profiles[row]
+        return self._results(top, explain=explain, profile=profile, played=self.plays[row].indices)
 
     def recommend_history(
         self,
@@ -220,9 +226,9 @@ class HybridRecommender:
     ) -> list[Recommendation]:
         """Top-n for a user the model never saw, from {track id: play count} and the
         (track id, tag) pairs they applied: folded into CF and given a tag profile with
-        the bundle's IDF, then ranked by the same blend. Tracks the bundle does not know
+        the bundle's IDF, then ranked by the same ranker. Tracks the bundle does not know
         are ignored; a history with nothing the bundle knows is an InputError."""
-        from recommender.hybrid.foldin import fold_history, fold_in_cf, fold_in_profile
+        from recommender.hybrid.foldin import fold_history, fold_in_profile
 
         tagged = list(tagged)
         folded = fold_history(plays, tagged, items=self.items, tags=self.tags)
@@ -238,64 +244,39 @@ class HybridRecommender:
             folded.applied,
             applied_weight=self.scorer.content.applied_weight,
         )
-        with _one_blas_thread():
-            cf_scores = fold_in_cf(self.cf, folded.plays)
-            user_factors = self.scorer.fold_in_factors(cf_scores)
-            scores = self.scorer.blend_for(cf_scores, user_factors, profile)
-        return self._rank(
-            scores,
-            folded.plays,
-            profile,
-            n=n,
-            tags=tags,
-            include_listened=include_listened,
-            explain=explain,
+        with single_threaded_blas():
+            cf_scores = self.scorer.cf.score_history(folded.plays)
+            parts = UserParts(cf_scores, self.scorer.fold_in_factors(cf_scores), profile)
+        top = self.rank_folded(
+            parts, folded.plays, n=n, tags=tags, include_listened=include_listened
         )
-
-    def _rank(
-        self,
-        scores: np.ndarray,
-        history: sp.csr_matrix,
-        profile: sp.csr_matrix,
-        *,
-        n: int,
-        tags: Sequence[str] | None,
-        include_listened: bool,
-        explain: bool,
-    ) -> list[Recommendation]:
-        """One user's blend scores (1, n_items) -> filtered top-n results with sources."""
-        from recommender.cf.topn import top_n
-
-        ids, best = top_n(
-            scores, n, exclude=None if include_listened else history, items=self._carrying(tags)
-        )
-        sources = sources_for(self.scorer.play_counts[np.maximum(ids[0], 0)], k=self.scorer.blend.k)
-        return self._results(ids[0], best[0], sources, explain, profile, history.indices)
+        return self._results(top, explain=explain, profile=profile, played=folded.plays.indices)
 
     def recommend_for_tags(
         self, tags: Sequence[str], *, n: int = 10, explain: bool = False
     ) -> list[Recommendation]:
         """A new user with no history: items matching the chosen tags, nudged by attention."""
-        from recommender.cf.topn import top_n
-
         idx = self._tag_indices(tags)
         if len(idx) == 0:
             raise InputError("--tags is empty; give comma-separated tags such as jazz,piano")
         profile = self.scorer.space.profile_for_tags(idx)
-        match = (profile @ self.scorer.space.item_vectors.T).toarray().astype(np.float32)
+        match = self.scorer.match(profile)
         scores = standardize_rows(match) + 0.25 * standardize_rows(self.scorer.attention[None, :])
         scores[match <= 0] = -np.inf  # nothing in common with the chosen tags
-        ids, best = top_n(scores, n)
-        sources = np.full(ids.shape[1], "content", dtype=object)
+        top = top_k(scores, n)
         return self._results(
-            ids[0], best[0], sources, explain, profile, np.empty(0, dtype=np.int64)
+            top,
+            explain=explain,
+            profile=profile,
+            played=np.empty(0, np.int64),
+            sources=np.full(n, "content", dtype=object),
         )
 
     def similar(self, track_id: str, *, n: int = 10) -> list[Recommendation]:
         """CF neighbours of a played track; content (tag-vector) neighbours of a cold one."""
         item = self.items.index_of(track_id)
         if self.scorer.play_counts[item] > 0:
-            ids, scores = self.cf.similar_items(item, n=n)
+            ids, scores = self.scorer.cf.similar_items(item, n=n)
             source = "cf"
         else:
             vectors = self.scorer.space.item_vectors
@@ -304,23 +285,22 @@ class HybridRecommender:
                     f"track {track_id!r} has no plays and no tags (crowd or predicted) to compare;"
                     " run `recsys train` after tagging its audio"
                 )
-            sims = (vectors @ vectors[item].T).toarray().ravel()
-            sims[item] = -np.inf
-            order = np.argsort(-sims, kind="stable")[:n]
-            ids, scores = order[sims[order] > 0], sims[order][sims[order] > 0]
+            sims = (vectors[item] @ vectors.T).toarray()
+            sims[0, item] = -np.inf
+            sims[sims <= 0] = -np.inf  # nothing in common
+            ids, scores = top_k(sims, n)
+            ids, scores = ids[0], scores[0]
             source = "content"
-        sources = np.full(len(ids), source, dtype=object)
-        return self._results(
-            np.asarray(ids), np.asarray(scores), sources, False, None, np.empty(0, np.int64)
-        )
+        top = TopK(np.asarray(ids)[None, :], np.asarray(scores)[None, :])
+        return self._results(top, sources=np.full(top.ids.shape[1], source, dtype=object))
 
     def audience(self, track_id: str, *, n: int = 10) -> list[AudienceMember]:
         """The users a track should reach (those who played it excluded), even a cold track."""
         from recommender.hybrid.audience import audience_members, audience_scores
 
         item = self.items.index_of(track_id)
-        with _one_blas_thread():
-            scores = audience_scores(self.scorer, self.cf, item, n_users=len(self.users))
+        with single_threaded_blas():
+            scores = audience_scores(self.scorer, item, n_users=len(self.users))
         return audience_members(
             self.scorer,
             scores,
@@ -337,4 +317,42 @@ class HybridRecommender:
         return [
             TagWeight(tag=self.tags.id_of(t), weight=round(w, 4))
             for t, w in top_tags(self.scorer.space.user_profiles[row], n=n)
+        ]
+
+    # ---- results --------------------------------------------------------------------------
+    def _results(
+        self,
+        top: TopK,
+        *,
+        explain: bool = False,
+        profile: sp.csr_matrix | None = None,
+        played: np.ndarray | None = None,
+        sources: np.ndarray | None = None,
+    ) -> list[Recommendation]:
+        """One row of `top` as Recommendations (empty slots dropped), explained on request."""
+        ids, scores = top.ids[0], top.scores[0]
+        keep = ids >= 0
+        labels = (self.sources(ids) if sources is None else np.asarray(sources))[keep]
+        ids, scores = ids[keep], scores[keep]
+        why: list[Any] = [None] * len(ids)
+        if explain and len(ids):
+            why = explain_items(
+                self.scorer,
+                profile if profile is not None else sp.csr_matrix((1, len(self.tags))),
+                self.item_crowd,
+                ids,
+                np.empty(0, np.int64) if played is None else played,
+                tag_names=self.tags.ids,
+                labels=self.labels,
+            )
+        return [
+            Recommendation(
+                item_id=self.items.id_of(int(i)),
+                title=str(self.titles[i]),
+                artist=str(self.artists[i]),
+                score=round(float(s), 4),
+                source=str(src),
+                explanation=w,
+            )
+            for i, s, src, w in zip(ids, scores, labels, why, strict=True)
         ]

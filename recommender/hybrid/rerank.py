@@ -1,46 +1,49 @@
-"""LightGBM LambdaRank re-ranking of the blend's top candidates.
+"""LightGBM LambdaRank re-ranking of the blend's top candidates (the "rerank" component).
 
-Trained on a validation split carved out of the training data: fit CF and content
-on 90% of each user's plays, take the blend's top `depth` unplayed items per user,
+Trained on a validation split carved out of the training data: fit the hybrid on
+90% of each user's plays, take the blend's top `depth` unplayed items per user,
 label those in the held-out 10%, and learn to re-order them from per-item features.
-It becomes the product default only if it beats the blend on held-out data
-(`recsys train` measures both); see the manifest's `default_ranker_reason`.
+`recsys train --reranker` trains it beside the blend and serves whichever wins on
+held-out plays (the bundle manifest says which, and why).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
 
 from recommender.coldstart.weights import cf_weight
+from recommender.core.bundle import sparse_arrays, sparse_from
+from recommender.core.component import Ranker, State
+from recommender.core.configs import Config
+from recommender.core.topk import top_k
 from recommender.data.dataset import Dataset
+from recommender.data.splits import random_split
+from recommender.errors import InputError
 from recommender.hybrid.blend import cold_standardized, standardize_rows
-from recommender.hybrid.rankers import _ScorerRanker
-from recommender.hybrid.scorer import HybridScorer, fit_scorer
+from recommender.hybrid.configs import RerankConfig
+from recommender.hybrid.models import HybridModel
+from recommender.hybrid.scorer import HybridScorer, UserParts
 
 FEATURES = ("blend", "cf", "mapped", "match", "attention", "log_popularity", "cf_weight", "cold")
-DEPTH = 50
-MAX_TRAIN_USERS = 3000
 
 
 def candidate_features(
-    scorer: HybridScorer, user_rows: np.ndarray, played: sp.csr_matrix, *, depth: int
-):
-    """(candidates: (users, depth) item indices, features: (users*depth, n_features), blend)."""
-    blend = scorer.hybrid_scores(user_rows)
-    masked = blend.copy()
-    coo = played.tocoo()
-    masked[coo.row, coo.col] = -np.inf
-    depth = min(depth, blend.shape[1])
-    cand = np.argpartition(-masked, depth - 1, axis=1)[:, :depth]
-    cf = scorer.cf_scores(user_rows)
+    scorer: HybridScorer, parts: UserParts, played: sp.csr_matrix, *, depth: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(candidates (users, depth) item indices, features (users*depth, n_features), blend)."""
+    blend = scorer.hybrid_scores(parts)
+    cand = top_k(blend, min(depth, blend.shape[1]), exclude=played).ids
+    # a user with fewer unplayed items than `depth` repeats their best one (same features)
+    cand = np.maximum(np.where(cand >= 0, cand, cand[:, :1]), 0)
+    cf = parts.cf
     mean, std = cf.mean(axis=1, keepdims=True), cf.std(axis=1, keepdims=True)
     std[std == 0] = 1
-    mapped = scorer.mapped_scores(user_rows)
+    mapped = scorer.mapped_scores(parts.factors)
     mapped = np.zeros_like(cf) if mapped is None else (mapped - mean) / std
-    match = standardize_rows(scorer.space.match(user_rows))
+    match = standardize_rows(scorer.match(parts.profiles))
     per_item = np.stack(
         [
             cold_standardized(scorer.attention, scorer.play_counts),
@@ -50,91 +53,103 @@ def candidate_features(
         ],
         axis=1,
     )
-    take = lambda m: np.take_along_axis(m, cand, axis=1).reshape(-1, 1)  # noqa: E731
+
+    def take(matrix: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(matrix, cand, axis=1).reshape(-1, 1)
+
     features = np.hstack(
         [take(blend), take((cf - mean) / std), take(mapped), take(match), per_item[cand.ravel()]]
     )
     return cand, features.astype(np.float32), blend
 
 
-def fit_reranker(
-    train: Dataset, make_cf: Any, scorer: HybridScorer, *, seed: int, depth: int = DEPTH
-) -> Any:
-    """A LightGBM LambdaRank booster trained on an inner 90/10 split of `train`."""
-    import lightgbm
-
-    from recommender.evaluation.splitters import random_split
-
-    inner = random_split(train, ratios=(0.9, 0.0, 0.1), seed=seed + 1)
-    cf = make_cf()
-    cf.fit(inner.train.plays)
-    inner_scorer = fit_scorer(inner.train, cf, blend=scorer.blend, content=scorer.content)
-    users = inner.test_users
-    if len(users) > MAX_TRAIN_USERS:
-        users = np.sort(np.random.default_rng(seed).choice(users, MAX_TRAIN_USERS, replace=False))
-    cand, features, _ = candidate_features(
-        inner_scorer, users, inner.train.plays[users], depth=depth
-    )
-    held = sp.csr_matrix(inner.test[users])
-    labels = (
-        np.asarray(held[np.repeat(np.arange(len(users)), cand.shape[1]), cand.ravel()]).ravel() > 0
-    )
-    has_positive = labels.reshape(len(users), -1).any(axis=1)
-    keep = np.repeat(has_positive, cand.shape[1])
-    model = lightgbm.LGBMRanker(
-        objective="lambdarank",
-        n_estimators=150,
-        learning_rate=0.05,
-        num_leaves=15,
-        min_child_samples=20,
-        random_state=seed,
-        deterministic=True,
-        n_jobs=1,
-        verbose=-1,
-    )
-    model.fit(
-        features[keep],
-        labels[keep].astype(np.int32),
-        group=[cand.shape[1]] * int(has_positive.sum()),
-    )
-    return model.booster_
-
-
-class RerankRanker(_ScorerRanker):
+class RerankModel(Ranker):
     """The blend's top-`depth` unplayed items re-ordered by LambdaRank, then the rest."""
 
-    name = "rerank"
+    name: ClassVar[str] = "rerank"
+    Config: ClassVar[type[Config]] = RerankConfig
 
-    def __init__(
-        self, *, seed: int = 0, model: str = "als", depth: int = DEPTH, **params: Any
-    ) -> None:
-        super().__init__(seed=seed, model=model, **params)
-        self.seed, self.model_name, self.depth = seed, model, int(depth)
-        self._cf_params = {k: v for k, v in params.items() if k in ("factors",)}
-        self.booster = None
-
-    def fit(self, train: Dataset) -> RerankRanker:
-        from recommender.cf.base import create_cf_model
-
-        super().fit(train)
-        self.played = sp.csr_matrix(train.plays)
-        self.booster = fit_reranker(
-            train,
-            lambda: create_cf_model(self.model_name, seed=self.seed, **self._cf_params),
-            self.scorer,
-            seed=self.seed,
-            depth=self.depth,
-        )
+    def fit(self, dataset: Dataset) -> Self:
+        self.hybrid = HybridModel(self.config.hybrid).fit(dataset)
+        self.plays = sp.csr_matrix(dataset.plays)
+        self.booster = self._train_booster(dataset)
+        self.n_users, self.n_items = dataset.n_users, dataset.n_items
+        self.fitted = True
         return self
 
-    def score(self, user_rows: np.ndarray) -> np.ndarray:
-        user_rows = np.asarray(user_rows)
-        cand, features, blend = candidate_features(
-            self._require(), user_rows, self.played[user_rows], depth=self.depth
+    def _train_booster(self, dataset: Dataset):
+        import lightgbm
+
+        cfg = self.config
+        inner = random_split(dataset, ratios=(0.9, 0.0, 0.1), seed=cfg.seed + 1)
+        blend = HybridModel(cfg.hybrid).fit(inner.train)
+        users = inner.test_users
+        if len(users) > cfg.max_train_users:
+            rng = np.random.default_rng(cfg.seed)
+            users = np.sort(rng.choice(users, cfg.max_train_users, replace=False))
+        cand, features, _ = candidate_features(
+            blend.scorer, blend.scorer.parts(users), inner.train.plays[users], depth=cfg.depth
         )
-        predicted = self.booster.predict(features).reshape(cand.shape)
-        out = (
-            blend - (blend.max() - blend.min() + 1.0) - 1e3
-        )  # everything else below the candidates
-        np.put_along_axis(out, cand, predicted.astype(np.float32), axis=1)
+        held = sp.csr_matrix(inner.test[users])
+        labels = np.asarray(held[np.repeat(np.arange(len(users)), cand.shape[1]), cand.ravel()])
+        labels = labels.ravel() > 0
+        has_positive = labels.reshape(len(users), -1).any(axis=1)
+        if not has_positive.any():
+            raise InputError(
+                "too little data to train the re-ranker: no held-out play of the inner"
+                f" validation split reached the blend's top {cfg.depth}"
+            )
+        keep = np.repeat(has_positive, cand.shape[1])
+        model = lightgbm.LGBMRanker(
+            objective="lambdarank",
+            n_estimators=cfg.n_estimators,
+            learning_rate=cfg.learning_rate,
+            num_leaves=cfg.num_leaves,
+            min_child_samples=cfg.min_child_samples,
+            random_state=cfg.seed,
+            deterministic=True,
+            n_jobs=1,
+            verbose=-1,
+        )
+        model.fit(
+            features[keep],
+            labels[keep].astype(np.int32),
+            group=[cand.shape[1]] * int(has_positive.sum()),
+        )
+        return model.booster_
+
+    def score(self, user_rows: np.ndarray) -> np.ndarray:
+        self.require_fitted()
+        rows = np.asarray(user_rows, dtype=np.int64)
+        return self.score_parts(self.hybrid.scorer.parts(rows), self.plays[rows])
+
+    def score_parts(self, parts: UserParts, played: sp.csr_matrix) -> np.ndarray:
+        """Re-ranked scores of users given by their parts; `played` (rows x items) are not
+        candidates. Everything outside the candidates keeps the blend's order, below them."""
+        cand, features, blend = candidate_features(
+            self.hybrid.scorer, parts, played, depth=self.config.depth
+        )
+        predicted = self.booster.predict(features).reshape(cand.shape).astype(np.float32)
+        floor = predicted.min(axis=1, keepdims=True) - 1.0
+        out = blend - blend.max(axis=1, keepdims=True) + floor  # every other item below
+        np.put_along_axis(out, cand, predicted, axis=1)
         return out.astype(np.float32)
+
+    def _state(self) -> State:
+        return State(
+            arrays=sparse_arrays("plays", self.plays),
+            meta={"n_users": self.n_users, "n_items": self.n_items},
+            texts={"booster.txt": self.booster.model_to_string()},
+            parts={"hybrid": self.hybrid},
+        )
+
+    def _restore(self, state: State) -> None:
+        import lightgbm
+
+        self.n_users, self.n_items = int(state.meta["n_users"]), int(state.meta["n_items"])
+        self.hybrid = state.parts["hybrid"]
+        self.plays = sparse_from("plays", state.arrays)
+        try:
+            self.booster = lightgbm.Booster(model_str=state.texts["booster.txt"])
+        except lightgbm.basic.LightGBMError as exc:
+            raise ValueError(f"unreadable LightGBM model text ({exc})") from None

@@ -1,80 +1,82 @@
 """The fitted hybrid state and its scores: CF, content (mapped + profile match), and the blend.
 
-Shared by the evaluation rankers ("content", "hybrid") and by `HybridRecommender`,
-so offline numbers and the product rank with exactly the same code.
+Shared by the "content", "hybrid" and "rerank" components and by `HybridRecommender`,
+so offline numbers and the product rank with exactly the same code. Dense
+user x item products go through `core.rowdot`, so a user's scores are the same
+bits whether they are asked for alone or in a batch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.cf.base import CFModel
 from recommender.coldstart.mapping import fit_content_map
+from recommender.core.bundle import sparse_arrays, sparse_from
+from recommender.core.rowdot import row_dot
 from recommender.data.dataset import Dataset
-from recommender.hybrid.blend import BlendParams, blend_scores, cap_cold_items, content_scores
+from recommender.hybrid.blend import blend_scores, cap_cold_items, content_scores
+from recommender.hybrid.configs import BlendConfig, ContentConfig
 from recommender.tags.profiles import TagSpace, build_tag_space
 
 
-@dataclass(frozen=True)
-class ContentParams:
-    """applied_weight: tags a user applied vs tags of what they play; idf_power: strength of
-    the popular-tag discount; ridge_alpha: penalty of the content -> factors map."""
+@dataclass
+class UserParts:
+    """What the blend needs of some users: CF scores, CF-space vectors, tag profiles.
 
-    applied_weight: float = 0.2
-    idf_power: float = 1.0
-    ridge_alpha: float = 1.0
+    Trained users' parts come from the fitted state; a user folded in at serving
+    time gets the same three from their history, and is then ranked by the same code.
+    """
 
-    def to_dict(self) -> dict:
-        return {
-            "applied_weight": self.applied_weight,
-            "idf_power": self.idf_power,
-            "ridge_alpha": self.ridge_alpha,
-        }
-
-
-def cf_factors(cf: Any) -> tuple[np.ndarray, np.ndarray] | None:
-    """(user_factors, item_factors) as float32 numpy when the CF model has them (not item-KNN)."""
-    users = getattr(cf, "user_factors", None)
-    items = getattr(cf, "item_factors", None)
-    if users is None or items is None:
-        return None
-    return np.asarray(users, dtype=np.float32), np.asarray(items, dtype=np.float32)
+    cf: np.ndarray  # (rows, n_items) float32
+    factors: np.ndarray | None  # (rows, f) CF-space user vectors (None for item-KNN)
+    profiles: sp.csr_matrix  # (rows, n_tags) tag profiles
 
 
 @dataclass
 class HybridScorer:
     """Everything needed to score users over all items; built by `fit_scorer`."""
 
-    cf: Any  # a fitted CF model exposing score(user_rows)
+    cf: CFModel
     space: TagSpace
     play_counts: np.ndarray  # (n_items,) listeners per item in training
     attention: np.ndarray  # (n_items,) log(1 + users who played or tagged the item)
-    blend: BlendParams
-    content: ContentParams
-    user_factors: np.ndarray | None = None
-    mapped_factors: np.ndarray | None = None  # (n_items, f): content mapped into CF space
+    blend: BlendConfig
+    content: ContentConfig
+    mapped_t: np.ndarray | None = None  # (f, n_items): content mapped into CF space
+    user_factors: np.ndarray | None = field(init=False, repr=False)  # (n_users, f): CF's
+    item_factors_t: np.ndarray | None = field(init=False, repr=False)  # (f, n_items): CF's
     log_popularity: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.log_popularity = np.log1p(np.asarray(self.play_counts, dtype=np.float32))
+        users, items = self.cf.user_factors, self.cf.item_factors
+        self.user_factors = None if users is None else np.asarray(users, dtype=np.float32)
+        self.item_factors_t = (
+            None if items is None else np.ascontiguousarray(np.asarray(items, np.float32).T)
+        )
+
+    @property
+    def item_factors(self) -> np.ndarray | None:
+        return None if self.item_factors_t is None else self.item_factors_t.T
+
+    @property
+    def mapped_factors(self) -> np.ndarray | None:
+        return None if self.mapped_t is None else self.mapped_t.T
+
+    # ---- a user's parts ----------------------------------------------------------------
+    def parts(self, user_rows: np.ndarray) -> UserParts:
+        rows = np.asarray(user_rows, dtype=np.int64)
+        factors = None if self.user_factors is None else self.user_factors[rows]
+        return UserParts(self.cf_scores(rows), factors, self.space.user_profiles[rows])
 
     def cf_scores(self, user_rows: np.ndarray) -> np.ndarray:
-        factors = self._factors()
-        if factors is not None:  # our own contiguous copies: a plain GEMV, no model overhead
-            return factors[0][np.asarray(user_rows)] @ factors[1].T
+        if self.user_factors is not None and self.item_factors_t is not None:
+            return row_dot(self.user_factors[np.asarray(user_rows)], self.item_factors_t)
         return np.asarray(self.cf.score(np.asarray(user_rows)), dtype=np.float32)
-
-    def _factors(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """CF (user_factors, item_factors), or None for a model without factors (item-KNN)."""
-        if not hasattr(self, "_cached_factors"):
-            self._cached_factors = cf_factors(self.cf)
-            if self._cached_factors is not None:
-                # fresh copies: GEMV on implicit's buffers measured 400x slower (32 ms vs 0.07 ms)
-                self._cached_factors = tuple(np.array(f, copy=True) for f in self._cached_factors)
-        return self._cached_factors
 
     def fold_in_factors(self, cf_scores: np.ndarray) -> np.ndarray | None:
         """The CF-space user vectors (rows, f) whose scores are `cf_scores` (rows, n_items).
@@ -84,62 +86,93 @@ class HybridScorer:
         u . item_factors). A per-query lstsq measured 41 ms on HetRec's 18,022 x 64
         factors; this is one GEMV.
         """
-        factors = self._factors()
-        if factors is None:
+        items = self.item_factors
+        if items is None:
             return None
         if not hasattr(self, "_gram_pinv"):
-            items = factors[1].astype(np.float64)
-            self._gram_pinv = np.linalg.pinv(items.T @ items, hermitian=True)
-        projected = np.asarray(cf_scores, dtype=np.float32) @ factors[1]
+            wide = np.asarray(items, dtype=np.float64)
+            self._gram_pinv = np.linalg.pinv(wide.T @ wide, hermitian=True)
+        projected = np.asarray(cf_scores, dtype=np.float32) @ items
         return (projected.astype(np.float64) @ self._gram_pinv).astype(np.float32)
 
-    def mapped_scores(self, user_rows: np.ndarray) -> np.ndarray | None:
-        if self.user_factors is None or self.mapped_factors is None:
+    # ---- scores --------------------------------------------------------------------------
+    def mapped_scores(self, factors: np.ndarray | None) -> np.ndarray | None:
+        if factors is None or self.mapped_t is None:
             return None
-        return self.user_factors[user_rows] @ self.mapped_factors.T
+        return row_dot(factors, self.mapped_t)
 
-    def content_scores(
-        self, user_rows: np.ndarray, *, attention: float | None = None
-    ) -> np.ndarray:
+    def match(self, profiles: sp.csr_matrix) -> np.ndarray:
+        """Cosine of each profile with every item, float32 (rows, n_items)."""
+        return (profiles @ self.space.item_vectors.T).toarray().astype(np.float32)
+
+    def content_scores(self, parts: UserParts, *, attention: float | None = None) -> np.ndarray:
         """Content only (what ranks cold items); `attention` overrides the prior's weight."""
-        user_rows = np.asarray(user_rows)
         return content_scores(
-            self.mapped_scores(user_rows),
-            self.space.match(user_rows),
+            self.mapped_scores(parts.factors),
+            self.match(parts.profiles),
             content_mix=self.blend.content_mix,
             attention=self.attention,
             attention_weight=self.blend.attention if attention is None else attention,
         )
 
-    def hybrid_scores(self, user_rows: np.ndarray) -> np.ndarray:
-        user_rows = np.asarray(user_rows)
-        return self.blend_for(
-            self.cf_scores(user_rows),
-            None if self.user_factors is None else self.user_factors[user_rows],
-            self.space.user_profiles[user_rows],
-        )
-
-    def blend_for(
-        self, cf: np.ndarray, user_factors: np.ndarray | None, profiles: sp.csr_matrix
-    ) -> np.ndarray:
-        """The blend from a user's parts (CF scores, CF-space vector, tag profile), so a user
-        folded in at serving time is ranked by exactly the code that ranks trained users."""
-        mapped = (
-            None
-            if user_factors is None or self.mapped_factors is None
-            else user_factors @ self.mapped_factors.T
-        )
-        match = (profiles @ self.space.item_vectors.T).toarray().astype(np.float32)
+    def hybrid_scores(self, parts: UserParts) -> np.ndarray:
+        """The blend, then the cap on never-played items per list."""
         scores = blend_scores(
-            cf,
-            mapped,
-            match,
+            parts.cf,
+            self.mapped_scores(parts.factors),
+            self.match(parts.profiles),
             self.play_counts,
             params=self.blend,
             attention=self.attention,
             log_popularity=self.log_popularity,
         )
         return cap_cold_items(scores, self.play_counts, slots=self.blend.cold_slots)
+
+    # ---- persistence -----------------------------------------------------------------------
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array of the fitted state except the CF model's own."""
+        arrays: dict[str, np.ndarray] = {
+            "idf": self.space.idf,
+            "item_from_predicted": self.space.item_from_predicted,
+            "play_counts": np.asarray(self.play_counts, dtype=np.int64),
+            "attention": self.attention,
+            **sparse_arrays("item_vectors", self.space.item_vectors),
+            **sparse_arrays("user_profiles", self.space.user_profiles),
+        }
+        if self.mapped_t is not None:
+            arrays["mapped_t"] = self.mapped_t
+        return arrays
+
+    @classmethod
+    def restore(
+        cls,
+        cf: CFModel,
+        arrays: dict[str, np.ndarray],
+        *,
+        blend: BlendConfig,
+        content: ContentConfig,
+    ) -> HybridScorer:
+        space = TagSpace(
+            idf=arrays["idf"],
+            item_vectors=sparse_from("item_vectors", arrays),
+            user_profiles=sparse_from("user_profiles", arrays),
+            item_from_predicted=arrays["item_from_predicted"],
+        )
+        scorer = cls(
+            cf=cf,
+            space=space,
+            play_counts=arrays["play_counts"],
+            attention=arrays["attention"],
+            blend=blend,
+            content=content,
+            mapped_t=arrays.get("mapped_t"),
+        )
+        n_users, n_items = space.user_profiles.shape[0], space.item_vectors.shape[0]
+        if (cf.n_users, cf.n_items) != (n_users, n_items) or len(scorer.play_counts) != n_items:
+            raise ValueError(
+                f"CF model is {cf.n_users} x {cf.n_items}, tag space {n_users} x {n_items}"
+            )
+        return scorer
 
 
 def item_attention(train: Dataset) -> np.ndarray:
@@ -157,21 +190,20 @@ def item_attention(train: Dataset) -> np.ndarray:
 
 
 def fit_scorer(
-    train: Dataset, cf: Any, *, blend: BlendParams, content: ContentParams
+    train: Dataset, cf: CFModel, *, blend: BlendConfig, content: ContentConfig
 ) -> HybridScorer:
     """Tag space and content map from `train` only; `cf` must already be fitted on `train`."""
     space = build_tag_space(
         train, applied_weight=content.applied_weight, idf_power=content.idf_power
     )
     play_counts = train.item_play_counts()
-    factors = cf_factors(cf)
-    user_factors = mapped = None
-    if factors is not None:
-        user_factors, item_factors = (np.array(f, copy=True) for f in factors)
+    mapped_t = None
+    if cf.item_factors is not None:
+        items = np.asarray(cf.item_factors, dtype=np.float32)
         content_map = fit_content_map(
-            space.item_vectors, item_factors, play_counts > 0, alpha=content.ridge_alpha
+            space.item_vectors, items, play_counts > 0, alpha=content.ridge_alpha
         )
-        mapped = content_map.transform(space.item_vectors)
+        mapped_t = np.ascontiguousarray(content_map.transform(space.item_vectors).T)
     return HybridScorer(
         cf=cf,
         space=space,
@@ -179,6 +211,5 @@ def fit_scorer(
         attention=item_attention(train),
         blend=blend,
         content=content,
-        user_factors=user_factors,
-        mapped_factors=mapped,
+        mapped_t=mapped_t,
     )

@@ -38,8 +38,8 @@ MIN_GAIN = 1e-3  # Spark rating for entries whose implicit confidence is below 1
 class SparkALSModel(ALSModel):
     name: ClassVar[str] = "spark-als"
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
         self.spark_params: dict[str, Any] = {}
 
     def _fit(self, weighted: sp.csr_matrix) -> None:
@@ -55,20 +55,19 @@ class SparkALSModel(ALSModel):
 
         session = spark_session()
         ensure_checkpoint_dir(session)
-        alpha = float(self.params["alpha"])
-        mass = float(weighted.sum()) / max(weighted.shape[0], 1) * alpha
-        self.effective_regularization = float(self.params["regularization"]) * max(mass, 1e-6)
+        alpha = float(self.config.alpha)
+        self.effective_regularization = self._lambda(weighted)
         per_user = np.diff(weighted.indptr)
         mean_plays = float(per_user[per_user > 0].mean()) if weighted.nnz else 1.0
-        rank = int(self.params["factors"])
+        rank = int(self.config.factors)
         blocks = max(1, min(session.sparkContext.defaultParallelism, 64))
         als = ALS(
             rank=rank,
-            maxIter=int(self.params["iterations"]),
+            maxIter=int(self.config.iterations),
             regParam=self.effective_regularization / mean_plays,
             alpha=1.0,
             implicitPrefs=True,
-            seed=self.seed,
+            seed=self.config.seed,
             userCol="user",
             itemCol="item",
             ratingCol="rating",
@@ -90,23 +89,24 @@ class SparkALSModel(ALSModel):
             "master": session.sparkContext.master,
             "spark_version": session.version,
             "rank": rank,
-            "maxIter": int(self.params["iterations"]),
+            "maxIter": int(self.config.iterations),
             "regParam": als.getRegParam(),
             "alpha": alpha,
             "implicitPrefs": True,
-            "seed": self.seed,
+            "seed": self.config.seed,
             "blocks": blocks,
             "rating": "max(alpha * weighted plays - 1, MIN_GAIN), Spark alpha 1",
             "fit_seconds": round(time.perf_counter() - started, 3),
         }
-        self._model = self._new_implicit_model()
-        self._model.user_factors, self._model.item_factors = users, items
+        self._users, self._items = users, items
+        self._model = self._serial = None
 
-    def manifest(self) -> dict[str, Any]:
-        out = super().manifest() | {"engine": "spark"}
-        if self.spark_params:
-            out["spark"] = self.spark_params
-        return out
+    def _meta(self) -> dict[str, Any]:
+        return super()._meta() | {"engine": "spark", "spark": self.spark_params}
+
+    def _restore_arrays(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self.spark_params = dict(meta.get("spark") or {})
+        super()._restore_arrays(arrays, meta)
 
 
 def confidence_gain(weighted: sp.csr_matrix, alpha: float) -> sp.csr_matrix:

@@ -8,7 +8,6 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchModuleError
 
-from recommender.config import Settings
 from recommender.errors import InputError
 from recommender.storage.schema import Base
 
@@ -47,7 +46,3 @@ def make_engine(url: str, *, create_schema: bool = True) -> Engine:
     if create_schema:
         Base.metadata.create_all(engine)
     return engine
-
-
-def engine_from_settings(settings: Settings | None = None) -> Engine:
-    return make_engine((settings or Settings.load()).database_url)

@@ -150,7 +150,7 @@ def evaluate_genres(
     The codebook is refit inside each fold on that fold's training frames only.
     Pass `groups` (e.g. artist) to keep a group's clips in one fold.
     """
-    from recommender.tagging.base import make_tagger
+    from recommender.core.registry import create
 
     labels = np.asarray(labels)
     classes = np.unique(labels)
@@ -162,9 +162,7 @@ def evaluate_genres(
         book = fit_codebook([frames[i] for i in train], codebook)
         X_train = song_matrix(summaries[train], [frames[i] for i in train], book)
         X_test = song_matrix(summaries[test], [frames[i] for i in test], book)
-        tagger = make_tagger(kind, **(dict(seed=seed) | (tagger_params or {}))).fit(
-            X_train, onehot[train]
-        )
+        tagger = create(kind, seed=seed, **(tagger_params or {})).fit(X_train, onehot[train])
         probs[test] = tagger.predict_proba(X_test)
         fold_acc.append(float(np.mean(probs[test].argmax(axis=1) == onehot[test].argmax(axis=1))))
     return _genre_scores(kind, labels, probs, fold_acc)

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from recommender.audio.codebook import Codebook
+from recommender.core.configs import Config
 
 
 @dataclass(frozen=True)
-class CodebookConfig:
+class CodebookConfig(Config):
     k: int = 16  # 0 = summary statistics only; 32+ overfits catalogues of ~100 tracks (gtzan-mini)
     pca_components: int | None = 16
     seed: int = 0

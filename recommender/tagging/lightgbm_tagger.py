@@ -6,60 +6,51 @@ probability, since boosting cannot learn from one class.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from recommender.errors import ModelBundleError
-from recommender.tagging.base import Tagger, check_fit_inputs, load_npz
+from recommender.core.component import State, Tagger
+from recommender.core.configs import Config
+from recommender.tagging.inputs import check_fit_inputs
+
+
+@dataclass(frozen=True)
+class LightGBMConfig(Config):
+    n_estimators: int = 150
+    learning_rate: float = 0.05
+    num_leaves: int = 15
+    seed: int = 0
+    threads: int = 1
 
 
 class LightGBMTagger(Tagger):
-    kind = "lightgbm"
+    name: ClassVar[str] = "lightgbm"
+    Config: ClassVar[type[Config]] = LightGBMConfig
 
-    def __init__(
-        self,
-        *,
-        n_estimators: int = 150,
-        learning_rate: float = 0.05,
-        num_leaves: int = 15,
-        seed: int = 0,
-        threads: int = 1,
-    ) -> None:
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.num_leaves = num_leaves
-        self.seed = seed
-        self.threads = threads
+    def __init__(self, config: Config | None = None) -> None:
+        super().__init__(config)
         self.boosters_: list[Any] = []
         self.constant_: np.ndarray = np.zeros(0)
 
-    def params(self) -> dict[str, Any]:
-        return {
-            "n_estimators": self.n_estimators,
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "seed": self.seed,
-            "threads": self.threads,
-        }
-
     def _lgb_params(self, n: int) -> dict[str, Any]:
+        cfg = self.config
         return {
             "objective": "binary",
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
+            "learning_rate": cfg.learning_rate,
+            "num_leaves": cfg.num_leaves,
             # small catalogues (tens of tracks per fold) need small leaves to split at all
             "min_data_in_leaf": max(2, min(20, n // 20)),
             "feature_fraction": 0.8,
             "lambda_l2": 1.0,
-            "seed": self.seed,
+            "seed": cfg.seed,
             "deterministic": True,
-            "num_threads": self.threads,
+            "num_threads": cfg.threads,
             "verbose": -1,
         }
 
-    def fit(self, X: np.ndarray, Y: np.ndarray) -> LightGBMTagger:
+    def fit(self, X: np.ndarray, Y: np.ndarray) -> Self:
         import lightgbm as lgb
 
         X, Y = check_fit_inputs(X, Y)
@@ -72,9 +63,11 @@ class LightGBMTagger(Tagger):
                 constant.append(rate)
                 continue
             data = lgb.Dataset(X, label=column, params={"verbose": -1})
-            self.boosters_.append(lgb.train(params, data, num_boost_round=self.n_estimators))
+            rounds = self.config.n_estimators
+            self.boosters_.append(lgb.train(params, data, num_boost_round=rounds))
             constant.append(np.nan)
         self.constant_ = np.asarray(constant)
+        self.fitted = True
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -84,28 +77,24 @@ class LightGBMTagger(Tagger):
             out[:, j] = self.constant_[j] if booster is None else booster.predict(X)
         return out
 
-    def save(self, directory: Path) -> None:
-        np.savez(directory / "lightgbm.npz", constant=self.constant_)
-        for j, booster in enumerate(self.boosters_):
-            if booster is not None:
-                booster.save_model(str(directory / f"lightgbm_tag{j:04d}.txt"))
+    def _state(self) -> State:
+        texts = {
+            f"tag{j:04d}.txt": booster.model_to_string()
+            for j, booster in enumerate(self.boosters_)
+            if booster is not None
+        }
+        return State(arrays={"constant": self.constant_}, texts=texts)
 
-    @classmethod
-    def load(cls, directory: Path, params: dict[str, Any]) -> LightGBMTagger:
+    def _restore(self, state: State) -> None:
         import lightgbm as lgb
 
-        tagger = cls(**params)
-        tagger.constant_ = load_npz(directory / "lightgbm.npz")["constant"]
-        tagger.boosters_ = []
-        for j, constant in enumerate(tagger.constant_):
+        self.constant_ = np.asarray(state.arrays["constant"])
+        self.boosters_ = []
+        for j, constant in enumerate(self.constant_):
             if not np.isnan(constant):
-                tagger.boosters_.append(None)
+                self.boosters_.append(None)
                 continue
-            path = directory / f"lightgbm_tag{j:04d}.txt"
             try:
-                tagger.boosters_.append(lgb.Booster(model_file=str(path)))
-            except Exception as exc:  # lightgbm raises LightGBMError for missing/corrupt text
-                raise ModelBundleError(
-                    f"{path}: unreadable LightGBM model ({exc}); retrain"
-                ) from None
-        return tagger
+                self.boosters_.append(lgb.Booster(model_str=state.texts[f"tag{j:04d}.txt"]))
+            except lgb.basic.LightGBMError as exc:
+                raise ValueError(f"unreadable LightGBM model for tag {j} ({exc})") from None

@@ -9,12 +9,14 @@ standardised with statistics saved alongside the weights.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from recommender.tagging.base import Tagger, check_fit_inputs, load_npz
+from recommender.core.component import State, Tagger
+from recommender.core.configs import Config
+from recommender.tagging.inputs import check_fit_inputs
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -26,13 +28,32 @@ def _bce(logits: np.ndarray, Y: np.ndarray) -> float:
     return float(np.sum(np.logaddexp(0.0, logits) - Y * logits))
 
 
-class _Standardised(Tagger):
-    """Shared input scaling and L-BFGS loop; subclasses define the network."""
+@dataclass(frozen=True)
+class LinearConfig(Config):
+    """alpha: L2 penalty; max_iter: L-BFGS iterations."""
 
-    def __init__(self, *, alpha: float = 1e-2, max_iter: int = 300, seed: int = 0) -> None:
-        self.alpha = alpha
-        self.max_iter = max_iter
-        self.seed = seed
+    alpha: float = 1e-2
+    max_iter: int = 300
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class MLPConfig(Config):
+    """hidden: ReLU units shared by all tags; alpha: L2 penalty; max_iter: L-BFGS iterations."""
+
+    hidden: int = 64
+    alpha: float = 1e-2
+    max_iter: int = 400
+    seed: int = 0
+
+
+class _Standardised(Tagger):
+    """Shared input scaling, L-BFGS loop and persistence; subclasses define the network."""
+
+    WEIGHTS: ClassVar[tuple[str, ...]]
+
+    def __init__(self, config: Config | None = None) -> None:
+        super().__init__(config)
         self.mean_: np.ndarray | None = None
         self.scale_: np.ndarray | None = None
 
@@ -53,18 +74,31 @@ class _Standardised(Tagger):
         # than computing (100x slower on a busy 2-core machine), so use one thread.
         with threadpool_limits(1):
             result = minimize(
-                loss_grad, theta0, jac=True, method="L-BFGS-B", options={"maxiter": self.max_iter}
+                loss_grad,
+                theta0,
+                jac=True,
+                method="L-BFGS-B",
+                options={"maxiter": self.config.max_iter},
             )
+        self.fitted = True
         return result.x
+
+    def _state(self) -> State:
+        arrays = {"mean": self.mean_, "scale": self.scale_}
+        return State(arrays=arrays | {name: getattr(self, f"{name}_") for name in self.WEIGHTS})
+
+    def _restore(self, state: State) -> None:
+        self.mean_, self.scale_ = state.arrays["mean"], state.arrays["scale"]
+        for name in self.WEIGHTS:
+            setattr(self, f"{name}_", state.arrays[name])
 
 
 class LinearTagger(_Standardised):
     """Multi-label logistic regression: one weight vector and bias per tag, fitted jointly."""
 
-    kind = "linear"
-
-    def params(self) -> dict[str, Any]:
-        return {"alpha": self.alpha, "max_iter": self.max_iter, "seed": self.seed}
+    name: ClassVar[str] = "linear"
+    Config: ClassVar[type[Config]] = LinearConfig
+    WEIGHTS = ("W", "b")
 
     def fit(self, X: np.ndarray, Y: np.ndarray) -> LinearTagger:
         X, Y = check_fit_inputs(X, Y)
@@ -78,8 +112,8 @@ class LinearTagger(_Standardised):
             b = theta[d * n_tags :]
             logits = Z @ W + b
             err = _sigmoid(logits) - Y
-            loss = _bce(logits, Y) / n + 0.5 * self.alpha * np.sum(W * W)
-            gW = Z.T @ err / n + self.alpha * W
+            loss = _bce(logits, Y) / n + 0.5 * self.config.alpha * np.sum(W * W)
+            gW = Z.T @ err / n + self.config.alpha * W
             return loss, np.concatenate([gW.ravel(), err.mean(axis=0)])
 
         theta0 = np.concatenate([np.zeros(d * n_tags), np.log(prior / (1 - prior))])
@@ -91,42 +125,19 @@ class LinearTagger(_Standardised):
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return _sigmoid(self._scale(X) @ self.W_ + self.b_)
 
-    def save(self, directory: Path) -> None:
-        np.savez(directory / "linear.npz", mean=self.mean_, scale=self.scale_, W=self.W_, b=self.b_)
-
-    @classmethod
-    def load(cls, directory: Path, params: dict[str, Any]) -> LinearTagger:
-        arrays = load_npz(directory / "linear.npz")
-        tagger = cls(**params)
-        tagger.mean_, tagger.scale_ = arrays["mean"], arrays["scale"]
-        tagger.W_, tagger.b_ = arrays["W"], arrays["b"]
-        return tagger
-
 
 class MLPTagger(_Standardised):
     """One ReLU hidden layer shared by all tags, one logistic output per tag."""
 
-    kind = "mlp"
-
-    def __init__(
-        self, *, hidden: int = 64, alpha: float = 1e-2, max_iter: int = 400, seed: int = 0
-    ) -> None:
-        super().__init__(alpha=alpha, max_iter=max_iter, seed=seed)
-        self.hidden = hidden
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "hidden": self.hidden,
-            "alpha": self.alpha,
-            "max_iter": self.max_iter,
-            "seed": self.seed,
-        }
+    name: ClassVar[str] = "mlp"
+    Config: ClassVar[type[Config]] = MLPConfig
+    WEIGHTS = ("W1", "b1", "W2", "b2")
 
     def fit(self, X: np.ndarray, Y: np.ndarray) -> MLPTagger:
         X, Y = check_fit_inputs(X, Y)
         Z = self._scale_fit(X)
         n, d = Z.shape
-        h, n_tags = self.hidden, Y.shape[1]
+        h, n_tags = self.config.hidden, Y.shape[1]
         shapes = [(d, h), (h,), (h, n_tags), (n_tags,)]
         sizes = [int(np.prod(s)) for s in shapes]
 
@@ -143,14 +154,16 @@ class MLPTagger(_Standardised):
             H = np.maximum(pre, 0.0)
             logits = H @ W2 + b2
             err = (_sigmoid(logits) - Y) / n
-            loss = _bce(logits, Y) / n + 0.5 * self.alpha * (np.sum(W1 * W1) + np.sum(W2 * W2))
-            gW2 = H.T @ err + self.alpha * W2
+            loss = _bce(logits, Y) / n + 0.5 * self.config.alpha * (
+                np.sum(W1 * W1) + np.sum(W2 * W2)
+            )
+            gW2 = H.T @ err + self.config.alpha * W2
             back = (err @ W2.T) * (pre > 0)
-            gW1 = Z.T @ back + self.alpha * W1
+            gW1 = Z.T @ back + self.config.alpha * W1
             grads = [gW1, back.sum(axis=0), gW2, err.sum(axis=0)]
             return loss, np.concatenate([g.ravel() for g in grads])
 
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self.config.seed)
         prior = np.clip(Y.mean(axis=0), 1e-3, 1 - 1e-3)
         init = [  # He initialisation for the ReLU layer, Glorot for the output
             rng.normal(0.0, np.sqrt(2.0 / d), (d, h)),
@@ -165,22 +178,3 @@ class MLPTagger(_Standardised):
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         H = np.maximum(self._scale(X) @ self.W1_ + self.b1_, 0.0)
         return _sigmoid(H @ self.W2_ + self.b2_)
-
-    def save(self, directory: Path) -> None:
-        np.savez(
-            directory / "mlp.npz",
-            mean=self.mean_,
-            scale=self.scale_,
-            W1=self.W1_,
-            b1=self.b1_,
-            W2=self.W2_,
-            b2=self.b2_,
-        )
-
-    @classmethod
-    def load(cls, directory: Path, params: dict[str, Any]) -> MLPTagger:
-        a = load_npz(directory / "mlp.npz")
-        tagger = cls(**params)
-        tagger.mean_, tagger.scale_ = a["mean"], a["scale"]
-        tagger.W1_, tagger.b1_, tagger.W2_, tagger.b2_ = a["W1"], a["b1"], a["W2"], a["b2"]
-        return tagger

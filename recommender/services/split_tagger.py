@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from sqlalchemy import Engine
 
-from recommender.evaluation.splitters import Split
+from recommender.data.splits import Split
 
 MIN_POSITIVES = 5  # as the tagger's own LabelConfig: rarer tags cannot be learned
 REFIT_VERSION_PREFIX = "split-refit-"
@@ -62,8 +62,8 @@ def refit_predicted_tags(
     features get no predicted tags. Without features at all, the stored
     predictions are dropped rather than used, and the note says so.
     """
-    from recommender.audio.store import load_features
-    from recommender.tagging.base import make_tagger
+    from recommender.core.registry import create
+    from recommender.services.audio_features import load_features
     from recommender.tagging.features import CodebookConfig, fit_codebook, song_matrix
 
     train = split.train
@@ -94,7 +94,7 @@ def refit_predicted_tags(
         [frames[i] for i in np.flatnonzero(labelled)], CodebookConfig(seed=seed)
     )
     features = song_matrix(summaries, frames, codebook)
-    tagger = make_tagger(kind, seed=seed).fit(
+    tagger = create(kind, seed=seed).fit(
         features[labelled], labels[labelled][:, tags].astype(np.float64)
     )
     probabilities = np.asarray(tagger.predict_proba(features), dtype=np.float32)

@@ -1,4 +1,4 @@
-"""Exact top-k of wide score rows without partitioning every row (the evaluation hot path).
+"""Exact top-k of wide score rows without partitioning every row (wide rows: evaluation, batch).
 
 Ranking 20,000 users over 160,000 items is 3.2 billion scores per model; a full
 `np.partition` of each row costs ~10 ns a score. Instead: split each row into at
@@ -21,9 +21,9 @@ MAX_BLOCKS_PER_ROW = 64  # blocks reaching the bound; beyond this the plain part
 def threshold_top_k(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
     """(top, fallback): column indices (rows, k) best first, and rows it could not handle.
 
-    `values` is (rows, columns) with no NaN; k <= columns. Rows flagged in `fallback`
-    (boolean, rows) hold garbage in `top` and must be ranked another way. Returns None
-    when the rows are too narrow for blocks to help.
+    `values` is (rows, columns); k <= columns. Rows flagged in `fallback` (boolean, rows:
+    those with a NaN, too few finite scores or a flat run) hold garbage in `top` and must
+    be ranked another way. Returns None when the rows are too narrow for blocks to help.
     """
     n_rows, n_cols = values.shape
     block = n_cols // (32 * k)  # >= 32k blocks: the bound is tight
@@ -31,22 +31,27 @@ def threshold_top_k(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]
         return None
     n_blocks = n_cols // block
     split = n_blocks * block
-    blocks = values[:, :split].reshape(n_rows, n_blocks, block)
-    maxima = blocks.max(axis=2)  # the only pass over every score
+    # Block b is the columns b, b + n_blocks, b + 2 n_blocks, ... (any partition works): the
+    # maxima are then an element-wise max over `block` contiguous runs, which numpy runs at
+    # memory speed, where a max over short contiguous blocks ran at ~1 GB/s.
+    blocks = values[:, :split].reshape(n_rows, block, n_blocks)
+    maxima = blocks.max(axis=1)  # the only pass over every score
     if split < n_cols:
         maxima = np.hstack([maxima, values[:, split:].max(axis=1, keepdims=True)])
     width = maxima.shape[1]
     bound = np.partition(maxima, width - k, axis=1)[:, width - k]
     hit = maxima >= bound[:, None]
+    # rows with a NaN (it propagates into their maxima) or fewer than k finite scores
     fallback = (hit.sum(axis=1) > MAX_BLOCKS_PER_ROW) | ~np.isfinite(bound)
+    fallback |= np.isnan(maxima).any(axis=1)
     hit[fallback] = False
     # only the blocks that reach the bound are searched for candidate cells
     hit_rows, hit_blocks = np.nonzero(hit)
     regular = hit_blocks < n_blocks
     r, b = hit_rows[regular], hit_blocks[regular]
-    cells = blocks[r, b]  # (hits, block)
+    cells = blocks[r, :, b]  # (hits, block): cell j of block b is column j * n_blocks + b
     i, j = np.nonzero(cells >= bound[r, None])
-    rows, cols, scores = [r[i]], [b[i] * block + j], [cells[i, j]]
+    rows, cols, scores = [r[i]], [j * n_blocks + b[i]], [cells[i, j]]
     if split < n_cols:
         r = hit_rows[~regular]
         tail = values[r, split:]

@@ -6,13 +6,16 @@ popularity baseline (the reported metrics). The saved model is then refit on
 all labelled tracks with the same settings (more data, same recipe), and its
 predictions are stored for every track with features, cold-start tracks
 included, under a new model version, in one transaction; only then is the
-bundle swapped in, so the tagger on disk always has its rows in the database.
+bundle published as the current tagger (models/tagger/<version>), so the current
+tagger always has its rows in the database.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +25,10 @@ import numpy as np
 from sqlalchemy import Engine, delete, insert, select
 
 from recommender.audio.config import FeatureConfig
-from recommender.errors import InputError
+from recommender.core.registry import component_class
+from recommender.errors import AudioDecodeError, InputError
+from recommender.services.bundles import TAGGER, publish, write_version
+from recommender.services.labels import LabelConfig, LabelMatrix, crowd_labels, curated_labels
 from recommender.storage.schema import PredictedTag, Tag
 from recommender.tagging.evaluation import (
     TagMetrics,
@@ -31,8 +37,7 @@ from recommender.tagging.evaluation import (
     popularity_scores,
     tag_metrics,
 )
-from recommender.tagging.features import CodebookConfig, fit_codebook, song_matrix
-from recommender.tagging.labels import LabelConfig, LabelMatrix, crowd_labels, curated_labels
+from recommender.tagging.features import CodebookConfig
 
 MIN_LABELLED_TRACKS = 10
 INSERT_CHUNK = 20_000
@@ -118,7 +123,7 @@ def _labels(engine: Engine, labels_file: Path | None, config: LabelConfig) -> La
 
 def train_tagger(
     engine: Engine,
-    model_dir: Path,
+    models_dir: Path,
     *,
     kind: str = "mlp",
     seed: int = 0,
@@ -128,24 +133,30 @@ def train_tagger(
     codebook: CodebookConfig | None = None,
     test_fraction: float = 0.2,
     tagger_params: dict[str, Any] | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> TaggerReport:
-    """Fit, evaluate on held-out tracks, refit on all labelled tracks, save, store predictions."""
-    from recommender.audio.store import load_features
-    from recommender.tagging.base import make_tagger
-    from recommender.tagging.bundle import TaggerBundle
+    """Fit, evaluate on held-out tracks, refit on all labelled tracks, store predictions,
+    publish the bundle."""
+    from recommender.core.registry import Spec
+    from recommender.services.audio_features import load_features
+    from recommender.tagging.pipeline import PipelineConfig, TaggerPipeline
 
     started = time.perf_counter()
-    feature_config = feature_config or FeatureConfig()
+    component_class(kind, "tagger")  # an unknown kind is a usage error before any work
+    config = PipelineConfig(
+        tagger=Spec.of(kind, **(tagger_params or {})),
+        codebook=codebook or CodebookConfig(),
+        features=feature_config or FeatureConfig(),
+    ).with_seed(seed)
     label_config = labels or LabelConfig()
-    codebook = codebook or CodebookConfig(seed=seed)
-    params = dict(seed=seed) | (tagger_params or {})
-    make_tagger(kind, **params)  # fail fast on an unknown kind or parameter
+    if on_step is not None:
+        on_step("training the audio tagger")
 
-    stored = load_features(engine, feature_config)
+    stored = load_features(engine, config.features)
     if not len(stored.track_ids):
         raise InputError(
-            f"no audio features for extractor {feature_config.extractor_version} in the database; "
-            "run `recsys etl audio` first"
+            f"no audio features for extractor {config.features.extractor_version} in the"
+            " database; run `recsys etl audio` first"
         )
     label_matrix = _labels(engine, labels_file, label_config)
     row_of = {int(t): i for i, t in enumerate(stored.track_ids)}
@@ -165,55 +176,46 @@ def train_tagger(
     tags = label_matrix.tag_names
 
     train, test = held_out_split(stored.track_ids[rows], test_fraction=test_fraction, seed=seed)
-    book = fit_codebook([frames[i] for i in train], codebook)
-    tagger = make_tagger(kind, **params).fit(
-        song_matrix(summaries[train], [frames[i] for i in train], book), Y[train]
-    )
-    scores = tagger.predict_proba(song_matrix(summaries[test], [frames[i] for i in test], book))
+    held = TaggerPipeline(config).fit(summaries[train], [frames[i] for i in train], Y[train], tags)
+    scores = held.predict(summaries[test], [frames[i] for i in test])
     held_out: TagMetrics = tag_metrics(Y[test], scores, tags)
     baseline = tag_metrics(Y[test], popularity_scores(Y[train], len(test)), tags)
-    thresholds = best_f1_thresholds(Y[test], scores)
 
-    final_book = fit_codebook(frames, codebook)
-    final = make_tagger(kind, **params).fit(song_matrix(summaries, frames, final_book), Y)
-    fingerprint = _fingerprint(stored.track_ids[rows], Y, summaries, f"{kind}|{params}|{seed}")
-    version = _model_version(kind, fingerprint)
-    bundle = TaggerBundle(
-        feature_config=feature_config,
-        codebook=final_book,
-        tagger=final,
-        tags=tags,
-        model_version=version,
-        manifest={
-            "created_at": datetime.now(UTC).isoformat(),
-            "data_fingerprint": fingerprint,
-            "labels": asdict(label_config) | {"source": label_matrix.source},
-            "codebook_config": asdict(codebook),
-            "thresholds": dict(zip(tags, thresholds, strict=True)),
-            "excluded_tags": label_matrix.excluded,
-            "metrics": {"held_out": held_out.to_dict(), "popularity_baseline": baseline.to_dict()},
-            "split": {
-                "test_fraction": test_fraction,
-                "seed": seed,
-                "train": len(train),
-                "test": len(test),
-            },
-        },
+    final = TaggerPipeline(config).fit(summaries, frames, Y, tags)
+    final.thresholds = dict(zip(tags, best_f1_thresholds(Y[test], scores), strict=True))
+    fingerprint = _fingerprint(
+        stored.track_ids[rows], Y, summaries, json.dumps(config.to_dict(), sort_keys=True)
     )
-    # Predictions first (one transaction), then the bundle: `model_dir` never names a
-    # version without stored rows, and a failed save takes its rows back out.
+    final.model_version = version = _model_version(kind, fingerprint)
+    manifest = {
+        "version": version,
+        "created_at": datetime.now(UTC).isoformat(),
+        "data_fingerprint": fingerprint,
+        "labels": asdict(label_config) | {"source": label_matrix.source},
+        "excluded_tags": label_matrix.excluded,
+        "metrics": {"held_out": held_out.to_dict(), "popularity_baseline": baseline.to_dict()},
+        "split": {
+            "test_fraction": test_fraction,
+            "seed": seed,
+            "train": len(train),
+            "test": len(test),
+        },
+    }
+    # Predictions first (one transaction), then the bundle, then the pointer: the current
+    # tagger never names a version without stored rows, and a failed save takes them out.
     predicted = store_predictions(
-        engine, version, stored.track_ids, tags, bundle.predict(stored.summaries, stored.frames)
+        engine, version, stored.track_ids, tags, final.predict(stored.summaries, stored.frames)
     )
     try:
-        bundle.save(model_dir)
+        path = write_version(models_dir, TAGGER, version, final, manifest)
+        publish(models_dir, TAGGER, version)
     except BaseException:
         delete_predictions(engine, version)
         raise
     return TaggerReport(
         model_version=version,
         kind=kind,
-        model_dir=str(model_dir),
+        model_dir=str(path),
         label_source=label_matrix.source,
         labelled_tracks=len(rows),
         train_tracks=len(train),
@@ -228,3 +230,35 @@ def train_tagger(
         if label_matrix.skipped_rows
         else [],
     )
+
+
+@dataclass
+class TaggedFiles:
+    model_version: str
+    results: list[dict[str, Any]]  # {"file", "tags": [{"tag", "probability", "predicted"}]}
+    failures: list[AudioDecodeError]  # files that could not be decoded, in order
+
+
+def tag_files(models_dir: Path, files: list[Path], *, top: int = 5) -> TaggedFiles:
+    """The current tagger's `top` tags for each file; undecodable files are collected, not
+    raised, so the others are still tagged."""
+    from recommender.services.bundles import current_tagger
+
+    pipeline = current_tagger(models_dir)
+    results, failures = [], []
+    for file in files:
+        try:
+            probs = pipeline.predict_file(file)
+        except AudioDecodeError as exc:
+            failures.append(exc)
+            continue
+        tags = [
+            {
+                "tag": tag,
+                "probability": round(p, 4),
+                "predicted": p >= pipeline.thresholds.get(tag, 0.5),
+            }
+            for tag, p in list(probs.items())[:top]
+        ]
+        results.append({"file": str(file), "tags": tags})
+    return TaggedFiles(pipeline.model_version, results, failures)

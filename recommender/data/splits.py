@@ -16,10 +16,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.data.dataset import Dataset
+from recommender.data.leakage import sorted_unique
+from recommender.data.split_names import SPLITS
 from recommender.errors import InputError
-from recommender.evaluation.leakage import sorted_unique
-
-SPLITS = ("random", "leave-k-out", "time", "cold-items", "cold-users")
 
 
 @dataclass(frozen=True)
@@ -28,8 +27,10 @@ class Split:
 
     `validation` is held out like `test` (for tuning, early stopping, re-ranker
     training) and may be empty. `candidates` are the item indices ranked at test
-    time: None means every item (training items of each user are excluded by the
-    runner); the cold-items split ranks only the cold items.
+    time: the items played at least once in the whole data (None when that is every
+    item), as in RecBole, whose item set is the interaction file's; the runner also
+    excludes each user's training and validation items. The cold-items split ranks
+    only its cold items.
     """
 
     name: str
@@ -107,6 +108,15 @@ def _build(
         mask = (train_plays != 0).astype(np.float64)
         last_played = sp.csr_matrix(data.last_played.multiply(mask))
     train = data.replace(plays=train_plays, tag_events=kept_events, last_played=last_played)
+    if candidates is None:
+        # RecBole's item set is the items of the interaction data: an item nobody ever
+        # played (a catalogue track with no listens, a HetRec artist known only from
+        # tags) can never be relevant in any split, so ranking it only punishes exploring.
+        # How such items are placed is what the cold-items split measures.
+        ever_played = np.flatnonzero(data.item_play_counts() > 0)
+        if len(ever_played) < data.n_items:
+            candidates = ever_played
+            validation_candidates = ever_played
     return Split(
         name=name,
         train=train,
@@ -336,6 +346,7 @@ def make_split(data: Dataset, name: str, *, seed: int = 0, **params: Any) -> Spl
         "cold-items": cold_items_split,
         "cold-users": cold_users_split,
     }
+    assert tuple(makers) == SPLITS, "split_names.SPLITS must list exactly these splits"
     if name not in makers:
         raise InputError(f"unknown split {name!r}; choose one of {', '.join(SPLITS)}")
     return makers[name](data, seed=seed, **params)

@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 DEFAULT_HOME = Path(".recsys")
 SQLITE_FILENAME = "recsys.db"
@@ -26,6 +30,12 @@ class Settings:
     @property
     def audio_dir(self) -> Path:
         return self.home / "audio"
+
+    def engine(self) -> Engine:
+        """The database at `database_url` (schema created on first use)."""
+        from recommender.storage.engine import make_engine
+
+        return make_engine(self.database_url)
 
     @classmethod
     def load(cls, *, home: str | Path | None = None, database_url: str | None = None) -> Settings:

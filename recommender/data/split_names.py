@@ -1,0 +1,3 @@
+"""The names of the splits `recommender.data.splits.make_split` knows (light: for CLI help)."""
+
+SPLITS = ("random", "leave-k-out", "time", "cold-items", "cold-users")

@@ -1,0 +1,86 @@
+"""Where bundles live: RECSYS_HOME/models/<kind>/<version>/, and which one is `current`.
+
+`kind` is "recommender" (what `recsys recommend` serves) or "tagger" (what `recsys tag`
+uses). A new bundle is written completely (core.bundle), then the one-line `current`
+pointer is replaced atomically, so a reader sees the old model or the new one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from recommender.core.bundle import bundle_error, read_bundle
+from recommender.core.component import Component
+from recommender.errors import ModelBundleError
+
+RECOMMENDER = "recommender"
+TAGGER = "tagger"
+CURRENT = "current"
+_FIX = {RECOMMENDER: "run `recsys train`", TAGGER: "run `recsys train tagger` (or `recsys train`)"}
+
+
+def kind_dir(models_dir: Path, kind: str) -> Path:
+    return Path(models_dir) / kind
+
+
+def new_version(fingerprint: str) -> str:
+    """Sortable and unique enough: UTC time to the millisecond plus the data fingerprint."""
+    now = time.time()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now * 1000) % 1000:03d}Z"
+    return f"{stamp}-{fingerprint[:8]}"
+
+
+def write_version(
+    models_dir: Path, kind: str, version: str, component: Component, manifest: dict[str, Any]
+) -> Path:
+    """Write `component` as bundle `version` of `kind` (not yet current)."""
+    return component.save(kind_dir(models_dir, kind) / version, manifest=manifest)
+
+
+def publish(models_dir: Path, kind: str, version: str) -> None:
+    """Point `kind`'s `current` at `version` (atomic replace of a one-line file)."""
+    pointer = kind_dir(models_dir, kind) / CURRENT
+    tmp = pointer.with_name(f".{CURRENT}.{os.getpid()}.tmp")
+    tmp.write_text(version + "\n")
+    os.replace(tmp, pointer)
+
+
+def current_path(models_dir: Path, kind: str) -> Path:
+    """The bundle `kind`'s `current` pointer names; missing pieces are ModelBundleErrors."""
+    folder = kind_dir(models_dir, kind)
+    pointer = folder / CURRENT
+    if not pointer.is_file():
+        raise ModelBundleError(f"no trained {kind} in {folder}; {_FIX[kind]}")
+    version = pointer.read_text().strip()
+    path = folder / version
+    if not version or "/" in version or version.startswith(".") or not path.is_dir():
+        raise bundle_error(path, f"named by {pointer} is missing")
+    return path
+
+
+def load_current(models_dir: Path, kind: str, *, mmap: bool = True) -> Component:
+    """The current bundle of `kind`, verified and loaded (arrays memory-mapped by default)."""
+    return read_bundle(current_path(models_dir, kind), mmap=mmap)
+
+
+def current_recommender(models_dir: Path, *, mmap: bool = True):
+    """The HybridRecommender `recsys recommend` serves."""
+    from recommender.hybrid.recommender import HybridRecommender
+
+    rec = load_current(models_dir, RECOMMENDER, mmap=mmap)
+    if not isinstance(rec, HybridRecommender):
+        raise bundle_error(current_path(models_dir, RECOMMENDER), "is not a recommender")
+    return rec
+
+
+def current_tagger(models_dir: Path, *, mmap: bool = True):
+    """The TaggerPipeline `recsys tag` uses."""
+    from recommender.tagging.pipeline import TaggerPipeline
+
+    tagger = load_current(models_dir, TAGGER, mmap=mmap)
+    if not isinstance(tagger, TaggerPipeline):
+        raise bundle_error(current_path(models_dir, TAGGER), "is not a tagger")
+    return tagger

@@ -1,0 +1,103 @@
+"""What `recsys recommend / similar / audience / user-tags` (and the HTTP server) ask of the
+current bundle, with the database consulted only for users who arrived after training."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from recommender.errors import InputError
+from recommender.services.settings import Settings
+
+if TYPE_CHECKING:
+    from recommender.hybrid.recommender import HybridRecommender
+    from recommender.hybrid.results import AudienceMember, Recommendation, TagWeight
+    from recommender.services.batch import BatchSummary
+
+
+def current(settings: Settings) -> HybridRecommender:
+    """The bundle `recsys train` published last (a ModelBundleError says to train)."""
+    from recommender.services.bundles import current_recommender
+
+    return current_recommender(settings.models_dir)
+
+
+def split_tags(values: Sequence[str] | None) -> list[str]:
+    """`--tag a --tag b` and `--tags a,b` both become ['a', 'b']."""
+    out: list[str] = []
+    for value in values or []:
+        out.extend(t.strip() for t in value.split(",") if t.strip())
+    return out
+
+
+def recommend(
+    settings: Settings,
+    *,
+    user: str | None = None,
+    tags: str | None = None,
+    n: int = 10,
+    only_tags: Sequence[str] | None = None,
+    include_listened: bool = False,
+    explain: bool = False,
+) -> list[Recommendation]:
+    """A user's list (trained, or folded in from their database history), or a list for a
+    new listener who picked `tags` ("jazz,piano")."""
+    if (user is None) == (tags is None):
+        raise InputError("give exactly one of --user U or --tags jazz,piano")
+    rec = current(settings)
+    if tags is not None:
+        if only_tags:
+            raise InputError(
+                "--tag filters a user's recommendations; with --tags just list every tag there"
+            )
+        return rec.recommend_for_tags(split_tags([tags]), n=n, explain=explain)
+    options = dict(
+        n=n, tags=split_tags(only_tags), include_listened=include_listened, explain=explain
+    )
+    if user in rec.users:  # the common case touches no database
+        return rec.recommend(user, **options)
+    from recommender.services.history import recommend_for_user
+
+    return recommend_for_user(rec, settings.engine(), user, **options)
+
+
+def recommend_all(
+    settings: Settings,
+    *,
+    out: str | None,
+    n: int = 10,
+    only_tags: Sequence[str] | None = None,
+    include_listened: bool = False,
+    engine: str = "local",
+    spark_master: str | None = None,
+) -> BatchSummary:
+    """Every trained user's list (the one `recommend(user=...)` gives) into Parquet at `out`."""
+    from recommender.services.batch import recommend_all as run
+    from recommender.services.bundles import RECOMMENDER, current_path
+    from recommender.services.engines import spark_for
+
+    if not out:
+        raise InputError("--all needs --out PATH for the Parquet output")
+    session = spark_for(engine, spark_master)
+    bundle_dir = current_path(settings.models_dir, RECOMMENDER)
+    return run(
+        current(settings),
+        bundle_dir,
+        out=out,
+        n=n,
+        tags=split_tags(only_tags),
+        include_listened=include_listened,
+        session=session,
+    )
+
+
+def similar(settings: Settings, track: str, *, n: int = 10) -> list[Recommendation]:
+    return current(settings).similar(track, n=n)
+
+
+def audience(settings: Settings, track: str, *, n: int = 10) -> list[AudienceMember]:
+    return current(settings).audience(track, n=n)
+
+
+def user_tags(settings: Settings, user: str, *, n: int = 20) -> list[TagWeight]:
+    return current(settings).user_tags(user, n=n)
