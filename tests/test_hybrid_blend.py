@@ -13,21 +13,57 @@ from recommender.hybrid.blend import (
 from recommender.hybrid.configs import BlendConfig
 
 
+def _blend(cf, mapped, match, content, activity, plays, **params):
+    return blend_scores(
+        cf,
+        mapped,
+        match,
+        content,
+        activity,
+        plays,
+        params=BlendConfig(**params),
+        attention=np.log1p(plays).astype(np.float32),
+        log_popularity=np.log1p(plays).astype(np.float32),
+    )
+
+
 def test_cold_items_ignore_cf_and_popular_items_ignore_content():
     rng = np.random.default_rng(0)
-    cf, mapped, match = (rng.normal(size=(3, 6)).astype(np.float32) for _ in range(3))
+    cf, mapped, match, content = (rng.normal(size=(3, 6)).astype(np.float32) for _ in range(4))
     plays = np.array([0, 0, 1, 10, 1000, 100000])
-    params = BlendConfig(k=5)
-    base = blend_scores(cf, mapped, match, plays, params=params)
+    active = np.full(3, 1000.0)
+    base = _blend(cf, mapped, match, content, active, plays, k=5, user_k=0)
     swapped = cf.copy()
     swapped[:, [0, 1]] = cf[:, [1, 0]]  # swap the two cold items' CF scores: row statistics stay
-    changed = blend_scores(swapped, mapped, match, plays, params=params)
+    changed = _blend(swapped, mapped, match, content, active, plays, k=5, user_k=0)
     assert np.allclose(changed[:, :2], base[:, :2], atol=1e-6)
     match2 = match.copy()
     match2[:, 5] += 10
     assert np.allclose(
-        blend_scores(cf, mapped, match2, plays, params=params)[:, 5], base[:, 5], atol=1e-3
+        _blend(cf, mapped, match2, content, active, plays, k=5, user_k=0)[:, 5],
+        base[:, 5],
+        atol=1e-3,
     )
+
+
+def test_cold_items_are_ordered_by_the_content_component():
+    rng = np.random.default_rng(1)
+    cf, mapped, match, content = (rng.normal(size=(4, 30)).astype(np.float32) for _ in range(4))
+    plays = np.where(np.arange(30) < 12, 0, rng.integers(1, 50, 30))  # 12 never-played items
+    for user_k in (0, 8):
+        scores = _blend(cf, mapped, match, content, np.array([0, 1, 5, 90]), plays, user_k=user_k)
+        for row in range(4):
+            assert np.argsort(-scores[row, :12]).tolist() == np.argsort(-content[row, :12]).tolist()
+
+
+def test_a_user_without_history_gets_popularity_and_their_tags():
+    rng = np.random.default_rng(2)
+    cf, mapped, match = (rng.normal(size=(2, 8)).astype(np.float32) for _ in range(3))
+    plays = np.array([3, 50, 0, 7, 400, 1, 9, 20])
+    content = np.zeros((2, 8), np.float32)  # no tags, no profile: content says nothing
+    scores = _blend(cf, mapped, match, content, np.array([0, 10_000]), plays, user_k=8)
+    assert np.argsort(-scores[0]).tolist() == np.argsort(-plays, kind="stable").tolist()
+    assert not np.array_equal(np.argsort(-scores[1]), np.argsort(-scores[0]))
 
 
 def test_standardize_and_content_scores():

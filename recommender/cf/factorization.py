@@ -14,8 +14,10 @@ import warnings
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from recommender.cf.base import CFModel
+from recommender.core.topk import top_k
 
 SMALL_BATCH = 64
 
@@ -69,12 +71,15 @@ class FactorizationModel(CFModel):
         return self._users[rows] @ self._items.T
 
     def similar_items(self, item: int, *, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """Cosine neighbours in item-factor space (implicit's similar_items), minus the item."""
+        """Cosine neighbours in item-factor space (as implicit's similar_items), minus the item."""
         self.require_fitted()
-        k = min(int(n) + 1, self.n_items)
-        ids, scores = self.implicit_model(1).similar_items(int(item), N=k)
-        keep = ids != item
-        return ids[keep][:n].astype(np.int64), scores[keep][:n].astype(np.float32)
+        norms = np.linalg.norm(self._items, axis=1)
+        norms[norms == 0] = 1.0
+        cosine = (self._items @ self._items[int(item)]) / (norms * norms[int(item)])
+        itself = sp.csr_matrix(([1.0], ([0], [int(item)])), shape=(1, self.n_items))
+        top = top_k(cosine[None, :].astype(np.float32), n, exclude=itself)
+        keep = top.ids[0] >= 0
+        return top.ids[0][keep], top.scores[0][keep]
 
     @property
     def item_factors(self) -> np.ndarray | None:

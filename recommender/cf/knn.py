@@ -18,6 +18,7 @@ from recommender.cf.blas import worker_threads
 from recommender.cf.weighting import WeightingConfig
 from recommender.core.bundle import sparse_arrays, sparse_from
 from recommender.core.configs import Config
+from recommender.core.topk import top_k
 from recommender.errors import InputError
 
 SIMILARITIES = ("bm25", "cosine")
@@ -82,12 +83,12 @@ class ItemKNNModel(CFModel):
     def similar_items(self, item: int, *, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """The item's top-K neighbours by similarity (fewer than n when it has fewer)."""
         self.require_fitted()
-        row = self._similarity[int(item)]
-        ids, scores = row.indices.astype(np.int64), row.data.astype(np.float32)
-        keep = ids != item
-        ids, scores = ids[keep], scores[keep]
-        order = np.lexsort((ids, -scores))[:n]
-        return ids[order], scores[order]
+        row = self._similarity[int(item)].toarray()
+        row[0, int(item)] = -np.inf  # not its own neighbour
+        row[row == 0] = -np.inf  # not a neighbour at all
+        top = top_k(row.astype(np.float32), n)
+        keep = top.ids[0] >= 0
+        return top.ids[0][keep], top.scores[0][keep]
 
     @property
     def similarity(self) -> sp.csr_matrix | None:

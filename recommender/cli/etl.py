@@ -197,18 +197,14 @@ def audio_command(
     ),
 ) -> None:
     """Extract audio features for every track with an audio path (resumable; failures: rejects)."""
-    from recommender.errors import InputError
+    from recommender.services.engines import spark_for
 
-    if engine not in ("local", "spark"):
-        raise InputError(f"--engine: unknown engine {engine!r}; choose local or spark")
     runner = None
-    if engine == "spark":
+    session = spark_for(engine, spark_master)
+    if session is not None:
         from functools import partial
 
         from etl.spark_audio import spark_results
-        from recommender.spark.session import spark_session
 
-        runner = partial(spark_results, session=spark_session(master=spark_master))
-    elif spark_master:
-        raise InputError("--spark-master applies to --engine spark")
+        runner = partial(spark_results, session=session)
     scan_audio(workers, as_json=as_json, runner=runner)

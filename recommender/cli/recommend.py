@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import typer
 
-from recommender.cli.output import print_json, print_table
+from recommender.cli.output import err_console, print_json, print_table
 from recommender.cli.state import state
 
 
 def print_recommendations(title: str, results: list, *, as_json: bool, explain: bool) -> None:
     if as_json:
         print_json([r.to_dict() for r in results])
+        return
+    if not results:
+        err_console.print(
+            f"{title}: nothing to list (every candidate is already played or filtered out)",
+            markup=False,
+            highlight=False,
+        )
         return
     columns = ["#", "track", "artist", "title", "score", "source"] + (["why"] if explain else [])
     rows = []
@@ -56,12 +63,9 @@ def recommend(
     ),
 ) -> None:
     """Recommend tracks for --user U, or for a new user from --tags, or for --all users."""
-    from recommender.errors import InputError
     from recommender.services import queries
 
     if all_users:
-        if user is not None or tags is not None or explain:
-            raise InputError("--all lists every user; drop --user, --tags and --explain")
         summary = queries.recommend_all(
             state.settings,
             out=out,
@@ -70,6 +74,7 @@ def recommend(
             include_listened=include_listened,
             engine=engine,
             spark_master=spark_master,
+            single_options=user is not None or tags is not None or explain,
         )
         if as_json:
             print_json(summary.to_dict())
@@ -77,8 +82,6 @@ def recommend(
         rows = [(key, value) for key, value in summary.to_dict().items()]
         print_table(f"batch recommendations ({summary.engine})", ["what", "value"], rows)
         return
-    if out or engine != "local" or spark_master:
-        raise InputError("--out, --engine and --spark-master apply to batch mode (--all)")
     results = queries.recommend(
         state.settings,
         user=user,
@@ -87,6 +90,7 @@ def recommend(
         only_tags=tag,
         include_listened=include_listened,
         explain=explain,
+        batch_options=bool(out) or engine != "local" or bool(spark_master),
     )
     title = f"recommendations for {user}" if user is not None else f"recommendations for {tags}"
     print_recommendations(title, results, as_json=as_json, explain=explain)

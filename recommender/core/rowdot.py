@@ -1,4 +1,5 @@
-"""Dot products whose value for a row does not depend on the other rows of the batch.
+"""Dot products and row statistics whose value for a row does not depend on the other rows
+of the batch.
 
 BLAS (numpy's `@`) picks its kernel, blocking and thread split by the shape of the
 whole batch, so the score of one user differs in the last bits between a request
@@ -8,6 +9,11 @@ too). Lists that must be the same through every path (one user, a batch, Spark)
 are scored here instead: a fixed sequence of float32 multiply-adds per cell, in
 factor order, which is the same arithmetic whatever the batch. About 3x the cost
 of BLAS (HetRec: 0.2 ms a user, 0.5 s for all 1,892), still a small part of a query.
+
+numpy's row reductions are not safe either: `x.mean(axis=1)` sums a short row
+pairwise when it is alone but left to right inside a batch (its iterator reorders
+the loops), so `row_mean_std` reduces each row on its own, always pairwise (as fast
+as the batched call on long rows: 22 ms vs 21 ms for 1,000 x 18,022).
 """
 
 from __future__ import annotations
@@ -36,3 +42,14 @@ def row_dot(rows: np.ndarray, columns_t: np.ndarray) -> np.ndarray:
             np.multiply(part[:, k : k + 1], columns_t[k][None, :], out=scratch)
             block += scratch
     return out
+
+
+def row_mean_std(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std), each (rows, 1) float32, every row reduced alone (see the module notes)."""
+    values = np.asarray(values, dtype=np.float32)
+    mean = np.empty((len(values), 1), dtype=np.float32)
+    std = np.empty((len(values), 1), dtype=np.float32)
+    for i, row in enumerate(values):
+        mean[i, 0] = row.mean()
+        std[i, 0] = row.std()
+    return mean, std

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.hybrid.blend import standardize_rows
+from recommender.core.topk import top_k
+from recommender.hybrid.blend import sources_for, standardize_rows
 from recommender.hybrid.results import AudienceMember
 from recommender.hybrid.scorer import HybridScorer
 
@@ -47,16 +48,16 @@ def audience_members(
     n: int,
 ) -> list[AudienceMember]:
     """The n best users who have not played `item`, with the profile tags they share with it."""
-    scores = np.array(scores, dtype=np.float32, copy=True)
-    scores[sp.csc_matrix(plays[:, item]).indices] = -np.inf
-    order = np.argsort(-scores, kind="stable")[:n]
-    order = order[np.isfinite(scores[order])]
-    count = float(scorer.play_counts[item])
-    w = count / (count + scorer.blend.k) if scorer.blend.k > 0 else float(count > 0)
-    source = "cf" if w >= 0.75 else "content" if w <= 0.25 else "hybrid"
+    listeners = sp.csc_matrix(plays[:, item]).indices
+    played = sp.csr_matrix(
+        (np.ones(len(listeners)), (np.zeros(len(listeners)), listeners)), shape=(1, len(scores))
+    )
+    top = top_k(np.asarray(scores, dtype=np.float32)[None, :], n, exclude=played)
+    order = top.ids[0][top.ids[0] >= 0]
+    source = str(sources_for(scorer.play_counts[item : item + 1], k=scorer.blend.k)[0])
     item_tags = set(scorer.space.item_vectors[item].indices.tolist())
     members = []
-    for u in order:
+    for rank, u in enumerate(order):
         profile = scorer.space.user_profiles[u]
         shared = sorted(
             ((t, v) for t, v in zip(profile.indices, profile.data, strict=True) if t in item_tags),
@@ -65,7 +66,7 @@ def audience_members(
         members.append(
             AudienceMember(
                 user_id=str(user_ids[u]),
-                score=round(float(scores[u]), 4),
+                score=round(float(top.scores[0][rank]), 4),
                 source=source,
                 matched_tags=[str(tag_ids[t]) for t, _ in shared[:3]],
             )

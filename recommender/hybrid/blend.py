@@ -1,9 +1,12 @@
-"""The blend: per-user standardised CF, mapped-content and tag-profile scores, mixed per item.
+"""The blend: per-user standardised CF, mapped-content and tag-profile scores, mixed per item
+and per user.
 
 Each source lives on its own scale, so each is standardised per user (z-score over
 all items) before mixing. Per item, CF gets weight w = n / (n + k) (n listeners),
-content the rest; content itself mixes the mapped CF-space score and the profile
-match. Everything is whole-matrix numpy: one user or a thousand, no Python loops.
+content the rest; per user, the personal score gets c = a / (a + user_k) (a items
+played) and a popularity-and-tags prior the rest. Everything is whole-matrix numpy:
+one user or a thousand, no Python loops, and row by row, so a user's scores do not
+depend on the batch.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from recommender.coldstart.weights import cf_weight
+from recommender.core.rowdot import row_mean_std
 from recommender.hybrid.configs import BlendConfig
 
 SOURCES = ("cf", "content", "hybrid")
@@ -19,8 +23,7 @@ SOURCES = ("cf", "content", "hybrid")
 def standardize_rows(scores: np.ndarray) -> np.ndarray:
     """z-score each row; a constant row becomes zeros."""
     scores = np.asarray(scores, dtype=np.float32)
-    mean = scores.mean(axis=1, keepdims=True)
-    std = scores.std(axis=1, keepdims=True)
+    mean, std = row_mean_std(scores)
     std[std == 0] = 1.0
     return (scores - mean) / std
 
@@ -67,34 +70,54 @@ def blend_scores(
     cf: np.ndarray,
     mapped: np.ndarray | None,
     match: np.ndarray,
+    content: np.ndarray,
+    activity: np.ndarray,
     play_counts: np.ndarray,
     *,
     params: BlendConfig,
-    attention: np.ndarray | None = None,
-    log_popularity: np.ndarray | None = None,
+    attention: np.ndarray,
+    log_popularity: np.ndarray,
 ) -> np.ndarray:
-    """w * z(cf) + (1 - w) * content, float32 (users, items).
+    """The hybrid score, float32 (users, items), before the cold-item cap.
 
-    The mapped content score is standardised with the CF row's own mean and spread
-    (it predicts CF scores, so it shares their scale: a cold item needs a CF-sized
-    score to compete), then the standardised profile match is added with weight
-    `hybrid_match`. Standardising the mapped score on its own instead put cold
-    items at the top of every demo list and halved validation NDCG.
+    Per item, w = n / (n + k) of the CF score (z-scored per user) and 1 - w of a content
+    part: the mapped score standardised with the CF row's own mean and spread (it
+    predicts CF scores, so it shares their scale: a cold item needs a CF-sized score to
+    compete), plus `hybrid_match` x the standardised profile match, plus
+    `hybrid_attention` x the attention prior standardised over the unplayed items.
+    Never-played items are ordered by `content` (the content component's score) instead,
+    rescaled onto the blend's spread of those items: so the hybrid ranks cold items
+    exactly as the content model does, wherever it places them among warm ones.
+    Per user, c = a / (a + user_k) of that personal score (a: items the user played in
+    training) and 1 - c of a prior, the standardised log popularity plus `content`: a
+    user with no history gets what popularity and their tags give.
     """
     cf = np.asarray(cf, dtype=np.float32)
-    mean = cf.mean(axis=1, keepdims=True)
-    std = cf.std(axis=1, keepdims=True)
+    mean, std = row_mean_std(cf)
     std[std == 0] = 1.0
-    content = params.hybrid_match * standardize_rows(match)
+    part = params.hybrid_match * standardize_rows(match)
     if mapped is not None:
-        content += (mapped - mean) / std
-    if params.hybrid_attention and attention is not None:
-        content += params.hybrid_attention * cold_standardized(attention, play_counts)[None, :]
+        part += (mapped - mean) / std
+    if params.hybrid_attention:
+        part += params.hybrid_attention * cold_standardized(attention, play_counts)[None, :]
+    cold = np.asarray(play_counts) == 0
+    if cold.sum() > 1:
+        part[:, cold] = _rescaled(content[:, cold], like=part[:, cold])
     w = cf_weight(play_counts, k=params.k)[None, :]
-    out = w * ((cf - mean) / std) + (1.0 - w) * content
-    if params.popularity and log_popularity is not None:
-        out += params.popularity * standardize_rows(log_popularity[None, :])
-    return out.astype(np.float32)
+    personal = w * ((cf - mean) / std) + (1.0 - w) * part
+    if params.user_k <= 0:
+        return personal.astype(np.float32)
+    trust = np.asarray(activity, np.float32) / (np.asarray(activity, np.float32) + params.user_k)
+    prior = standardize_rows(log_popularity[None, :]) + content
+    return (trust[:, None] * personal + (1.0 - trust[:, None]) * prior).astype(np.float32)
+
+
+def _rescaled(values: np.ndarray, *, like: np.ndarray) -> np.ndarray:
+    """`values` per row shifted and scaled (positively) to the mean and spread of `like`."""
+    center, spread = row_mean_std(values)
+    spread[spread == 0] = 1.0
+    like_center, like_spread = row_mean_std(like)
+    return (values - center) / spread * np.maximum(like_spread, 1e-6) + like_center
 
 
 def cap_cold_items(scores: np.ndarray, play_counts: np.ndarray, *, slots: int) -> np.ndarray:

@@ -246,7 +246,8 @@ class HybridRecommender(Component):
         )
         with single_threaded_blas():
             cf_scores = self.scorer.cf.score_history(folded.plays)
-            parts = UserParts(cf_scores, self.scorer.fold_in_factors(cf_scores), profile)
+            factors = self.scorer.fold_in_factors(cf_scores)
+            parts = UserParts(cf_scores, factors, profile, np.array([folded.plays.nnz]))
         top = self.rank_folded(
             parts, folded.plays, n=n, tags=tags, include_listened=include_listened
         )

@@ -18,6 +18,7 @@ from recommender.coldstart.weights import cf_weight
 from recommender.core.bundle import sparse_arrays, sparse_from
 from recommender.core.component import Ranker, State
 from recommender.core.configs import Config
+from recommender.core.rowdot import row_mean_std
 from recommender.core.topk import top_k
 from recommender.data.dataset import Dataset
 from recommender.data.splits import random_split
@@ -39,7 +40,7 @@ def candidate_features(
     # a user with fewer unplayed items than `depth` repeats their best one (same features)
     cand = np.maximum(np.where(cand >= 0, cand, cand[:, :1]), 0)
     cf = parts.cf
-    mean, std = cf.mean(axis=1, keepdims=True), cf.std(axis=1, keepdims=True)
+    mean, std = row_mean_std(cf)
     std[std == 0] = 1
     mapped = scorer.mapped_scores(parts.factors)
     mapped = np.zeros_like(cf) if mapped is None else (mapped - mean) / std

@@ -34,6 +34,7 @@ class UserParts:
     cf: np.ndarray  # (rows, n_items) float32
     factors: np.ndarray | None  # (rows, f) CF-space user vectors (None for item-KNN)
     profiles: sp.csr_matrix  # (rows, n_tags) tag profiles
+    activity: np.ndarray  # (rows,) items each user played (how far to trust their history)
 
 
 @dataclass
@@ -44,6 +45,7 @@ class HybridScorer:
     space: TagSpace
     play_counts: np.ndarray  # (n_items,) listeners per item in training
     attention: np.ndarray  # (n_items,) log(1 + users who played or tagged the item)
+    user_activity: np.ndarray  # (n_users,) items each user played in training
     blend: BlendConfig
     content: ContentConfig
     mapped_t: np.ndarray | None = None  # (f, n_items): content mapped into CF space
@@ -71,7 +73,12 @@ class HybridScorer:
     def parts(self, user_rows: np.ndarray) -> UserParts:
         rows = np.asarray(user_rows, dtype=np.int64)
         factors = None if self.user_factors is None else self.user_factors[rows]
-        return UserParts(self.cf_scores(rows), factors, self.space.user_profiles[rows])
+        return UserParts(
+            self.cf_scores(rows),
+            factors,
+            self.space.user_profiles[rows],
+            np.asarray(self.user_activity[rows]),
+        )
 
     def cf_scores(self, user_rows: np.ndarray) -> np.ndarray:
         if self.user_factors is not None and self.item_factors_t is not None:
@@ -117,10 +124,20 @@ class HybridScorer:
 
     def hybrid_scores(self, parts: UserParts) -> np.ndarray:
         """The blend, then the cap on never-played items per list."""
+        mapped, match = self.mapped_scores(parts.factors), self.match(parts.profiles)
+        content = content_scores(
+            mapped,
+            match,
+            content_mix=self.blend.content_mix,
+            attention=self.attention,
+            attention_weight=self.blend.attention,
+        )
         scores = blend_scores(
             parts.cf,
-            self.mapped_scores(parts.factors),
-            self.match(parts.profiles),
+            mapped,
+            match,
+            content,
+            parts.activity,
             self.play_counts,
             params=self.blend,
             attention=self.attention,
@@ -136,6 +153,7 @@ class HybridScorer:
             "item_from_predicted": self.space.item_from_predicted,
             "play_counts": np.asarray(self.play_counts, dtype=np.int64),
             "attention": self.attention,
+            "user_activity": np.asarray(self.user_activity, dtype=np.int64),
             **sparse_arrays("item_vectors", self.space.item_vectors),
             **sparse_arrays("user_profiles", self.space.user_profiles),
         }
@@ -163,12 +181,17 @@ class HybridScorer:
             space=space,
             play_counts=arrays["play_counts"],
             attention=arrays["attention"],
+            user_activity=arrays["user_activity"],
             blend=blend,
             content=content,
             mapped_t=arrays.get("mapped_t"),
         )
         n_users, n_items = space.user_profiles.shape[0], space.item_vectors.shape[0]
-        if (cf.n_users, cf.n_items) != (n_users, n_items) or len(scorer.play_counts) != n_items:
+        if (
+            (cf.n_users, cf.n_items) != (n_users, n_items)
+            or len(scorer.play_counts) != n_items
+            or len(scorer.user_activity) != n_users
+        ):
             raise ValueError(
                 f"CF model is {cf.n_users} x {cf.n_items}, tag space {n_users} x {n_items}"
             )
@@ -209,6 +232,7 @@ def fit_scorer(
         space=space,
         play_counts=play_counts,
         attention=item_attention(train),
+        user_activity=np.diff(sp.csr_matrix(train.plays).indptr),
         blend=blend,
         content=content,
         mapped_t=mapped_t,

@@ -39,9 +39,13 @@ def recommend(
     only_tags: Sequence[str] | None = None,
     include_listened: bool = False,
     explain: bool = False,
+    batch_options: bool = False,
 ) -> list[Recommendation]:
     """A user's list (trained, or folded in from their database history), or a list for a
-    new listener who picked `tags` ("jazz,piano")."""
+    new listener who picked `tags` ("jazz,piano"). `batch_options`: the caller also gave
+    options only batch mode takes (a usage error here)."""
+    if batch_options:
+        raise InputError("--out, --engine and --spark-master apply to batch mode (--all)")
     if (user is None) == (tags is None):
         raise InputError("give exactly one of --user U or --tags jazz,piano")
     rec = current(settings)
@@ -70,12 +74,16 @@ def recommend_all(
     include_listened: bool = False,
     engine: str = "local",
     spark_master: str | None = None,
+    single_options: bool = False,
 ) -> BatchSummary:
-    """Every trained user's list (the one `recommend(user=...)` gives) into Parquet at `out`."""
+    """Every trained user's list (the one `recommend(user=...)` gives) into Parquet at `out`.
+    `single_options`: the caller also named a user, tags or --explain (a usage error)."""
     from recommender.services.batch import recommend_all as run
     from recommender.services.bundles import RECOMMENDER, current_path
     from recommender.services.engines import spark_for
 
+    if single_options:
+        raise InputError("--all lists every user; drop --user, --tags and --explain")
     if not out:
         raise InputError("--all needs --out PATH for the Parquet output")
     session = spark_for(engine, spark_master)
