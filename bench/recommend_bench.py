@@ -5,6 +5,8 @@ plus synthetic crowd tags (each item 1-3 of 60 tags, users tag a share of what
 they play) and 10% cold items carrying only "predicted" tags. Measures
 - bundle load seconds (once per process in the API),
 - single-user `HybridRecommender.recommend` p50/p99 ms (n=10), plain and with --explain,
+- every user's list in one batch (`HybridRecommender.rank`, what `recommend --all` writes),
+  users/s, against the same lists asked for one user at a time, in the same run,
 - `recsys recommend --user U --json` wall seconds as a fresh process (median of 5),
 - `recsys --help` wall seconds (start-up cost of the CLI alone).
 """
@@ -102,6 +104,18 @@ def run(ctx: BenchContext) -> list[Result]:
     plain = _latencies(lambda u: rec.recommend(u, n=10), users)
     explained = _latencies(lambda u: rec.recommend(u, n=10, explain=True), users[:100])
 
+    from recommender.core.component import row_batches
+
+    started = time.perf_counter()
+    for batch in row_batches(data.n_users, data.n_items):
+        rec.rank(np.arange(batch.start, batch.stop), n=10)
+    batch_rate = data.n_users / (time.perf_counter() - started)
+    sample = np.arange(min(data.n_users, QUERIES))
+    started = time.perf_counter()
+    for row in sample:
+        rec.rank(np.array([row]), n=10)
+    single_rate = len(sample) / (time.perf_counter() - started)
+
     env = dict(os.environ, RECSYS_HOME=str(ctx.work_dir / "home"))
     cli = [sys.executable, "-m", "recommender.cli.app"]
     walls, rss = [], 0.0
@@ -120,6 +134,14 @@ def run(ctx: BenchContext) -> list[Result]:
         ),
         Result(
             name, "single-user p99", float(np.percentile(plain, 99)), "ms", note="in-process, n=10"
+        ),
+        Result(
+            name,
+            "batch lists, users/s",
+            batch_rate,
+            "users/s",
+            baseline=single_rate,
+            note="every user's top-10 via rank() in row batches; ref = one user per call",
         ),
         Result(name, "single-user p50 --explain", float(np.percentile(explained, 50)), "ms"),
         Result(name, "single-user p99 --explain", float(np.percentile(explained, 99)), "ms"),

@@ -7,23 +7,28 @@ import numpy as np
 from recommender.hybrid.blend import (
     blend_scores,
     content_scores,
+    item_priors,
     sources_for,
     standardize_rows,
 )
 from recommender.hybrid.configs import BlendConfig
 
 
+def _priors(plays, attention=None, k=10.0):
+    attention = np.log1p(plays).astype(np.float32) if attention is None else attention
+    return item_priors(plays, attention, np.log1p(plays).astype(np.float32), k=k)
+
+
 def _blend(cf, mapped, match, content, activity, plays, **params):
+    config = BlendConfig(**params)
     return blend_scores(
         cf,
         mapped,
-        match,
+        standardize_rows(match),
         content,
         activity,
-        plays,
-        params=BlendConfig(**params),
-        attention=np.log1p(plays).astype(np.float32),
-        log_popularity=np.log1p(plays).astype(np.float32),
+        params=config,
+        priors=_priors(plays, k=config.k),
     )
 
 
@@ -69,16 +74,14 @@ def test_a_user_without_history_gets_popularity_and_their_tags():
 def test_standardize_and_content_scores():
     z = standardize_rows(np.array([[1, 2, 3], [5, 5, 5]], np.float32))
     assert np.allclose(z[0].mean(), 0) and np.allclose(z[0].std(), 1) and not z[1].any()
-    match = np.array([[0.1, 0.9, 0.5]], np.float32)
-    only_match = content_scores(None, match, content_mix=0.5)
+    z_match = standardize_rows(np.array([[0.1, 0.9, 0.5]], np.float32))
+    plays = np.array([3, 3, 3])
+    flat = _priors(plays, attention=np.zeros(3, np.float32))
+    only_match = content_scores(None, z_match, content_mix=0.5, attention_weight=0, priors=flat)
     assert np.argmax(only_match) == 1
-    attention = np.array([10.0, 0.0, 0.0], np.float32)
-    assert (
-        np.argmax(
-            content_scores(None, match, content_mix=0.0, attention=attention, attention_weight=5)
-        )
-        == 0
-    )
+    attention = _priors(plays, attention=np.array([10.0, 0.0, 0.0], np.float32))
+    scores = content_scores(None, z_match, content_mix=0.0, attention_weight=5, priors=attention)
+    assert np.argmax(scores) == 0
 
 
 def test_sources_follow_the_cf_weight():

@@ -99,21 +99,22 @@ class Ranker(Component):
         self.require_fitted()
         rows = np.atleast_1d(np.asarray(user_rows, dtype=np.int64))
         if exclude is not None:
-            exclude = sp.csr_matrix(exclude)
+            exclude = exclude if sp.isspmatrix_csr(exclude) else sp.csr_matrix(exclude)
             if exclude.shape != (len(rows), self.n_items):
                 raise ValueError(
                     f"exclude must be {(len(rows), self.n_items)} (users x items),"
                     f" got {exclude.shape}"
                 )
+        batches = list(row_batches(len(rows), self.n_items))
         parts = [
             top_k(
                 self.checked_scores(rows[batch]),
                 n,
-                exclude=None if exclude is None else exclude[batch],
+                exclude=exclude if exclude is None or len(batches) == 1 else exclude[batch],
                 candidates=candidates,
                 overwrite=True,
             )
-            for batch in row_batches(len(rows), self.n_items)
+            for batch in batches
         ]
         if not parts:
             width = max(int(n), 0)

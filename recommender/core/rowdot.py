@@ -6,9 +6,9 @@ whole batch, so the score of one user differs in the last bits between a request
 for that user alone and a batch of a thousand (measured: 4.2M of 9M float32 scores
 differ between GEMV and GEMM with OpenBLAS 0.3.31, and they differ by thread count
 too). Lists that must be the same through every path (one user, a batch, Spark)
-are scored here instead: a fixed sequence of float32 multiply-adds per cell, in
-factor order, which is the same arithmetic whatever the batch. About 3x the cost
-of BLAS (HetRec: 0.2 ms a user, 0.5 s for all 1,892), still a small part of a query.
+are scored here instead: float32 products summed in a fixed pairwise tree per cell,
+the same arithmetic whatever the batch. About 2-3x the cost of BLAS (HetRec: 0.2 ms
+a user, 0.38 s for all 1,884 users), a small part of a query.
 
 numpy's row reductions are not safe either: `x.mean(axis=1)` sums a short row
 pairwise when it is alone but left to right inside a batch (its iterator reorders
@@ -20,11 +20,17 @@ from __future__ import annotations
 
 import numpy as np
 
-_BLOCK_CELLS = 1 << 18  # rows x items per block: 1 MB of float32 stays in cache
+_BLOCK_CELLS = 1 << 21  # users x factors x items products per block (8 MB of float32)
 
 
 def row_dot(rows: np.ndarray, columns_t: np.ndarray) -> np.ndarray:
-    """float32 (len(rows), n): rows (r, f) times columns_t (f, n), cell by cell in factor order."""
+    """float32 (len(rows), n): rows (r, f) times columns_t (f, n), cell by cell.
+
+    Each cell's f products are summed in a fixed pairwise tree (factor 0 + 1, 2 + 3, ...,
+    then the pairs of pairs), element-wise across the whole block: the same arithmetic
+    for a row whatever the batch, in a handful of numpy calls per block (64 us for one
+    user over 3,202 items, where a factor-by-factor loop took 105 us).
+    """
     rows = np.asarray(rows, dtype=np.float32)
     columns_t = np.asarray(columns_t, dtype=np.float32)
     n_rows, width = rows.shape
@@ -32,15 +38,15 @@ def row_dot(rows: np.ndarray, columns_t: np.ndarray) -> np.ndarray:
     out = np.zeros((n_rows, n), dtype=np.float32)
     if width == 0 or n_rows == 0:
         return out
-    step = max(1, _BLOCK_CELLS // max(n, 1))
-    tmp = np.empty((min(step, n_rows), n), dtype=np.float32)
+    step = max(1, _BLOCK_CELLS // max(width * n, 1))
     for start in range(0, n_rows, step):
-        block = out[start : start + step]
-        scratch = tmp[: len(block)]
-        part = rows[start : start + step]
-        for k in range(width):
-            np.multiply(part[:, k : k + 1], columns_t[k][None, :], out=scratch)
-            block += scratch
+        terms = rows[start : start + step, :, None] * columns_t[None, :, :]  # (b, f, n)
+        while terms.shape[1] > 1:
+            pairs = terms[:, 0 : terms.shape[1] - 1 : 2] + terms[:, 1::2]
+            if terms.shape[1] % 2:  # an odd term out is carried to the next level, last
+                pairs = np.concatenate([pairs, terms[:, -1:]], axis=1)
+            terms = pairs
+        out[start : start + step] = terms[:, 0]
     return out
 
 

@@ -48,19 +48,20 @@ def top_k(
     if values.ndim != 2:
         values = values.reshape(1, -1) if values.ndim < 2 else values
     n_rows, n_items = values.shape
-    if exclude is not None and sp.csr_matrix(exclude).shape != values.shape:
-        raise ValueError(f"exclude has shape {exclude.shape}, scores {values.shape}")
+    if exclude is not None:
+        exclude = exclude if sp.isspmatrix_csr(exclude) else sp.csr_matrix(exclude)
+        if exclude.shape != values.shape:
+            raise ValueError(f"exclude has shape {exclude.shape}, scores {values.shape}")
     if candidates is not None:
         candidates = checked_candidates(candidates, n_items)
         values = values[:, candidates]  # a fresh array
         if exclude is not None:
-            exclude = sp.csr_matrix(exclude)[:, candidates]
+            exclude = exclude[:, candidates]
     elif not overwrite:
         values = values.copy()
     if values.dtype not in (np.float32, np.float64):
         values = values.astype(np.float64)
     if exclude is not None and exclude.nnz:
-        exclude = sp.csr_matrix(exclude)
         rows = np.repeat(np.arange(n_rows), np.diff(exclude.indptr))
         values[rows, exclude.indices] = -np.inf
     k = max(int(k), 0)

@@ -11,6 +11,8 @@ depend on the batch.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from recommender.coldstart.weights import cf_weight
@@ -28,24 +30,47 @@ def standardize_rows(scores: np.ndarray) -> np.ndarray:
     return (scores - mean) / std
 
 
+@dataclass(frozen=True)
+class ItemPriors:
+    """The per-item vectors every user's blend shares, computed once per model."""
+
+    cold: np.ndarray  # (n_items,) bool: never played in training
+    cf_weight: np.ndarray  # (n_items,) w = n / (n + k)
+    attention: np.ndarray  # (n_items,) the attention prior, standardised over all items
+    cold_attention: np.ndarray  # (n_items,) the same, standardised over the unplayed items
+    popularity: np.ndarray  # (n_items,) log(1 + listeners), standardised
+
+
+def item_priors(
+    play_counts: np.ndarray, attention: np.ndarray, log_popularity: np.ndarray, *, k: float
+) -> ItemPriors:
+    return ItemPriors(
+        cold=np.asarray(play_counts) == 0,
+        cf_weight=cf_weight(play_counts, k=k),
+        attention=standardize_rows(attention[None, :])[0],
+        cold_attention=cold_standardized(attention, play_counts),
+        popularity=standardize_rows(log_popularity[None, :])[0],
+    )
+
+
 def content_scores(
-    mapped: np.ndarray | None,
-    match: np.ndarray,
+    z_mapped: np.ndarray | None,
+    z_match: np.ndarray,
     *,
     content_mix: float,
-    attention: np.ndarray | None = None,
-    attention_weight: float = 0.0,
+    attention_weight: float,
+    priors: ItemPriors,
 ) -> np.ndarray:
-    """Content-only score: mapped CF-space score and profile match, both standardised,
-    plus the standardised attention prior."""
-    if mapped is None or content_mix <= 0:
-        out = standardize_rows(match)
+    """Content-only score from the standardised mapped score and profile match, plus the
+    standardised attention prior."""
+    if z_mapped is None or content_mix <= 0:
+        out = z_match.copy()
     elif content_mix >= 1:
-        out = standardize_rows(mapped)
+        out = z_mapped.copy()
     else:
-        out = content_mix * standardize_rows(mapped) + (1.0 - content_mix) * standardize_rows(match)
-    if attention is not None and attention_weight:
-        out += attention_weight * standardize_rows(attention[None, :])
+        out = content_mix * z_mapped + (1.0 - content_mix) * z_match
+    if attention_weight:
+        out += attention_weight * priors.attention[None, :]
     return out
 
 
@@ -69,14 +94,12 @@ def cold_standardized(attention: np.ndarray, play_counts: np.ndarray) -> np.ndar
 def blend_scores(
     cf: np.ndarray,
     mapped: np.ndarray | None,
-    match: np.ndarray,
+    z_match: np.ndarray,
     content: np.ndarray,
     activity: np.ndarray,
-    play_counts: np.ndarray,
     *,
     params: BlendConfig,
-    attention: np.ndarray,
-    log_popularity: np.ndarray,
+    priors: ItemPriors,
 ) -> np.ndarray:
     """The hybrid score, float32 (users, items), before the cold-item cap.
 
@@ -95,21 +118,22 @@ def blend_scores(
     cf = np.asarray(cf, dtype=np.float32)
     mean, std = row_mean_std(cf)
     std[std == 0] = 1.0
-    part = params.hybrid_match * standardize_rows(match)
+    part = params.hybrid_match * z_match
     if mapped is not None:
         part += (mapped - mean) / std
     if params.hybrid_attention:
-        part += params.hybrid_attention * cold_standardized(attention, play_counts)[None, :]
-    cold = np.asarray(play_counts) == 0
+        part += params.hybrid_attention * priors.cold_attention[None, :]
+    cold = priors.cold
     if cold.sum() > 1:
         part[:, cold] = _rescaled(content[:, cold], like=part[:, cold])
-    w = cf_weight(play_counts, k=params.k)[None, :]
+    w = priors.cf_weight[None, :]
     personal = w * ((cf - mean) / std) + (1.0 - w) * part
     if params.user_k <= 0:
         return personal.astype(np.float32)
-    trust = np.asarray(activity, np.float32) / (np.asarray(activity, np.float32) + params.user_k)
-    prior = standardize_rows(log_popularity[None, :]) + content
-    return (trust[:, None] * personal + (1.0 - trust[:, None]) * prior).astype(np.float32)
+    activity = np.asarray(activity, np.float32)[:, None]
+    trust = activity / (activity + params.user_k)
+    prior = priors.popularity[None, :] + content
+    return (trust * personal + (1.0 - trust) * prior).astype(np.float32)
 
 
 def _rescaled(values: np.ndarray, *, like: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ from recommender.cf.blas import single_threaded_blas
 from recommender.core.bundle import sparse_arrays, sparse_from
 from recommender.core.component import Component, Ranker, State
 from recommender.core.configs import Config
+from recommender.core.csr import take_rows
 from recommender.core.registry import Spec, create
 from recommender.core.topk import TopK, top_k
 from recommender.data.dataset import Dataset
@@ -151,13 +152,12 @@ class HybridRecommender(Component):
     ) -> TopK:
         """Top-n item indices and scores for trained users (rows of `users`), best first."""
         rows = np.atleast_1d(np.asarray(user_rows, dtype=np.int64))
-        with single_threaded_blas():
-            return self.ranker.recommend(
-                rows,
-                n=n,
-                exclude=None if include_listened else self.plays[rows],
-                candidates=self.carrying(tags),
-            )
+        return self.ranker.recommend(
+            rows,
+            n=n,
+            exclude=None if include_listened else take_rows(self.plays, rows),
+            candidates=self.carrying(tags),
+        )
 
     def rank_folded(
         self,
@@ -169,8 +169,7 @@ class HybridRecommender(Component):
         include_listened: bool = False,
     ) -> TopK:
         """`rank` for users the model never saw, given their parts and their play rows."""
-        with single_threaded_blas():
-            scores = self.ranker.score_parts(parts, history)
+        scores = self.ranker.score_parts(parts, history)
         return top_k(
             scores, n, exclude=None if include_listened else history, candidates=self.carrying(tags)
         )
@@ -211,8 +210,10 @@ class HybridRecommender(Component):
         """
         row = self.users.index_of(user_id)
         top = self.rank(np.array([row]), n=n, tags=tags, include_listened=include_listened)
+        if not explain:
+            return self._results(top)
         profile = self.scorer.space.user_profiles[row]
-        return self._results(top, explain=explain, profile=profile, played=self.plays[row].indices)
+        return self._results(top, explain=True, profile=profile, played=self.plays[row].indices)
 
     def recommend_history(
         self,
@@ -262,7 +263,7 @@ class HybridRecommender(Component):
             raise InputError("--tags is empty; give comma-separated tags such as jazz,piano")
         profile = self.scorer.space.profile_for_tags(idx)
         match = self.scorer.match(profile)
-        scores = standardize_rows(match) + 0.25 * standardize_rows(self.scorer.attention[None, :])
+        scores = standardize_rows(match) + 0.25 * self.scorer.priors.attention[None, :]
         scores[match <= 0] = -np.inf  # nothing in common with the chosen tags
         top = top_k(scores, n)
         return self._results(

@@ -14,7 +14,6 @@ from typing import ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.coldstart.weights import cf_weight
 from recommender.core.bundle import sparse_arrays, sparse_from
 from recommender.core.component import Ranker, State
 from recommender.core.configs import Config
@@ -23,7 +22,7 @@ from recommender.core.topk import top_k
 from recommender.data.dataset import Dataset
 from recommender.data.splits import random_split
 from recommender.errors import InputError
-from recommender.hybrid.blend import cold_standardized, standardize_rows
+from recommender.hybrid.blend import standardize_rows
 from recommender.hybrid.configs import RerankConfig
 from recommender.hybrid.models import HybridModel
 from recommender.hybrid.scorer import HybridScorer, UserParts
@@ -42,15 +41,16 @@ def candidate_features(
     cf = parts.cf
     mean, std = row_mean_std(cf)
     std[std == 0] = 1
-    mapped = scorer.mapped_scores(parts.factors)
+    mapped = scorer.mapped_scores(parts)
     mapped = np.zeros_like(cf) if mapped is None else (mapped - mean) / std
     match = standardize_rows(scorer.match(parts.profiles))
+    priors = scorer.priors
     per_item = np.stack(
         [
-            cold_standardized(scorer.attention, scorer.play_counts),
+            priors.cold_attention,
             scorer.log_popularity,
-            cf_weight(scorer.play_counts, k=scorer.blend.k),
-            (scorer.play_counts == 0).astype(np.float32),
+            priors.cf_weight,
+            priors.cold.astype(np.float32),
         ],
         axis=1,
     )

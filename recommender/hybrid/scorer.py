@@ -16,9 +16,16 @@ import scipy.sparse as sp
 from recommender.cf.base import CFModel
 from recommender.coldstart.mapping import fit_content_map
 from recommender.core.bundle import sparse_arrays, sparse_from
+from recommender.core.csr import take_rows
 from recommender.core.rowdot import row_dot
 from recommender.data.dataset import Dataset
-from recommender.hybrid.blend import blend_scores, cap_cold_items, content_scores
+from recommender.hybrid.blend import (
+    blend_scores,
+    cap_cold_items,
+    content_scores,
+    item_priors,
+    standardize_rows,
+)
 from recommender.hybrid.configs import BlendConfig, ContentConfig
 from recommender.tags.profiles import TagSpace, build_tag_space
 
@@ -35,6 +42,7 @@ class UserParts:
     factors: np.ndarray | None  # (rows, f) CF-space user vectors (None for item-KNN)
     profiles: sp.csr_matrix  # (rows, n_tags) tag profiles
     activity: np.ndarray  # (rows,) items each user played (how far to trust their history)
+    mapped: np.ndarray | None = None  # (rows, n_items) factors . mapped content factors
 
 
 @dataclass
@@ -57,8 +65,15 @@ class HybridScorer:
         self.log_popularity = np.log1p(np.asarray(self.play_counts, dtype=np.float32))
         users, items = self.cf.user_factors, self.cf.item_factors
         self.user_factors = None if users is None else np.asarray(users, dtype=np.float32)
-        self.item_factors_t = (
-            None if items is None else np.ascontiguousarray(np.asarray(items, np.float32).T)
+        self.item_factors_t = None
+        self._both_t = None  # [item factors | mapped content factors], transposed: one pass
+        if items is not None:
+            self.item_factors_t = np.ascontiguousarray(np.asarray(items, np.float32).T)
+            if self.mapped_t is not None:
+                self._both_t = np.hstack([self.item_factors_t, self.mapped_t])
+        self._vectors_t = sp.csr_matrix(self.space.item_vectors.T)
+        self.priors = item_priors(
+            self.play_counts, self.attention, self.log_popularity, k=self.blend.k
         )
 
     @property
@@ -72,18 +87,20 @@ class HybridScorer:
     # ---- a user's parts ----------------------------------------------------------------
     def parts(self, user_rows: np.ndarray) -> UserParts:
         rows = np.asarray(user_rows, dtype=np.int64)
-        factors = None if self.user_factors is None else self.user_factors[rows]
-        return UserParts(
-            self.cf_scores(rows),
-            factors,
-            self.space.user_profiles[rows],
-            np.asarray(self.user_activity[rows]),
-        )
+        profiles = take_rows(self.space.user_profiles, rows)
+        activity = np.asarray(self.user_activity[rows])
+        if self.user_factors is None:  # item-KNN: its own (sparse, batch-invariant) scores
+            cf = np.asarray(self.cf.score(rows), dtype=np.float32)
+            return UserParts(cf, None, profiles, activity)
+        factors = self.user_factors[rows]
+        if self._both_t is None:
+            return UserParts(row_dot(factors, self.item_factors_t), factors, profiles, activity)
+        both = row_dot(factors, self._both_t)
+        n = self.item_factors_t.shape[1]
+        return UserParts(both[:, :n], factors, profiles, activity, mapped=both[:, n:])
 
     def cf_scores(self, user_rows: np.ndarray) -> np.ndarray:
-        if self.user_factors is not None and self.item_factors_t is not None:
-            return row_dot(self.user_factors[np.asarray(user_rows)], self.item_factors_t)
-        return np.asarray(self.cf.score(np.asarray(user_rows)), dtype=np.float32)
+        return self.parts(user_rows).cf
 
     def fold_in_factors(self, cf_scores: np.ndarray) -> np.ndarray | None:
         """The CF-space user vectors (rows, f) whose scores are `cf_scores` (rows, n_items).
@@ -103,45 +120,39 @@ class HybridScorer:
         return (projected.astype(np.float64) @ self._gram_pinv).astype(np.float32)
 
     # ---- scores --------------------------------------------------------------------------
-    def mapped_scores(self, factors: np.ndarray | None) -> np.ndarray | None:
-        if factors is None or self.mapped_t is None:
-            return None
-        return row_dot(factors, self.mapped_t)
+    def mapped_scores(self, parts: UserParts) -> np.ndarray | None:
+        """Users' CF-space vectors times the content map's item factors (None for item-KNN)."""
+        if parts.mapped is None and parts.factors is not None and self.mapped_t is not None:
+            parts.mapped = row_dot(parts.factors, self.mapped_t)
+        return parts.mapped
 
     def match(self, profiles: sp.csr_matrix) -> np.ndarray:
         """Cosine of each profile with every item, float32 (rows, n_items)."""
-        return (profiles @ self.space.item_vectors.T).toarray().astype(np.float32)
+        return (profiles @ self._vectors_t).toarray().astype(np.float32)
 
-    def content_scores(self, parts: UserParts, *, attention: float | None = None) -> np.ndarray:
-        """Content only (what ranks cold items); `attention` overrides the prior's weight."""
+    def content_scores(self, parts: UserParts, *, z_match: np.ndarray | None = None) -> np.ndarray:
+        """Content only: what the "content" component ranks with, and the hybrid's cold items."""
+        mapped = self.mapped_scores(parts)
         return content_scores(
-            self.mapped_scores(parts.factors),
-            self.match(parts.profiles),
+            None if mapped is None else standardize_rows(mapped),
+            standardize_rows(self.match(parts.profiles)) if z_match is None else z_match,
             content_mix=self.blend.content_mix,
-            attention=self.attention,
-            attention_weight=self.blend.attention if attention is None else attention,
+            attention_weight=self.blend.attention,
+            priors=self.priors,
         )
 
     def hybrid_scores(self, parts: UserParts) -> np.ndarray:
         """The blend, then the cap on never-played items per list."""
-        mapped, match = self.mapped_scores(parts.factors), self.match(parts.profiles)
-        content = content_scores(
-            mapped,
-            match,
-            content_mix=self.blend.content_mix,
-            attention=self.attention,
-            attention_weight=self.blend.attention,
-        )
+        z_match = standardize_rows(self.match(parts.profiles))
+        content = self.content_scores(parts, z_match=z_match)
         scores = blend_scores(
             parts.cf,
-            mapped,
-            match,
+            self.mapped_scores(parts),
+            z_match,
             content,
             parts.activity,
-            self.play_counts,
             params=self.blend,
-            attention=self.attention,
-            log_popularity=self.log_popularity,
+            priors=self.priors,
         )
         return cap_cold_items(scores, self.play_counts, slots=self.blend.cold_slots)
 
