@@ -1,1 +1,3 @@
-"""From the database to the arrays models train on: vocabularies and the Dataset."""
+"""The arrays models train on, and how they are split: vocabularies, the Dataset, splits.
+
+Pure: reading a Dataset from the database is `recommender.services.datasets`."""

@@ -1,4 +1,5 @@
-"""Apache Spark as a second engine: ALS training, batch top-N and audio features.
+"""Apache Spark as a second engine (application layer): ALS training and batch top-N (the
+audio feature job, which runs the ETL scan's code, is `etl.spark_audio`).
 
 Optional (`pip install 'recsys[spark]'`, plus Java 17+). Nothing outside this package
 imports pyspark, and nothing here imports it at module level, so the one-machine

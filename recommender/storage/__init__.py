@@ -1,1 +1,2 @@
-"""The SQL store: schema, engine set-up and read helpers shared by ETL and models."""
+"""The SQL store (application layer): schema, engine set-up and read helpers shared by ETL
+and the services."""
