@@ -76,7 +76,8 @@ def test_validation_refits_the_tagger_on_the_split_training_tags(trained):
     notes = manifest["metrics"]["notes"]
     assert "refit on training tags only" in notes[0]
     assert notes[1] == "predicted tags: split-refit-linear-seed3"
-    for ranker in ("hybrid", "rerank", "als"):
+    assert set(manifest["metrics"]) == {"split", "seed", "notes", "hybrid", "rerank"}
+    for ranker in ("hybrid", "rerank"):
         assert manifest["metrics"][ranker]["ndcg@10"] >= 0, manifest["metrics"][ranker]
     assert report.metrics == manifest["metrics"]
     # the re-ranker is served exactly when it beat the blend on held-out plays
@@ -85,7 +86,10 @@ def test_validation_refits_the_tagger_on_the_split_training_tags(trained):
     assert manifest["ranker_reason"].startswith("re-ranker:" if won else "blend:")
     served = json.loads((Path(report.path) / "parts" / "ranker" / "component.json").read_text())
     assert served["component"] == report.ranker
-    assert served["config"]["cf" if not won else "hybrid"]  # CF parameters kept, not dropped
+    hybrid = served["config"]["hybrid"] if won else served["config"]
+    assert hybrid["cf"]["name"] == "als"
+    assert hybrid["cf"]["config"]["factors"] == 8  # the CF parameters given, never dropped
+    assert hybrid["cf"]["config"]["seed"] == 3
 
 
 def test_the_readme_example_trains_and_recommends(tmp_path):

@@ -130,7 +130,7 @@ def train_bundle(
     if reranker and not validate:
         raise InputError("--reranker is chosen on validation; drop --no-validate")
     hybrid = ranker_spec(model, seed=seed, **(cf_params or {}))
-    candidates = {"hybrid": hybrid, model: hybrid.config.cf}
+    candidates = {"hybrid": hybrid}  # only what could be served is trained and validated
     if reranker:
         candidates["rerank"] = ranker_spec(model, seed=seed, reranker=True, **(cf_params or {}))
     tagger_summary = None
