@@ -28,6 +28,9 @@ from recommender.hybrid.models import HybridModel
 from recommender.hybrid.scorer import HybridScorer, UserParts
 
 FEATURES = ("blend", "cf", "mapped", "match", "attention", "log_popularity", "cf_weight", "cold")
+# The score features may only raise an item, never lower it: the trees learn how much each
+# signal is worth, not to invert one (a handful of held-out plays otherwise teaches noise).
+MONOTONE = (1, 1, 1, 1, 0, 0, 0, 0)
 
 
 def candidate_features(
@@ -109,6 +112,7 @@ class RerankModel(Ranker):
             min_child_samples=cfg.min_child_samples,
             random_state=cfg.seed,
             deterministic=True,
+            monotone_constraints=list(MONOTONE),
             n_jobs=1,
             verbose=-1,
         )

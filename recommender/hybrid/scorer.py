@@ -2,8 +2,8 @@
 
 Shared by the "content", "hybrid" and "rerank" components and by `HybridRecommender`,
 so offline numbers and the product rank with exactly the same code. Dense
-user x item products go through `core.rowdot`, so a user's scores are the same
-bits whether they are asked for alone or in a batch.
+user x item products are exact (`core.rowdot.ExactColumns`), so a user's scores are
+the same bits whether they are asked for alone or in a batch.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from recommender.cf.base import CFModel
 from recommender.coldstart.mapping import fit_content_map
 from recommender.core.bundle import sparse_arrays, sparse_from
 from recommender.core.csr import take_rows
-from recommender.core.rowdot import row_dot
+from recommender.core.rowdot import ExactColumns
 from recommender.data.dataset import Dataset
 from recommender.hybrid.blend import (
     blend_scores,
@@ -57,6 +57,8 @@ class HybridScorer:
     blend: BlendConfig
     content: ContentConfig
     mapped_t: np.ndarray | None = None  # (f, n_items): content mapped into CF space
+
+    exact: ExactColumns | None = None  # [item factors | mapped content factors], for exact dots
     user_factors: np.ndarray | None = field(init=False, repr=False)  # (n_users, f): CF's
     item_factors_t: np.ndarray | None = field(init=False, repr=False)  # (f, n_items): CF's
     log_popularity: np.ndarray = field(init=False, repr=False)
@@ -66,11 +68,11 @@ class HybridScorer:
         users, items = self.cf.user_factors, self.cf.item_factors
         self.user_factors = None if users is None else np.asarray(users, dtype=np.float32)
         self.item_factors_t = None
-        self._both_t = None  # [item factors | mapped content factors], transposed: one pass
         if items is not None:
             self.item_factors_t = np.ascontiguousarray(np.asarray(items, np.float32).T)
-            if self.mapped_t is not None:
-                self._both_t = np.hstack([self.item_factors_t, self.mapped_t])
+            if self.exact is None:
+                blocks = [self.item_factors_t] + ([] if self.mapped_t is None else [self.mapped_t])
+                self.exact = ExactColumns.of(np.hstack(blocks))
         self._vectors_t = sp.csr_matrix(self.space.item_vectors.T)
         self.priors = item_priors(
             self.play_counts, self.attention, self.log_popularity, k=self.blend.k
@@ -93,11 +95,14 @@ class HybridScorer:
             cf = np.asarray(self.cf.score(rows), dtype=np.float32)
             return UserParts(cf, None, profiles, activity)
         factors = self.user_factors[rows]
-        if self._both_t is None:
-            return UserParts(row_dot(factors, self.item_factors_t), factors, profiles, activity)
-        both = row_dot(factors, self._both_t)
+        cf, mapped = self._dots(factors)
+        return UserParts(cf, factors, profiles, activity, mapped=mapped)
+
+    def _dots(self, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(CF scores, mapped content scores) of CF-space user vectors, in one exact product."""
+        both = self.exact.dot(factors)
         n = self.item_factors_t.shape[1]
-        return UserParts(both[:, :n], factors, profiles, activity, mapped=both[:, n:])
+        return both[:, :n], (both[:, n:] if self.mapped_t is not None else None)
 
     def cf_scores(self, user_rows: np.ndarray) -> np.ndarray:
         return self.parts(user_rows).cf
@@ -123,7 +128,7 @@ class HybridScorer:
     def mapped_scores(self, parts: UserParts) -> np.ndarray | None:
         """Users' CF-space vectors times the content map's item factors (None for item-KNN)."""
         if parts.mapped is None and parts.factors is not None and self.mapped_t is not None:
-            parts.mapped = row_dot(parts.factors, self.mapped_t)
+            parts.mapped = self._dots(parts.factors)[1]
         return parts.mapped
 
     def match(self, profiles: sp.csr_matrix) -> np.ndarray:
@@ -170,6 +175,9 @@ class HybridScorer:
         }
         if self.mapped_t is not None:
             arrays["mapped_t"] = self.mapped_t
+        if self.exact is not None:
+            arrays["exact_columns"] = self.exact.values
+            arrays["exact_exponent"] = np.array(self.exact.exponent)
         return arrays
 
     @classmethod
@@ -196,6 +204,9 @@ class HybridScorer:
             blend=blend,
             content=content,
             mapped_t=arrays.get("mapped_t"),
+            exact=ExactColumns(arrays["exact_columns"], int(arrays["exact_exponent"]))
+            if "exact_columns" in arrays
+            else None,
         )
         n_users, n_items = space.user_profiles.shape[0], space.item_vectors.shape[0]
         if (
