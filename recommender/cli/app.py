@@ -49,6 +49,7 @@ def _register_commands() -> None:
     from recommender.cli import evaluate as evaluate_commands
     from recommender.cli import explore as explore_commands
     from recommender.cli import recommend as recommend_commands
+    from recommender.cli import serve as serve_commands
     from recommender.cli import tag as tag_commands
     from recommender.cli import train as train_commands
 
@@ -61,6 +62,7 @@ def _register_commands() -> None:
     app.command("similar")(explore_commands.similar)
     app.command("audience")(explore_commands.audience)
     app.command("user-tags")(explore_commands.user_tags)
+    app.command("serve")(serve_commands.serve)
 
 
 _register_commands()
@@ -78,10 +80,14 @@ def _usage_hint(exc: typer.TyperException) -> str:
     return f"{exc.format_message()} (see '{command} --help')"
 
 
+def _is_database_error(exc: Exception) -> bool:
+    # sqlalchemy is imported only by commands that use the database (it costs 0.17 s)
+    errors = sys.modules.get("sqlalchemy.exc")
+    return errors is not None and isinstance(exc, errors.DBAPIError)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, mapping every expected failure to one line and an exit code."""
-    from sqlalchemy.exc import DBAPIError
-
     try:
         code = app(args=argv, standalone_mode=False)
     except typer.TyperException as exc:  # usage errors and bad option values: exit 2
@@ -93,19 +99,18 @@ def main(argv: list[str] | None = None) -> None:
         _fail("aborted", 1)
     except RecsysError as exc:
         _fail(str(exc), exc.exit_code)
-    except DBAPIError as exc:
-        if os.environ.get("RECSYS_DEBUG"):
-            raise
-        _fail(
-            f"database error: {str(exc.orig).strip() or type(exc.orig).__name__}"
-            " (check RECSYS_DATABASE_URL)",
-            1,
-        )
     except KeyboardInterrupt:
         _fail("interrupted", 130)
-    except Exception as exc:  # a bug: one line, the traceback only on request
+    except Exception as exc:  # a database failure, or a bug: one line, traceback on request
         if os.environ.get("RECSYS_DEBUG"):
             raise
+        if _is_database_error(exc):
+            orig = exc.orig
+            _fail(
+                f"database error: {str(orig).strip() or type(orig).__name__}"
+                " (check RECSYS_DATABASE_URL)",
+                1,
+            )
         _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with RECSYS_DEBUG=1 for details)", 1)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from recommender.errors import UnknownIdError
 
@@ -20,14 +19,18 @@ class Vocabulary:
 
     ids: np.ndarray  # 1-D unicode array ('<U'), savable with allow_pickle=False
     kind: str = "id"
-    _index: pd.Index = field(init=False, repr=False, compare=False)
+    # A plain dict: built in milliseconds, and no pandas import on the serving path.
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        ids = np.asarray(self.ids).astype(str)
+        ids = np.asarray(self.ids)
+        if ids.dtype.kind != "U":
+            ids = ids.astype(str)
         object.__setattr__(self, "ids", ids)
-        index = pd.Index(ids)
-        if not index.is_unique:
-            dupes = index[index.duplicated()].unique()[:3].tolist()
+        index = {value: i for i, value in enumerate(ids.tolist())}
+        if len(index) != len(ids):
+            values, counts = np.unique(ids, return_counts=True)
+            dupes = values[counts > 1][:3].tolist()
             raise ValueError(f"duplicate {self.kind} ids in vocabulary: {dupes}")
         object.__setattr__(self, "_index", index)
 
@@ -43,14 +46,16 @@ class Vocabulary:
 
     def index_of(self, external_id: str) -> int:
         """The index of one id; an unknown id is a user error, not a KeyError."""
-        try:
-            return int(self._index.get_loc(external_id))
-        except KeyError:
-            raise UnknownIdError(f"unknown {self.kind} {external_id!r}") from None
+        index = self._index.get(external_id)
+        if index is None:
+            raise UnknownIdError(f"unknown {self.kind} {external_id!r}")
+        return index
 
     def indices(self, external_ids: Iterable[str]) -> np.ndarray:
-        """Vectorised lookup; unknown ids map to -1."""
-        return self._index.get_indexer(np.asarray(list(external_ids), dtype=str))
+        """Index of each id; unknown ids map to -1."""
+        get = self._index.get
+        found = [get(str(value), -1) for value in external_ids]
+        return np.asarray(found, dtype=np.int64)
 
     def id_of(self, index: int) -> str:
         return str(self.ids[index])
