@@ -20,6 +20,7 @@ BENCHMARKS = [
     "bench.spark_bench",
     "bench.demo_bench",
     "bench.recommend_bench",
+    "bench.serve_bench",
     "bench.audio_bench",
     "bench.scale_bench",
 ]

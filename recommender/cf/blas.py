@@ -29,6 +29,17 @@ def single_threaded_blas() -> Iterator[None]:
         yield
 
 
+def serving_blas() -> None:
+    """One BLAS thread for the rest of the process: a server scores one user per request,
+    many requests at once, and BLAS threads inside each tiny product only contend."""
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    _controller.limit(limits=1, user_api="blas")
+
+
 # Below this many stored plays, thread start-up and barriers cost more than the work: a 120 x 60
 # ALS fit took 9 ms on one thread and 1.4 s on two on a busy 2-core machine.
 SMALL_PROBLEM_NNZ = 20_000

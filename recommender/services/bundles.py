@@ -61,26 +61,31 @@ def current_path(models_dir: Path, kind: str) -> Path:
     return path
 
 
-def load_current(models_dir: Path, kind: str, *, mmap: bool = True) -> Component:
-    """The current bundle of `kind`, verified and loaded (arrays memory-mapped by default)."""
-    return read_bundle(current_path(models_dir, kind), mmap=mmap)
-
-
 def current_recommender(models_dir: Path, *, mmap: bool = True):
     """The HybridRecommender `recsys recommend` serves."""
-    from recommender.hybrid.recommender import HybridRecommender
-
-    rec = load_current(models_dir, RECOMMENDER, mmap=mmap)
-    if not isinstance(rec, HybridRecommender):
-        raise bundle_error(current_path(models_dir, RECOMMENDER), "is not a recommender")
-    return rec
+    return read_recommender(current_path(models_dir, RECOMMENDER), mmap=mmap)
 
 
 def current_tagger(models_dir: Path, *, mmap: bool = True):
     """The TaggerPipeline `recsys tag` uses."""
+    return read_tagger(current_path(models_dir, TAGGER), mmap=mmap)
+
+
+def read_recommender(path: Path, *, mmap: bool = True):
+    """The HybridRecommender in bundle `path`, verified (arrays memory-mapped by default)."""
+    from recommender.hybrid.recommender import HybridRecommender
+
+    rec = read_bundle(path, mmap=mmap)
+    if not isinstance(rec, HybridRecommender):
+        raise bundle_error(path, "is not a recommender")
+    return rec
+
+
+def read_tagger(path: Path, *, mmap: bool = True):
+    """The TaggerPipeline in bundle `path`, verified."""
     from recommender.tagging.pipeline import TaggerPipeline
 
-    tagger = load_current(models_dir, TAGGER, mmap=mmap)
+    tagger = read_bundle(path, mmap=mmap)
     if not isinstance(tagger, TaggerPipeline):
-        raise bundle_error(current_path(models_dir, TAGGER), "is not a tagger")
+        raise bundle_error(path, "is not a tagger")
     return tagger

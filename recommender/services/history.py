@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from recommender.errors import UnknownIdError
-from recommender.storage.schema import Listen, Tag, TagAssignment, Track, User
+from recommender.storage.schema import Listen, Tag, TagAssignment, Track, User, UserUpdate
 
 if TYPE_CHECKING:
     from recommender.hybrid.recommender import HybridRecommender
@@ -57,13 +57,38 @@ def user_history(engine: Engine, user_id: str) -> UserHistory | None:
     )
 
 
+def last_update(engine: Engine) -> int:
+    """The latest user_updates.seq (0 when no listens arrived live): a bundle's watermark."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.max(UserUpdate.seq))).scalar() or 0)
+
+
+def updates_since(engine: Engine, seq: int) -> list[tuple[str, int]]:
+    """(user id, seq) of every live listens update after `seq`, oldest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(User.external_id, UserUpdate.seq)
+            .join(User, User.id == UserUpdate.user_id)
+            .where(UserUpdate.seq > seq)
+            .order_by(UserUpdate.seq)
+        ).all()
+    return [(str(user), int(s)) for user, s in rows]
+
+
 def recommend_for_user(
-    rec: HybridRecommender, engine: Engine, user_id: str, **options: Any
+    rec: HybridRecommender,
+    engine: Engine,
+    user_id: str,
+    *,
+    changed: bool = False,
+    **options: Any,
 ) -> list[Recommendation]:
     """`recsys recommend --user U` as a call: the model's user if it knows them, otherwise
-    the user's database history folded in. `options` are those of `HybridRecommender.recommend`.
+    the user's database history folded in. `changed`: the user has listens newer than the
+    model, so fold in their whole history even if the model knows them. `options` are
+    those of `HybridRecommender.recommend`.
     """
-    if user_id in rec.users:
+    if user_id in rec.users and not changed:
         return rec.recommend(user_id, **options)
     history = user_history(engine, user_id)
     if history is None or history.empty:

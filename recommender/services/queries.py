@@ -3,13 +3,15 @@ current bundle, with the database consulted only for users who arrived after tra
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from recommender.errors import InputError
 from recommender.services.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from recommender.hybrid.recommender import HybridRecommender
     from recommender.hybrid.results import AudienceMember, Recommendation, TagWeight
     from recommender.services.batch import BatchSummary
@@ -48,7 +50,32 @@ def recommend(
         raise InputError("--out, --engine and --spark-master apply to batch mode (--all)")
     if (user is None) == (tags is None):
         raise InputError("give exactly one of --user U or --tags jazz,piano")
-    rec = current(settings)
+    return recommend_from(
+        current(settings),
+        settings.engine,
+        user=user,
+        tags=tags,
+        n=n,
+        only_tags=only_tags,
+        include_listened=include_listened,
+        explain=explain,
+    )
+
+
+def recommend_from(
+    rec: HybridRecommender,
+    engine: Callable[[], Engine],
+    *,
+    user: str | None = None,
+    tags: str | None = None,
+    n: int = 10,
+    only_tags: Sequence[str] | None = None,
+    include_listened: bool = False,
+    explain: bool = False,
+    changed: bool = False,
+) -> list[Recommendation]:
+    """`recommend` on a loaded bundle (the server's path). `engine` is called only for a
+    user the bundle does not know, or one who `changed` (listens newer than the bundle)."""
     if tags is not None:
         if only_tags:
             raise InputError(
@@ -58,11 +85,34 @@ def recommend(
     options = dict(
         n=n, tags=split_tags(only_tags), include_listened=include_listened, explain=explain
     )
-    if user in rec.users:  # the common case touches no database
+    if user in rec.users and not changed:  # the common case touches no database
         return rec.recommend(user, **options)
     from recommender.services.history import recommend_for_user
 
-    return recommend_for_user(rec, settings.engine(), user, **options)
+    return recommend_for_user(rec, engine(), user, changed=changed, **options)
+
+
+def recommend_visitor(
+    rec: HybridRecommender,
+    *,
+    tags: Sequence[str] = (),
+    tracks: Sequence[str] = (),
+    n: int = 10,
+    explain: bool = False,
+) -> list[Recommendation]:
+    """A listener with no account: chosen tags, a few played tracks, or both. Tracks are
+    folded in as one play each and the tags as tags the visitor applied; tags alone give
+    the `--tags` list."""
+    tags = split_tags(tags)
+    if not tracks:
+        if not tags:
+            raise InputError('give chosen tags, played tracks or both (e.g. tags: ["jazz"])')
+        return rec.recommend_for_tags(tags, n=n, explain=explain)
+    from recommender.tags.normalize import normalize_tag
+
+    plays = {str(track): 1.0 for track in tracks}
+    applied = [("", normalize_tag(tag)) for tag in tags]
+    return rec.recommend_history(plays, applied, n=n, explain=explain)
 
 
 def recommend_all(

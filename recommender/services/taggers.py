@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import Engine, delete, insert, select
@@ -38,6 +38,9 @@ from recommender.tagging.evaluation import (
     tag_metrics,
 )
 from recommender.tagging.features import CodebookConfig
+
+if TYPE_CHECKING:
+    from recommender.tagging.pipeline import TaggerPipeline
 
 MIN_LABELLED_TRACKS = 10
 INSERT_CHUNK = 20_000
@@ -248,17 +251,23 @@ def tag_files(models_dir: Path, files: list[Path], *, top: int = 5) -> TaggedFil
     results, failures = [], []
     for file in files:
         try:
-            probs = pipeline.predict_file(file)
+            tags = tag_file(pipeline, file, top=top)
         except AudioDecodeError as exc:
             failures.append(exc)
             continue
-        tags = [
-            {
-                "tag": tag,
-                "probability": round(p, 4),
-                "predicted": p >= pipeline.thresholds.get(tag, 0.5),
-            }
-            for tag, p in list(probs.items())[:top]
-        ]
         results.append({"file": str(file), "tags": tags})
     return TaggedFiles(pipeline.model_version, results, failures)
+
+
+def tag_file(pipeline: TaggerPipeline, path: Path, *, top: int = 5) -> list[dict[str, Any]]:
+    """The `top` most likely tags of one audio file, each with its probability and whether
+    it passes the tag's threshold (AudioDecodeError for a file that is not audio)."""
+    probs = pipeline.predict_file(path)
+    return [
+        {
+            "tag": tag,
+            "probability": round(p, 4),
+            "predicted": p >= pipeline.thresholds.get(tag, 0.5),
+        }
+        for tag, p in list(probs.items())[:top]
+    ]

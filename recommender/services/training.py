@@ -146,6 +146,10 @@ def train_bundle(
             "tags": len(report.tags),
         }
     step("loading the dataset")
+    from recommender.services.history import last_update
+    from recommender.services.live import WATERMARK
+
+    watermark = last_update(engine)  # read first: listens arriving during loading count as newer
     # the tagger just trained, not whichever version sorts last in predicted_tags
     dataset = load_dataset(
         engine, predicted_model_version=tagger_summary["model_version"] if tagger_summary else None
@@ -181,6 +185,7 @@ def train_bundle(
             "tag_assignments": len(dataset.tag_events),
             "cold_items": cold,
             "predicted_tags_model": dataset.predicted_model_version,
+            WATERMARK: watermark,
         },
         "tagger": tagger_summary,
         "metrics": metrics,

@@ -79,6 +79,20 @@ class ListenEvent(Base):
     played_at: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 
 
+class UserUpdate(Base):
+    """A user whose listens changed after loading (`POST /listens`), in arrival order.
+
+    A bundle records the last `seq` it was trained on; a server folds in, from the
+    database, every user with a later `seq` instead of serving their trained row.
+    """
+
+    __tablename__ = "user_updates"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+
 class Tag(Base):
     __tablename__ = "tags"
 

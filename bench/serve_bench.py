@@ -1,0 +1,222 @@
+"""`recsys serve` under load, on HetRec 2K (when ../shared/data has it) and on the
+Last.fm-360K-shaped synthetic model at ctx.scale.
+
+For each model, in the same run:
+- in-process scoring of one user (`HybridRecommender.recommend`, one BLAS thread as in
+  the server) p50/p99, against implicit's own single-user `recommend` on the same ALS
+  factors (the reference);
+- seconds from starting `recsys serve` to its first 200 on /ready;
+- locust (headless, closed loop, no think time) at 1, 8 and 32 clients against
+  /users/{user}/recommendations and, as the reference, a constant list returned by
+  the same server and route machinery (/_bench/constant): requests/s, p50, p99;
+- resident, shared and unique memory per worker with --workers 2 (the bundle's arrays
+  are memory-mapped, so the workers share them).
+Each locust run is bounded by RUN_SECONDS and MAX_REQUESTS.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.harness import BenchContext, Result
+from bench.server_process import running_server
+
+CLIENTS = (1, 8, 32)
+RUN_SECONDS = 8
+MAX_REQUESTS = 40_000
+QUERIES = 500
+HETREC = Path(__file__).resolve().parents[2] / "shared" / "data" / "hetrec2011-lastfm-2k"
+NAME = "serve"
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECSYS_", "PROMETHEUS_"))}
+    env.update(RECSYS_HOME=str(home), RECSYS_DATABASE_URL=f"sqlite:///{home / 'recsys.db'}")
+    return env
+
+
+def hetrec_home(ctx: BenchContext) -> Path | None:
+    if not HETREC.is_dir():
+        return None
+    home = ctx.work_dir / "serve-hetrec"
+    cli = [sys.executable, "-m", "recommender.cli.app", "-q"]
+    for args in (["etl", "lastfm-2k", str(HETREC)], ["train"]):
+        done = subprocess.run([*cli, *args], env=_env(home), capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"recsys {args[0]} failed: {done.stderr.strip()[-300:]}")
+    return home
+
+
+def scaled_home(ctx: BenchContext) -> Path:
+    from bench.recommend_bench import synthetic_dataset
+    from recommender.hybrid.recommender import HybridRecommender
+    from recommender.services.bundles import RECOMMENDER, new_version, publish, write_version
+
+    data = synthetic_dataset(ctx.scale)
+    home = ctx.work_dir / "serve-scaled"
+    models = home / "models"
+    version = new_version(data.fingerprint())
+    rec = HybridRecommender.train(data, model="als", seed=0)
+    write_version(models, RECOMMENDER, version, rec, {"version": version})
+    publish(models, RECOMMENDER, version)
+    return home
+
+
+def _percentiles(seconds: list[float]) -> tuple[float, float]:
+    ms = np.asarray(seconds) * 1000
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+
+
+def in_process(label: str, home: Path) -> tuple[list[Result], list[str]]:
+    """One-user scoring latency, ours and implicit's on the same factors; sample users."""
+    from recommender.cf.blas import serving_blas
+    from recommender.services.bundles import current_recommender
+
+    serving_blas()
+    rec = current_recommender(home / "models")
+    rows = np.random.default_rng(1).integers(0, len(rec.users), QUERIES)
+    users = [rec.users.id_of(int(r)) for r in rows]
+    for user in users[:20]:
+        rec.recommend(user)
+    ours = []
+    for user in users:
+        started = time.perf_counter()
+        rec.recommend(user, n=10)
+        ours.append(time.perf_counter() - started)
+    p50, p99 = _percentiles(ours)
+    shape = f"{len(rec.users):,} users x {len(rec.items):,} items"
+    results = [
+        Result(NAME, f"{label}: in-process one user p50", p50, "ms", note=shape),
+        Result(NAME, f"{label}: in-process one user p99", p99, "ms"),
+    ]
+    cf = rec.scorer.cf
+    if hasattr(cf, "implicit_model"):
+        model = cf.implicit_model(1)
+        raw = []
+        for row in rows:
+            history = rec.plays[int(row)]
+            started = time.perf_counter()
+            model.recommend(int(row), history, N=10, filter_already_liked_items=True)
+            raw.append(time.perf_counter() - started)
+        results.append(
+            Result(
+                NAME,
+                f"{label}: in-process p50 vs raw implicit",
+                p50,
+                "ms",
+                baseline=_percentiles(raw)[0],
+                note="ref = implicit ALS recommend(userid, user_items, N=10), same factors",
+            )
+        )
+    return results, users
+
+
+def _locust(url: str, path: str, users_file: Path, clients: int, out: Path) -> dict[str, float]:
+    env = dict(
+        os.environ,
+        RECSYS_BENCH_USERS=str(users_file),
+        RECSYS_BENCH_PATH=path,
+        RECSYS_BENCH_MAX_REQUESTS=str(MAX_REQUESTS),
+    )
+    locust = Path(sys.executable).with_name("locust")
+    command = [
+        str(locust), "-f", str(Path(__file__).with_name("locustfile.py")), "--headless",
+        "-u", str(clients), "-r", str(clients), "--run-time", f"{RUN_SECONDS}s",
+        "--host", url, "--csv", str(out), "--only-summary", "--loglevel", "ERROR",
+    ]  # fmt: skip
+    subprocess.run(command, env=env, capture_output=True, text=True, timeout=RUN_SECONDS + 60)
+    with open(f"{out}_stats.csv") as f:
+        row = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
+    return {
+        "requests": float(row["Request Count"]),
+        "failures": float(row["Failure Count"]),
+        "rate": float(row["Requests/s"]),
+        "p50": float(row["50%"]),
+        "p99": float(row["99%"]),
+    }
+
+
+def under_load(label: str, home: Path, users: list[str], work: Path) -> list[Result]:
+    users_file = work / f"{label}-users.txt"
+    users_file.write_text("\n".join(users))
+    env = dict(_env(home), RECSYS_SERVE_BENCH="1")
+    started = time.perf_counter()
+    results = []
+    with running_server(env, work / f"{label}-server.log", wait_for="/ready") as server:
+        ready = time.perf_counter() - started
+        results.append(Result(NAME, f"{label}: ready after start", ready, "s"))
+        for clients in CLIENTS:
+            stats = {}
+            for kind, path in (
+                ("constant", "/_bench/constant"),
+                ("recs", "/users/{user}/recommendations"),
+            ):
+                stats[kind] = _locust(
+                    server.url, path, users_file, clients, work / f"{label}-{kind}-{clients}"
+                )
+            recs, constant = stats["recs"], stats["constant"]
+            note = f"{int(recs['requests'])} requests, {int(recs['failures'])} failed"
+            results += [
+                Result(
+                    NAME,
+                    f"{label}: recommendations req/s, {clients} clients",
+                    recs["rate"],
+                    "req/s",
+                    baseline=constant["rate"],
+                    note=f"{note}; ref = constant list, same server",
+                ),
+                Result(NAME, f"{label}: p50, {clients} clients", recs["p50"], "ms",
+                       baseline=constant["p50"]),
+                Result(NAME, f"{label}: p99, {clients} clients", recs["p99"], "ms",
+                       baseline=constant["p99"]),
+            ]  # fmt: skip
+    return results
+
+
+def worker_memory(label: str, home: Path, users: list[str], work: Path) -> list[Result]:
+    """RSS, shared and unique (USS) MB of each of two workers after serving requests."""
+    import httpx
+    import psutil
+
+    with running_server(_env(home), work / f"{label}-workers.log", "--workers", "2") as server:
+        deadline = time.monotonic() + 60
+        while httpx.get(server.url + "/ready").status_code != 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError("workers not ready in 60 s")
+            time.sleep(0.1)
+        with httpx.Client(base_url=server.url) as http:
+            for user in users[:200]:
+                http.get(f"/users/{user}/recommendations")
+        children = psutil.Process(server.process.pid).children(recursive=True)
+        workers = [p for p in children if "spawn_main" in " ".join(p.cmdline())]
+        info = [p.memory_full_info() for p in workers]
+    mb = 1024 * 1024
+    out = []
+    for i, m in enumerate(info):
+        note = f"shared {m.shared / mb:.0f} MB, unique {m.uss / mb:.0f} MB, pss {m.pss / mb:.0f} MB"
+        out.append(Result(NAME, f"{label}: worker {i + 1} of 2 RSS", m.rss / mb, "MB", note=note))
+    return out
+
+
+def run(ctx: BenchContext) -> list[Result]:
+    work = ctx.work_dir / "serve"
+    work.mkdir(parents=True, exist_ok=True)
+    results: list[Result] = []
+    homes = []
+    hetrec = hetrec_home(ctx)
+    if hetrec is not None:
+        homes.append(("hetrec", hetrec))
+    homes.append((f"360K-shaped x{ctx.scale:g}", scaled_home(ctx)))
+    for label, home in homes:
+        measured, users = in_process(label, home)
+        results += measured
+        results += under_load(label, home, users, work)
+        results += worker_memory(label, home, users, work)
+    return results

@@ -1,0 +1,294 @@
+"""The FastAPI application: each route is a thin layer over `recommender.services`.
+
+Every route takes the served bundle once (`state.recommender.served`) and answers
+from it alone, naming its version in `X-Model-Version`: a swap in mid-request cannot
+mix two models. Errors, including validation errors and unknown routes, are answered
+as `{"error": {"code", "message", "hint"}}` (errors.py), and every routed request is
+counted and timed per endpoint (metrics.py).
+
+    uvicorn --factory recommender.server.app:create_app   # what `recsys serve` runs
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from importlib.metadata import version as package_version
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, File, Header, Query, Request, Response, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+
+from recommender.errors import AudioDecodeError
+from recommender.server import metrics, schemas
+from recommender.server.auth import check_key
+from recommender.server.errors import ApiError, error_response
+from recommender.server.limits import BodyLimit
+from recommender.server.state import ServerConfig, ServerState
+from recommender.services import queries
+
+VERSION_HEADER = "X-Model-Version"
+ERRORS = {status: {"model": schemas.ErrorBody} for status in (400, 404, 413, 422, 503)}
+WRITE_ERRORS = {s: {"model": schemas.ErrorBody} for s in (400, 401, 403, 404, 413, 422, 503)}
+
+
+class ObservedRoute(APIRoute):
+    """A route whose failures become JSON errors and whose requests are counted and timed."""
+
+    def get_route_handler(self) -> Callable:
+        handler = super().get_route_handler()
+        endpoint = self.path
+
+        async def observed(request: Request) -> Response:
+            started = time.perf_counter()
+            try:
+                response = await handler(request)
+            except Exception as exc:
+                response = error_response(exc)
+            metrics.observe(
+                endpoint, request.method, response.status_code, time.perf_counter() - started
+            )
+            return response
+
+        return observed
+
+
+def create_app(config: ServerConfig | None = None) -> FastAPI:
+    """The application for one worker (configuration from the environment by default)."""
+    _log_to_stderr()
+    config = config or ServerConfig.from_env()
+    state = ServerState(config)
+    previous: dict[str, str] = {}
+
+    def swapped(kind: str) -> Callable:
+        def record(served) -> None:
+            metrics.serving(kind, served.version, previous.get(kind))
+            previous[kind] = served.version
+
+        return record
+
+    for kind, live in (("recommender", state.recommender), ("tagger", state.tagger)):
+        live.on_swap = swapped(kind)
+        live.on_refuse = lambda _version, _reason, kind=kind: metrics.refused(kind)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        state.start()
+        yield
+        state.stop()
+
+    app = FastAPI(
+        title="recsys",
+        version=package_version("recsys"),
+        summary="Hybrid music recommendations: collaborative filtering, audio tags, tag profiles.",
+        lifespan=lifespan,
+    )
+    app.state.server = state
+    app.add_exception_handler(HTTPException, lambda _r, exc: error_response(exc))
+    app.add_exception_handler(RequestValidationError, lambda _r, exc: error_response(exc))
+
+    def limit_for(path: str) -> int:
+        if path == "/listens":
+            return config.max_json_bytes
+        if path == "/tag":
+            return config.max_upload_bytes
+        return 64 * 1024
+
+    app.add_middleware(BodyLimit, limit_for=limit_for)
+    router = APIRouter(route_class=ObservedRoute)
+    _recommendation_routes(router, state)
+    _write_routes(router, state)
+    _operation_routes(router, state)
+    app.include_router(router)
+    return app
+
+
+def _log_to_stderr() -> None:
+    """Swaps and refused bundles go to stderr beside uvicorn's own lines."""
+    logger = logging.getLogger("recsys")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def _items(results) -> list[dict]:
+    return [r.to_dict() for r in results]
+
+
+def _recommendation_routes(router: APIRouter, state: ServerState) -> None:
+    @router.get("/users/{user}/recommendations", response_model=schemas.ItemList, responses=ERRORS)
+    def user_recommendations(
+        user: str,
+        response: Response,
+        n: Annotated[int, Query(ge=1, le=schemas.MAX_N)] = 10,
+        tag: Annotated[
+            list[str] | None,
+            Query(max_length=schemas.MAX_TAG_FILTER, description="keep items carrying all"),
+        ] = None,
+        include_listened: bool = False,
+        explain: bool = False,
+    ) -> dict:
+        """A user's top-n: their trained row, or their database history folded in when they
+        are new or sent listens after the model was trained (as `recsys recommend --user`)."""
+        served = state.recommender.served
+        response.headers[VERSION_HEADER] = served.version
+        results = queries.recommend_from(
+            served.model,
+            state.engine,
+            user=user,
+            n=n,
+            only_tags=tag,
+            include_listened=include_listened,
+            explain=explain,
+            changed=state.changed_since(user, served),
+        )
+        return {"model_version": served.version, "items": _items(results)}
+
+    @router.post("/recommendations", response_model=schemas.ItemList, responses=ERRORS)
+    def visitor_recommendations(visitor: schemas.Visitor, response: Response) -> dict:
+        """A visitor without an account: from chosen tags, a few played tracks, or both."""
+        served = state.recommender.served
+        response.headers[VERSION_HEADER] = served.version
+        results = queries.recommend_visitor(
+            served.model,
+            tags=visitor.tags,
+            tracks=visitor.tracks,
+            n=visitor.n,
+            explain=visitor.explain,
+        )
+        return {"model_version": served.version, "items": _items(results)}
+
+    @router.get("/tracks/{track}/similar", response_model=schemas.ItemList, responses=ERRORS)
+    def similar(
+        track: str, response: Response, n: Annotated[int, Query(ge=1, le=schemas.MAX_N)] = 10
+    ) -> dict:
+        """Tracks like this one: CF neighbours of a played track, tag neighbours of a cold one."""
+        served = state.recommender.served
+        response.headers[VERSION_HEADER] = served.version
+        return {"model_version": served.version, "items": _items(served.model.similar(track, n=n))}
+
+    @router.get("/tracks/{track}/audience", response_model=schemas.Audience, responses=ERRORS)
+    def audience(
+        track: str, response: Response, n: Annotated[int, Query(ge=1, le=schemas.MAX_N)] = 10
+    ) -> dict:
+        """The artist's view: listeners this track should reach (never-played tracks too)."""
+        served = state.recommender.served
+        response.headers[VERSION_HEADER] = served.version
+        users = served.model.audience(track, n=n)
+        return {"model_version": served.version, "users": [u.to_dict() for u in users]}
+
+    @router.get("/users/{user}/tags", response_model=schemas.UserTags, responses=ERRORS)
+    def user_tags(
+        user: str, response: Response, n: Annotated[int, Query(ge=1, le=schemas.MAX_N)] = 20
+    ) -> dict:
+        """The user's strongest profile tags, tags popular everywhere discounted."""
+        served = state.recommender.served
+        response.headers[VERSION_HEADER] = served.version
+        tags = served.model.user_tags(user, n=n)
+        return {"model_version": served.version, "tags": [t.to_dict() for t in tags]}
+
+
+def _write_routes(router: APIRouter, state: ServerState) -> None:
+    config = state.config
+
+    @router.post("/listens", response_model=schemas.ListensResult, responses=WRITE_ERRORS)
+    def listens(
+        batch: schemas.Listens,
+        x_api_key: Annotated[str | None, Header()] = None,
+    ) -> dict:
+        """Store play events, checked as the ETL checks a listens file. Bad rows come back
+        with their reasons and the good ones are kept; an event already stored adds
+        nothing (retries are safe); the users' next recommendations fold them in."""
+        from etl.live import append_listens
+
+        check_key(config.api_key, x_api_key)
+        load = append_listens(state.engine(), [row.model_dump() for row in batch.listens])
+        state.changed.mark(load.updates)
+        return load.to_dict()
+
+    @router.post("/tag", response_model=schemas.Tagged, responses=WRITE_ERRORS)
+    def tag(
+        file: Annotated[UploadFile, File(description="WAV, FLAC, Ogg or MP3")],
+        response: Response,
+        n: Annotated[int, Query(ge=1, le=schemas.MAX_N)] = 5,
+        x_api_key: Annotated[str | None, Header()] = None,
+    ) -> dict:
+        """Predicted tags for an uploaded recording (its content is decoded; the file name
+        is never used)."""
+        from recommender.services.taggers import tag_file
+
+        check_key(config.api_key, x_api_key)
+        served = state.tagger_served()
+        response.headers[VERSION_HEADER] = served.version
+        with tempfile.TemporaryDirectory(prefix="recsys-tag-") as folder:
+            path = os.path.join(folder, "upload")
+            with open(path, "wb") as out:
+                while chunk := file.file.read(1 << 20):
+                    out.write(chunk)
+            _check_duration(path, config.max_audio_seconds)
+            tags = tag_file(served.model, path, top=n)
+        return {"model_version": served.version, "tags": tags}
+
+
+def _check_duration(path: str, limit: float) -> None:
+    """Refuse audio longer than `limit` seconds, read from the decoded header."""
+    import soundfile
+
+    try:
+        info = soundfile.info(path)
+    except Exception:  # not a libsndfile format: decoding decides
+        return
+    if info.samplerate <= 0:
+        raise AudioDecodeError(f"upload: sample rate {info.samplerate} in the header; not audio")
+    if info.frames / info.samplerate > limit:
+        raise ApiError(
+            413,
+            "too_long",
+            f"audio of {info.frames / info.samplerate:.0f} s; at most {limit:.0f} s are tagged",
+            "upload an excerpt",
+        )
+
+
+def _operation_routes(router: APIRouter, state: ServerState) -> None:
+    @router.get("/health", response_model=schemas.Health)
+    def health() -> dict:
+        """The process is alive (no model or database needed)."""
+        return {"status": "ok"}
+
+    @router.get("/ready", response_model=schemas.Ready, responses=ERRORS)
+    def ready() -> dict:
+        """A model is loaded and the database answers: send traffic here."""
+        from sqlalchemy import text
+
+        served = state.recommender.served
+        with state.engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ready", "model_version": served.version, "database": "ok"}
+
+    @router.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        payload, content_type = metrics.exposition()
+        return Response(payload, media_type=content_type)
+
+    if state.config.bench_endpoint:
+        constant = {
+            "model_version": "constant",
+            "items": [
+                {"item_id": f"t{i}", "title": "", "artist": "", "score": 1.0, "source": "cf"}
+                for i in range(10)
+            ],
+        }
+
+        @router.get("/_bench/constant", response_model=schemas.ItemList, include_in_schema=False)
+        def bench_constant(user: str = "u") -> dict:
+            """The serving benchmark's reference: the same route machinery, no model."""
+            return constant
