@@ -79,8 +79,8 @@ def run(ctx: BenchContext) -> list[Result]:
     from implicit.cpu.als import AlternatingLeastSquares
     from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
 
-    from recommender.cf.blas import single_threaded_blas
     from recommender.cf.weighting import Weighting
+    from recommender.core.blas import single_threaded_blas
     from recommender.core.registry import create
     from recommender.data.dataset import Dataset
 

@@ -76,7 +76,7 @@ def _percentiles(seconds: list[float]) -> tuple[float, float]:
 
 def in_process(label: str, home: Path) -> tuple[list[Result], list[str]]:
     """One-user scoring latency, ours and implicit's on the same factors; sample users."""
-    from recommender.cf.blas import serving_blas
+    from recommender.core.blas import serving_blas
     from recommender.services.bundles import current_recommender
 
     serving_blas()

@@ -49,8 +49,8 @@ def run(ctx: BenchContext) -> list[Result]:
     from pyspark.ml.recommendation import ALS
 
     from bench.cf_bench import play_matrix
-    from recommender.cf.blas import single_threaded_blas
     from recommender.cf.weighting import Weighting, WeightingConfig
+    from recommender.core.blas import single_threaded_blas
     from recommender.spark.interactions import read_matrix, staging_dir, write_matrix
     from recommender.spark.session import spark_session
 

@@ -124,12 +124,19 @@ def _store(writer, ctx: LoadContext, table: pa.Table, load: LiveLoad) -> None:
     writer.drop("_live_events")
     load.added = len(added)
     load.duplicates = table.num_rows - len(added)
-    if not added:
-        return
+    if added:
+        _add_to_listens(writer, added, first)
+        load.updates = _record_updates(writer, added)
+
+
+def _add_to_listens(
+    writer, added: list[tuple[int, int, int]], counts: dict[tuple[int, int, int], int]
+) -> None:
+    """Each new event's count onto its (user, track) listens row, latest time kept."""
     totals: dict[tuple[int, int], list[int]] = {}  # (user, track) -> [count, last played]
     for u, t, p in added:
         entry = totals.setdefault((u, t), [0, p])
-        entry[0] += first[(u, t, p)]
+        entry[0] += counts[(u, t, p)]
         entry[1] = max(entry[1], p)
     pairs = np.array([(u, t, c, p) for (u, t), (c, p) in sorted(totals.items())], dtype=np.int64)
     names = [
@@ -151,14 +158,20 @@ def _store(writer, ctx: LoadContext, table: pa.Table, load: LiveLoad) -> None:
         "THEN excluded.last_played ELSE listens.last_played END"
     )
     writer.drop("_live_listens")
-    changed = sorted({u for u, _, _ in added})
-    mark = writer.placeholder
-    external = {}
-    for user in changed:
-        writer.cursor.execute(
-            f"INSERT INTO user_updates (user_id) VALUES ({mark}) RETURNING seq", (user,)
-        )
-        seq = int(writer.cursor.fetchone()[0])
-        writer.cursor.execute(f"SELECT external_id FROM users WHERE id = {mark}", (user,))
-        external[str(writer.cursor.fetchone()[0])] = seq
-    load.updates = external
+
+
+def _record_updates(writer, added: list[tuple[int, int, int]]) -> dict[str, int]:
+    """One user_updates row per user with new events: {external id: seq}."""
+    changed = pa.table({"user_id": np.unique(np.array([u for u, _, _ in added], np.int64))})
+    writer.stage("_live_users", [("user_id", "INTEGER")], changed)
+    writer.cursor.execute(
+        "INSERT INTO user_updates (user_id) SELECT user_id FROM _live_users ORDER BY user_id "
+        "RETURNING seq, user_id"
+    )
+    seqs = {int(user): int(seq) for seq, user in writer.cursor.fetchall()}
+    writer.cursor.execute(
+        "SELECT u.id, u.external_id FROM users u JOIN _live_users s ON s.user_id = u.id"
+    )
+    updates = {str(external): seqs[int(user)] for user, external in writer.cursor.fetchall()}
+    writer.drop("_live_users")
+    return updates

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Self
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.cf.blas import single_threaded_blas
 from recommender.cf.weighting import Weighting
+from recommender.core.blas import single_threaded_blas
 from recommender.core.component import Ranker, State
 from recommender.errors import InputError
 

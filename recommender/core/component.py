@@ -76,7 +76,7 @@ class Ranker(Component):
     n_items: int = 0
     # True when a user's scores are the same bits whatever batch they are scored in. BLAS
     # products are not (the kernel and its summation order follow the batch shape): the
-    # factor models score with plain BLAS; the served blend uses exact products (core.rowdot).
+    # factor models score with plain BLAS; the served blend multiplies row by row (core.rowdot).
     batch_invariant: ClassVar[bool] = True
 
     @abstractmethod

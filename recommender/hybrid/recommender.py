@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.cf.blas import single_threaded_blas
+from recommender.core.blas import single_threaded_blas
 from recommender.core.bundle import sparse_arrays, sparse_from
 from recommender.core.component import Component, Ranker, State
 from recommender.core.configs import Config

@@ -2,8 +2,8 @@
 
 Shared by the "content", "hybrid" and "rerank" components and by `HybridRecommender`,
 so offline numbers and the product rank with exactly the same code. Dense
-user x item products are exact (`core.rowdot.ExactColumns`), so a user's scores are
-the same bits whether they are asked for alone or in a batch.
+user x item products are taken one user at a time (`core.rowdot.RowProducts`), so a
+user's scores are the same bits whether they are asked for alone or in a batch.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import scipy.sparse as sp
 from recommender.cf.base import CFModel
 from recommender.coldstart.mapping import fit_content_map
 from recommender.core.bundle import sparse_arrays, sparse_from
-from recommender.core.csr import take_rows
-from recommender.core.rowdot import ExactColumns
+from recommender.core.csr import dot_transposed, take_rows
+from recommender.core.rowdot import RowProducts
 from recommender.data.dataset import Dataset
 from recommender.hybrid.blend import (
     blend_scores,
@@ -58,7 +58,6 @@ class HybridScorer:
     content: ContentConfig
     mapped_t: np.ndarray | None = None  # (f, n_items): content mapped into CF space
 
-    exact: ExactColumns | None = None  # [item factors | mapped content factors], for exact dots
     user_factors: np.ndarray | None = field(init=False, repr=False)  # (n_users, f): CF's
     item_factors_t: np.ndarray | None = field(init=False, repr=False)  # (f, n_items): CF's
     log_popularity: np.ndarray = field(init=False, repr=False)
@@ -68,12 +67,12 @@ class HybridScorer:
         users, items = self.cf.user_factors, self.cf.item_factors
         self.user_factors = None if users is None else np.asarray(users, dtype=np.float32)
         self.item_factors_t = None
+        self._cf_products = self._mapped_products = None
         if items is not None:
             self.item_factors_t = np.ascontiguousarray(np.asarray(items, np.float32).T)
-            if self.exact is None:
-                blocks = [self.item_factors_t] + ([] if self.mapped_t is None else [self.mapped_t])
-                self.exact = ExactColumns.of(np.hstack(blocks))
-        self._vectors_t = sp.csr_matrix(self.space.item_vectors.T)
+            self._cf_products = RowProducts(self.item_factors_t)
+            if self.mapped_t is not None:
+                self._mapped_products = RowProducts(self.mapped_t)
         self.priors = item_priors(
             self.play_counts, self.attention, self.log_popularity, k=self.blend.k
         )
@@ -99,10 +98,9 @@ class HybridScorer:
         return UserParts(cf, factors, profiles, activity, mapped=mapped)
 
     def _dots(self, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """(CF scores, mapped content scores) of CF-space user vectors, in one exact product."""
-        both = self.exact.dot(factors)
-        n = self.item_factors_t.shape[1]
-        return both[:, :n], (both[:, n:] if self.mapped_t is not None else None)
+        """(CF scores, mapped content scores) of CF-space user vectors, row by row."""
+        cf = self._cf_products.dot(factors)
+        return cf, (None if self._mapped_products is None else self._mapped_products.dot(factors))
 
     def cf_scores(self, user_rows: np.ndarray) -> np.ndarray:
         return self.parts(user_rows).cf
@@ -128,12 +126,12 @@ class HybridScorer:
     def mapped_scores(self, parts: UserParts) -> np.ndarray | None:
         """Users' CF-space vectors times the content map's item factors (None for item-KNN)."""
         if parts.mapped is None and parts.factors is not None and self.mapped_t is not None:
-            parts.mapped = self._dots(parts.factors)[1]
+            parts.mapped = self._mapped_products.dot(parts.factors)
         return parts.mapped
 
     def match(self, profiles: sp.csr_matrix) -> np.ndarray:
         """Cosine of each profile with every item, float32 (rows, n_items)."""
-        return (profiles @ self._vectors_t).toarray().astype(np.float32)
+        return dot_transposed(profiles, self.space.item_vectors)
 
     def content_scores(self, parts: UserParts, *, z_match: np.ndarray | None = None) -> np.ndarray:
         """Content only: what the "content" component ranks with, and the hybrid's cold items."""
@@ -175,9 +173,6 @@ class HybridScorer:
         }
         if self.mapped_t is not None:
             arrays["mapped_t"] = self.mapped_t
-        if self.exact is not None:
-            arrays["exact_columns"] = self.exact.values
-            arrays["exact_exponent"] = np.array(self.exact.exponent)
         return arrays
 
     @classmethod
@@ -204,9 +199,6 @@ class HybridScorer:
             blend=blend,
             content=content,
             mapped_t=arrays.get("mapped_t"),
-            exact=ExactColumns(arrays["exact_columns"], int(arrays["exact_exponent"]))
-            if "exact_columns" in arrays
-            else None,
         )
         n_users, n_items = space.user_profiles.shape[0], space.item_vectors.shape[0]
         if (

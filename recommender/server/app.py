@@ -64,17 +64,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     _log_to_stderr()
     config = config or ServerConfig.from_env()
     state = ServerState(config)
-    previous: dict[str, str] = {}
-
-    def swapped(kind: str) -> Callable:
-        def record(served) -> None:
-            metrics.serving(kind, served.version, previous.get(kind))
-            previous[kind] = served.version
-
-        return record
-
     for kind, live in (("recommender", state.recommender), ("tagger", state.tagger)):
-        live.on_swap = swapped(kind)
+        live.on_swap = lambda served, kind=kind: metrics.serving(kind, served.version)
         live.on_refuse = lambda _version, _reason, kind=kind: metrics.refused(kind)
 
     @asynccontextmanager
@@ -98,7 +89,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             return config.max_json_bytes
         if path == "/tag":
             return config.max_upload_bytes
-        return 64 * 1024
+        return config.max_read_bytes
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
     router = APIRouter(route_class=ObservedRoute)

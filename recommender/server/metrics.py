@@ -40,10 +40,16 @@ def observe(endpoint: str, method: str, status: int, seconds: float) -> None:
     LATENCY.labels(endpoint).observe(seconds)
 
 
-def serving(kind: str, version: str, previous: str | None) -> None:
+_serving: dict[str, str] = {}  # kind -> the version this process serves
+
+
+def serving(kind: str, version: str) -> None:
+    """A bundle was loaded: its version becomes the one this process reports."""
+    previous = _serving.get(kind)
     if previous is not None:
         MODEL.labels(kind, previous).set(0)
     MODEL.labels(kind, version).set(1)
+    _serving[kind] = version
     SWAPS.labels(kind).inc()
 
 

@@ -27,8 +27,8 @@ class ServerConfig:
     settings: Settings
     api_key: str | None = None  # RECSYS_API_KEY: required by every write endpoint
     poll_seconds: float = 2.0  # how often a worker looks for a new bundle and new listens
-    max_listens: int = 10_000  # rows per POST /listens
-    max_json_bytes: int = 2 * MiB
+    max_read_bytes: int = 64 * 1024  # every other request
+    max_json_bytes: int = 2 * MiB  # POST /listens
     max_upload_bytes: int = 25 * MiB  # POST /tag
     max_audio_seconds: float = 900.0
     bench_endpoint: bool = False  # GET /_bench/constant, the serving benchmark's reference
@@ -65,7 +65,7 @@ class ServerState:
             return self._engine
 
     def start(self) -> None:
-        from recommender.cf.blas import serving_blas
+        from recommender.core.blas import serving_blas
 
         serving_blas()
         self.recommender.refresh()
