@@ -34,6 +34,7 @@ MAX_REQUESTS = 40_000
 QUERIES = 500
 HETREC = Path(__file__).resolve().parents[2] / "shared" / "data" / "hetrec2011-lastfm-2k"
 NAME = "serve"
+BENCH_KEY = "bench-key"
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -146,7 +147,7 @@ def _locust(url: str, path: str, users_file: Path, clients: int, out: Path) -> d
 def under_load(label: str, home: Path, users: list[str], work: Path) -> list[Result]:
     users_file = work / f"{label}-users.txt"
     users_file.write_text("\n".join(users))
-    env = dict(_env(home), RECSYS_SERVE_BENCH="1")
+    env = dict(_env(home), RECSYS_SERVE_BENCH="1", RECSYS_API_KEY=BENCH_KEY)
     started = time.perf_counter()
     results = []
     with running_server(env, work / f"{label}-server.log", wait_for="/ready") as server:
@@ -177,6 +178,51 @@ def under_load(label: str, home: Path, users: list[str], work: Path) -> list[Res
                 Result(NAME, f"{label}: p99, {clients} clients", recs["p99"], "ms",
                        baseline=constant["p99"]),
             ]  # fmt: skip
+    return results
+
+
+ENDPOINT_REQUESTS = 200
+
+
+def endpoints(label: str, url: str, users: list[str], tracks: list[str], tags: list[str]):
+    """p50/p99 ms of every read endpoint and of POST /listens, one client, in sequence."""
+    import httpx
+
+    def visitor(i: int) -> dict:
+        return {"tags": [tags[i % len(tags)]], "tracks": tracks[i : i + 3]}
+
+    def listens(i: int) -> dict:
+        rows = [
+            {"user": users[i], "track": tracks[(i + j) % len(tracks)], "timestamp": 2 * 10**9 + i}
+            for j in range(10)
+        ]
+        return {"listens": rows}
+
+    key = {"X-API-Key": BENCH_KEY}
+    asks = {
+        "GET recommendations": lambda i, h: h.get(f"/users/{users[i]}/recommendations"),
+        "GET recommendations explain": lambda i, h: h.get(
+            f"/users/{users[i]}/recommendations", params={"explain": "true"}
+        ),
+        "POST recommendations (visitor)": lambda i, h: h.post("/recommendations", json=visitor(i)),
+        "GET similar": lambda i, h: h.get(f"/tracks/{tracks[i]}/similar"),
+        "GET audience": lambda i, h: h.get(f"/tracks/{tracks[i]}/audience"),
+        "GET user tags": lambda i, h: h.get(f"/users/{users[i]}/tags"),
+        "POST listens (10 events)": lambda i, h: h.post("/listens", json=listens(i), headers=key),
+    }
+    results = []
+    with httpx.Client(base_url=url, timeout=60) as http:
+        for name, ask in asks.items():
+            seconds = []
+            for i in range(ENDPOINT_REQUESTS):
+                started = time.perf_counter()
+                response = ask(i % min(len(users), len(tracks)), http)
+                seconds.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{name}: {response.status_code} {response.text[:200]}")
+            p50, p99 = _percentiles(seconds)
+            note = f"p99 {p99:.2f} ms, {ENDPOINT_REQUESTS} sequential requests"
+            results.append(Result(NAME, f"{label}: {name} p50", p50, "ms", note=note))
     return results
 
 

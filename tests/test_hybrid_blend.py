@@ -93,9 +93,9 @@ def test_cold_items_get_a_bounded_number_of_slots():
     from recommender.hybrid.blend import cap_cold_items
 
     scores = np.array([[5.0, 4.0, 3.0, 2.0, 1.0, 0.5]], np.float32)
-    plays = np.array([0, 0, 0, 7, 9, 0])  # items 0, 1, 2 and 5 were never played
-    capped = cap_cold_items(scores, plays, slots=2)
+    cold = np.flatnonzero(np.array([0, 0, 0, 7, 9, 0]) == 0)  # items 0, 1, 2 and 5: no plays
+    capped = cap_cold_items(scores, cold, slots=2)
     order = np.argsort(-capped[0]).tolist()
     assert order[:4] == [0, 1, 3, 4]  # the two best cold items keep their place, the rest drop
     assert set(order[4:]) == {2, 5} and capped[0, 2] > capped[0, 5]
-    assert np.array_equal(cap_cold_items(scores, plays, slots=-1), scores)
+    assert np.array_equal(cap_cold_items(scores, cold, slots=-1), scores)

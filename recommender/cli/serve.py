@@ -8,17 +8,22 @@ from recommender.cli.state import state
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
-    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", metavar="HOST", help="Address to bind (loopback by default)."
+    ),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, metavar="PORT", help="TCP port."),
     workers: int = typer.Option(
-        1, "--workers", min=1, help="Processes; they share the memory-mapped model."
+        1, "--workers", min=1, metavar="N", help="Processes; they share the memory-mapped model."
     ),
     poll: float = typer.Option(
         2.0,
         "--poll",
+        metavar="SECONDS",
         help="Seconds between checks for a new bundle and for other workers' listens.",
     ),
-    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+    log_level: str = typer.Option(
+        "info", "--log-level", metavar="LEVEL", help="debug, info, warning or error."
+    ),
 ) -> None:
     """Serve recommendations over HTTP (OpenAPI docs at /docs). Writes need RECSYS_API_KEY.
 

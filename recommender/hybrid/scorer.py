@@ -157,7 +157,7 @@ class HybridScorer:
             params=self.blend,
             priors=self.priors,
         )
-        return cap_cold_items(scores, self.play_counts, slots=self.blend.cold_slots)
+        return cap_cold_items(scores, self.priors.cold_items, slots=self.blend.cold_slots)
 
     # ---- persistence -----------------------------------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:

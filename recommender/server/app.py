@@ -17,11 +17,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from importlib.metadata import version as package_version
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, File, Header, Query, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
@@ -32,6 +35,7 @@ from recommender.server.errors import ApiError, error_response
 from recommender.server.limits import BodyLimit
 from recommender.server.state import ServerConfig, ServerState
 from recommender.services import queries
+from recommender.services.live import Served
 
 VERSION_HEADER = "X-Model-Version"
 ERRORS = {status: {"model": schemas.ErrorBody} for status in (400, 404, 413, 422, 503)}
@@ -117,9 +121,8 @@ def _items(results) -> list[dict]:
 
 def _recommendation_routes(router: APIRouter, state: ServerState) -> None:
     @router.get("/users/{user}/recommendations", response_model=schemas.ItemList, responses=ERRORS)
-    def user_recommendations(
+    async def user_recommendations(
         user: str,
-        response: Response,
         n: Annotated[int, Query(ge=1, le=schemas.MAX_N)] = 10,
         tag: Annotated[
             list[str] | None,
@@ -127,12 +130,13 @@ def _recommendation_routes(router: APIRouter, state: ServerState) -> None:
         ] = None,
         include_listened: bool = False,
         explain: bool = False,
-    ) -> dict:
+    ) -> Response:
         """A user's top-n: their trained row, or their database history folded in when they
         are new or sent listens after the model was trained (as `recsys recommend --user`)."""
         served = state.recommender.served
-        response.headers[VERSION_HEADER] = served.version
-        results = queries.recommend_from(
+        changed = state.changed_since(user, served)
+        ask = partial(
+            queries.recommend_from,
             served.model,
             state.engine,
             user=user,
@@ -140,15 +144,18 @@ def _recommendation_routes(router: APIRouter, state: ServerState) -> None:
             only_tags=tag,
             include_listened=include_listened,
             explain=explain,
-            changed=state.changed_since(user, served),
+            changed=changed,
         )
-        return {"model_version": served.version, "items": _items(results)}
+        if queries.reads_history(served.model, user, changed=changed):
+            results = await run_in_threadpool(ask)  # the database: off the event loop
+        else:
+            results = ask()  # a millisecond of numpy: a thread hop would cost more
+        return _answer(served, items=_items(results))
 
     @router.post("/recommendations", response_model=schemas.ItemList, responses=ERRORS)
-    def visitor_recommendations(visitor: schemas.Visitor, response: Response) -> dict:
+    async def visitor_recommendations(visitor: schemas.Visitor) -> Response:
         """A visitor without an account: from chosen tags, a few played tracks, or both."""
         served = state.recommender.served
-        response.headers[VERSION_HEADER] = served.version
         results = queries.recommend_visitor(
             served.model,
             tags=visitor.tags,
@@ -156,36 +163,43 @@ def _recommendation_routes(router: APIRouter, state: ServerState) -> None:
             n=visitor.n,
             explain=visitor.explain,
         )
-        return {"model_version": served.version, "items": _items(results)}
+        return _answer(served, items=_items(results))
 
     @router.get("/tracks/{track}/similar", response_model=schemas.ItemList, responses=ERRORS)
-    def similar(
-        track: str, response: Response, n: Annotated[int, Query(ge=1, le=schemas.MAX_N)] = 10
-    ) -> dict:
+    async def similar(
+        track: str, n: Annotated[int, Query(ge=1, le=schemas.MAX_N)] = 10
+    ) -> Response:
         """Tracks like this one: CF neighbours of a played track, tag neighbours of a cold one."""
         served = state.recommender.served
-        response.headers[VERSION_HEADER] = served.version
-        return {"model_version": served.version, "items": _items(served.model.similar(track, n=n))}
+        return _answer(served, items=_items(served.model.similar(track, n=n)))
 
     @router.get("/tracks/{track}/audience", response_model=schemas.Audience, responses=ERRORS)
-    def audience(
-        track: str, response: Response, n: Annotated[int, Query(ge=1, le=schemas.MAX_N)] = 10
-    ) -> dict:
+    async def audience(
+        track: str, n: Annotated[int, Query(ge=1, le=schemas.MAX_N)] = 10
+    ) -> Response:
         """The artist's view: listeners this track should reach (never-played tracks too)."""
         served = state.recommender.served
-        response.headers[VERSION_HEADER] = served.version
         users = served.model.audience(track, n=n)
-        return {"model_version": served.version, "users": [u.to_dict() for u in users]}
+        return _answer(served, users=[u.to_dict() for u in users])
 
     @router.get("/users/{user}/tags", response_model=schemas.UserTags, responses=ERRORS)
-    def user_tags(
-        user: str, response: Response, n: Annotated[int, Query(ge=1, le=schemas.MAX_N)] = 20
-    ) -> dict:
+    async def user_tags(
+        user: str, n: Annotated[int, Query(ge=1, le=schemas.MAX_N)] = 20
+    ) -> Response:
         """The user's strongest profile tags, tags popular everywhere discounted."""
         served = state.recommender.served
-        response.headers[VERSION_HEADER] = served.version
         tags = served.model.user_tags(user, n=n)
-        return {"model_version": served.version, "tags": [t.to_dict() for t in tags]}
+        return _answer(served, tags=[t.to_dict() for t in tags])
+
+
+def _answer(served: Served, **payload) -> Response:
+    """The JSON answer of one bundle, its version in the body and the header.
+
+    Built here rather than validated against the response model on every request (the
+    schema is published; the tests and the fuzz run check the answers against it).
+    """
+    body = {"model_version": served.version, **payload}
+    return JSONResponse(body, headers={VERSION_HEADER: served.version})
 
 
 def _write_routes(router: APIRouter, state: ServerState) -> None:
@@ -280,6 +294,7 @@ def _operation_routes(router: APIRouter, state: ServerState) -> None:
         }
 
         @router.get("/_bench/constant", response_model=schemas.ItemList, include_in_schema=False)
-        def bench_constant(user: str = "u") -> dict:
-            """The serving benchmark's reference: the same route machinery, no model."""
-            return constant
+        async def bench_constant() -> Response:
+            """The serving benchmark's reference: the same route and answer machinery as
+            the recommendations, and no model."""
+            return JSONResponse(constant, headers={VERSION_HEADER: "constant"})

@@ -85,11 +85,17 @@ def recommend_from(
     options = dict(
         n=n, tags=split_tags(only_tags), include_listened=include_listened, explain=explain
     )
-    if user in rec.users and not changed:  # the common case touches no database
+    if not reads_history(rec, user, changed=changed):  # the common case: no database
         return rec.recommend(user, **options)
     from recommender.services.history import recommend_for_user
 
     return recommend_for_user(rec, engine(), user, changed=changed, **options)
+
+
+def reads_history(rec: HybridRecommender, user: str | None, *, changed: bool) -> bool:
+    """Whether `recommend_from(user=...)` reads the user's history from the database: for a
+    user the bundle does not know, or one with listens newer than it."""
+    return changed or user not in rec.users
 
 
 def recommend_visitor(
