@@ -178,7 +178,19 @@ def under_load(label: str, home: Path, users: list[str], work: Path) -> list[Res
                 Result(NAME, f"{label}: p99, {clients} clients", recs["p99"], "ms",
                        baseline=constant["p99"]),
             ]  # fmt: skip
+        tracks, tags = sample_tracks_and_tags(home)
+        results += endpoints(label, server.url, users, tracks, tags)
     return results
+
+
+def sample_tracks_and_tags(home: Path) -> tuple[list[str], list[str]]:
+    """Played tracks and known tags of the served bundle, drawn with a fixed seed."""
+    from recommender.services.bundles import current_recommender
+
+    rec = current_recommender(home / "models")
+    played = np.flatnonzero(rec.scorer.play_counts > 0)
+    picked = np.random.default_rng(2).choice(played, size=min(len(played), QUERIES), replace=False)
+    return [rec.items.id_of(int(i)) for i in picked], [str(t) for t in rec.tags.ids[:50]]
 
 
 ENDPOINT_REQUESTS = 200
