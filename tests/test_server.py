@@ -464,7 +464,7 @@ def test_fuzzing_the_openapi_spec_finds_no_server_error(home, tmp_path):
                 "--max-examples",
                 "25",
                 "--max-time",
-                "90",
+                "45",
                 "--seed",
                 "7",
                 "--generation-database",
