@@ -279,7 +279,11 @@ def test_tag_an_uploaded_recording(home, server):
         files={"file": ("song.wav", b"this is not audio at all" * 100, "audio/wav")},
         headers={"X-API-Key": KEY},
     )
-    assert_error(not_audio, 422, "bad_audio")
+    error = assert_error(not_audio, 422, "bad_audio")
+    assert (
+        error["message"].startswith("the upload: cannot decode audio")
+        and "/tmp" not in error["message"]
+    )
 
 
 # ---- operations -----------------------------------------------------------------------------

@@ -23,7 +23,10 @@ def audience_scores(scorer: HybridScorer, item: int, *, n_users: int) -> np.ndar
     sc = scorer
     count = float(sc.play_counts[item])
     w = count / (count + sc.blend.k) if sc.blend.k > 0 else float(count > 0)
-    match = (sc.space.user_profiles @ sc.space.item_vectors[item].T).toarray().ravel()
+    vector = np.zeros(sc.space.item_vectors.shape[1], dtype=np.float32)
+    row = slice(sc.space.item_vectors.indptr[item], sc.space.item_vectors.indptr[item + 1])
+    vector[sc.space.item_vectors.indices[row]] = sc.space.item_vectors.data[row]
+    match = sc.space.user_profiles @ vector  # one pass over the profiles, no sparse result
     content = standardize_rows(match[None, :])[0]
     if sc.user_factors is not None and sc.mapped_t is not None:
         mapped = standardize_rows((sc.user_factors @ sc.mapped_t[:, item])[None, :])[0]
@@ -48,27 +51,27 @@ def audience_members(
     n: int,
 ) -> list[AudienceMember]:
     """The n best users who have not played `item`, with the profile tags they share with it."""
-    listeners = sp.csc_matrix(plays[:, item]).indices
+    listeners = np.searchsorted(plays.indptr, np.flatnonzero(plays.indices == item), "right") - 1
     played = sp.csr_matrix(
         (np.ones(len(listeners)), (np.zeros(len(listeners)), listeners)), shape=(1, len(scores))
     )
     top = top_k(np.asarray(scores, dtype=np.float32)[None, :], n, exclude=played)
     order = top.ids[0][top.ids[0] >= 0]
     source = str(sources_for(scorer.play_counts[item : item + 1], k=scorer.blend.k)[0])
-    item_tags = set(scorer.space.item_vectors[item].indices.tolist())
+    item_tags = scorer.space.item_vectors[item].indices
+    profiles = scorer.space.user_profiles
     members = []
     for rank, u in enumerate(order):
-        profile = scorer.space.user_profiles[u]
-        shared = sorted(
-            ((t, v) for t, v in zip(profile.indices, profile.data, strict=True) if t in item_tags),
-            key=lambda tv: -tv[1],
-        )
+        row = slice(profiles.indptr[u], profiles.indptr[u + 1])
+        shared = np.isin(profiles.indices[row], item_tags)
+        tags, weights = profiles.indices[row][shared], profiles.data[row][shared]
+        strongest = tags[np.argsort(-weights, kind="stable")[:3]]
         members.append(
             AudienceMember(
                 user_id=str(user_ids[u]),
                 score=round(float(top.scores[0][rank]), 4),
                 source=source,
-                matched_tags=[str(tag_ids[t]) for t, _ in shared[:3]],
+                matched_tags=[str(tag_ids[t]) for t in strongest],
             )
         )
     return members

@@ -46,18 +46,26 @@ def matched_tags(
 
 
 def closest_played(
-    embeddings: np.ndarray | sp.csr_matrix, played: np.ndarray, items: np.ndarray, *, top: int = 2
+    candidates: np.ndarray | sp.csr_matrix,
+    history: np.ndarray | sp.csr_matrix,
+    played: np.ndarray,
+    *,
+    top: int = 2,
 ) -> list[np.ndarray]:
-    """Per item, the `top` played items with the highest cosine in `embeddings` (items x d)."""
+    """Per candidate row, the `top` played items (`played`, whose vectors are the rows of
+    `history`) with the highest cosine."""
     if len(played) == 0:
-        return [np.empty(0, dtype=np.int64) for _ in items]
-    if sp.issparse(embeddings):  # tag vectors: rows are already L2-normalised
-        sims = (embeddings[items] @ embeddings[played].T).toarray()
+        return [np.empty(0, dtype=np.int64) for _ in range(candidates.shape[0])]
+    if sp.issparse(candidates):  # tag vectors: rows are already L2-normalised
+        sims = (candidates @ history.T).toarray()
     else:
-        unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
-        sims = unit[items] @ unit[played].T  # len(items) x len(played)
+        sims = _unit_rows(candidates) @ _unit_rows(history).T  # candidates x played
     order = np.argsort(-sims, axis=1, kind="stable")[:, :top]
     return [played[row] for row in order]
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def explanations(
@@ -69,13 +77,14 @@ def explanations(
     ]
 
 
-def closeness_embeddings(scorer: HybridScorer) -> np.ndarray | sp.csr_matrix:
-    """Item vectors for closeness: CF factors where an item was played, mapped factors where not."""
+def closeness_vectors(scorer: HybridScorer, rows: np.ndarray) -> np.ndarray | sp.csr_matrix:
+    """Vectors of items `rows` for closeness: CF factors where an item was played, mapped
+    factors where not (tag vectors without factors). Only those rows are built."""
     items, mapped = scorer.item_factors, scorer.mapped_factors
     if items is None or mapped is None:
-        return scorer.space.item_vectors
-    warm = (scorer.play_counts > 0)[:, None]
-    return np.where(warm, items, mapped)
+        return scorer.space.item_vectors[rows]
+    warm = (scorer.play_counts[rows] > 0)[:, None]
+    return np.where(warm, items[rows], mapped[rows])
 
 
 def explain_items(
@@ -90,5 +99,7 @@ def explain_items(
 ) -> list[Explanation]:
     """One user's explanations for `items`: profile tags they carry, played items they are near."""
     tags = matched_tags(profile, scorer.space.item_vectors, item_crowd, items, tag_names)
-    close = closest_played(closeness_embeddings(scorer), played, items)
+    close = closest_played(
+        closeness_vectors(scorer, items), closeness_vectors(scorer, played), played
+    )
     return explanations(tags, close, labels)

@@ -239,8 +239,11 @@ def _write_routes(router: APIRouter, state: ServerState) -> None:
             with open(path, "wb") as out:
                 while chunk := file.file.read(1 << 20):
                     out.write(chunk)
-            _check_duration(path, config.max_audio_seconds)
-            tags = tag_file(served.model, path, top=n)
+            try:
+                _check_duration(path, config.max_audio_seconds)
+                tags = tag_file(served.model, path, top=n)
+            except AudioDecodeError as exc:  # its message names our temporary file
+                raise AudioDecodeError(str(exc).replace(path, "the upload")) from None
         return {"model_version": served.version, "tags": tags}
 
 
@@ -253,7 +256,7 @@ def _check_duration(path: str, limit: float) -> None:
     except Exception:  # not a libsndfile format: decoding decides
         return
     if info.samplerate <= 0:
-        raise AudioDecodeError(f"upload: sample rate {info.samplerate} in the header; not audio")
+        raise AudioDecodeError(f"{path}: sample rate {info.samplerate} in the header; not audio")
     if info.frames / info.samplerate > limit:
         raise ApiError(
             413,
