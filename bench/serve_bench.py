@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.harness import BenchContext, Result
+from bench.harness import BenchContext, Result, run_measured
 from bench.server_process import running_server
 
 CLIENTS = (1, 8, 32)
@@ -117,6 +117,19 @@ def in_process(label: str, home: Path) -> tuple[list[Result], list[str]]:
             )
         )
     return results, users
+
+
+def cli_process(label: str, home: Path, users: list[str]) -> Result:
+    """`recsys recommend --user U --json` as a fresh process, median of 5 users."""
+    cli = [sys.executable, "-m", "recommender.cli.app", "recommend", "--json", "--user"]
+    walls = []
+    for user in users[:5]:
+        seconds, rss, done = run_measured([*cli, user], env=_env(home))
+        if done.returncode != 0:
+            raise RuntimeError(f"recsys recommend failed: {done.stderr[-300:]}")
+        walls.append(seconds)
+    return Result(NAME, f"{label}: `recsys recommend --user` process", float(np.median(walls)),
+                  "s", peak_rss_mb=rss, note="median of 5 processes")  # fmt: skip
 
 
 def _locust(url: str, path: str, users_file: Path, clients: int, out: Path) -> dict[str, float]:
@@ -275,6 +288,7 @@ def run(ctx: BenchContext) -> list[Result]:
     for label, home in homes:
         measured, users = in_process(label, home)
         results += measured
+        results.append(cli_process(label, home, users))
         results += under_load(label, home, users, work)
         results += worker_memory(label, home, users, work)
     return results

@@ -71,7 +71,7 @@ def test_new_events_add_to_counts_and_retries_add_nothing(engine, tmp_path):
 
 
 def test_the_updates_sequence_orders_users_for_the_server(engine, tmp_path):
-    from recommender.services.history import last_update, updates_since
+    from recommender.services.live import last_update, updated_since, updates_since
 
     loaded(engine, tmp_path)
     assert last_update(engine) == 0
@@ -80,6 +80,8 @@ def test_the_updates_sequence_orders_users_for_the_server(engine, tmp_path):
     assert a.updates["u1"] < b.updates["u2"] == last_update(engine)
     assert updates_since(engine, 0) == [("u1", a.updates["u1"]), ("u2", b.updates["u2"])]
     assert updates_since(engine, a.updates["u1"]) == [("u2", b.updates["u2"])]
+    assert updated_since(engine, "u1", 0) and not updated_since(engine, "u1", a.updates["u1"])
+    assert not updated_since(engine, "nobody", 0)
 
 
 def test_a_batch_of_only_bad_rows_changes_nothing(engine, tmp_path):

@@ -238,8 +238,10 @@ def test_listens_are_idempotent_and_reach_the_next_recommendation(home, server):
     after = httpx.get(url, params={"n": 5})  # the same worker: visible at once
     listed = [item["item_id"] for item in after.json()["items"]]
     assert len(listed) == 5 and not {before[0], before[1]} & set(listed)
-    # exactly the fold-in of the user's whole database history on the served bundle
+    # exactly the fold-in of the user's whole database history on the served bundle,
+    # and what the CLI now says for them too
     assert after.json()["items"] == folded_in(home, user, n=5)
+    assert after.json()["items"] == cli_json(home, "recommend", "--user", user, "-n", "5")
 
 
 def test_a_new_listener_is_recommended_from_posted_listens(home, server):

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from recommender.errors import UnknownIdError
-from recommender.storage.schema import Listen, Tag, TagAssignment, Track, User, UserUpdate
+from recommender.storage.schema import Listen, Tag, TagAssignment, Track, User
 
 if TYPE_CHECKING:
     from recommender.hybrid.recommender import HybridRecommender
@@ -55,24 +55,6 @@ def user_history(engine: Engine, user_id: str) -> UserHistory | None:
         plays={str(track): float(count) for track, count in listens},
         tagged=sorted((str(track), str(tag)) for track, tag in tagged),
     )
-
-
-def last_update(engine: Engine) -> int:
-    """The latest user_updates.seq (0 when no listens arrived live): a bundle's watermark."""
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.max(UserUpdate.seq))).scalar() or 0)
-
-
-def updates_since(engine: Engine, seq: int) -> list[tuple[str, int]]:
-    """(user id, seq) of every live listens update after `seq`, oldest first."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(User.external_id, UserUpdate.seq)
-            .join(User, User.id == UserUpdate.user_id)
-            .where(UserUpdate.seq > seq)
-            .order_by(UserUpdate.seq)
-        ).all()
-    return [(str(user), int(s)) for user, s in rows]
 
 
 def recommend_for_user(

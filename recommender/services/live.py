@@ -27,6 +27,12 @@ log = logging.getLogger("recsys.live")
 WATERMARK = "user_updates_seq"
 
 
+def watermark_of(bundle: Path) -> int:
+    """The last user_updates.seq the bundle at `bundle` was trained on (0: none recorded)."""
+    manifest = json.loads((Path(bundle) / MANIFEST).read_text())
+    return int((manifest.get("data") or {}).get(WATERMARK) or 0)
+
+
 @dataclass(frozen=True)
 class Served:
     """One loaded bundle: what answers requests until the next swap."""
@@ -91,8 +97,7 @@ class LiveBundle:
         version, started = path.name, time.perf_counter()
         try:
             model = self._load(path)
-            manifest = json.loads((path / MANIFEST).read_text())
-            watermark = int((manifest.get("data") or {}).get(WATERMARK) or 0)
+            watermark = watermark_of(path)
         except Exception as exc:  # a damaged bundle must never take the server down
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             self._refused[version] = reason
@@ -112,6 +117,45 @@ class LiveBundle:
             served.loaded_seconds,
         )
         return served
+
+
+# user_updates, read with plain SQL: the CLI asks on every `recommend --user`, and the ORM
+# classes would add to its start-up. Values are always bound parameters.
+_LAST_UPDATE = "SELECT MAX(seq) FROM user_updates"
+_UPDATES_SINCE = (
+    "SELECT u.external_id, x.seq FROM user_updates x JOIN users u ON u.id = x.user_id"
+    " WHERE x.seq > :seq ORDER BY x.seq"
+)
+_UPDATED_SINCE = (
+    "SELECT 1 FROM user_updates x JOIN users u ON u.id = x.user_id"
+    " WHERE u.external_id = :user AND x.seq > :seq LIMIT 1"
+)
+
+
+def last_update(engine) -> int:
+    """The latest user_updates.seq (0 when no listens arrived live): a bundle's watermark."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return int(conn.execute(text(_LAST_UPDATE)).scalar() or 0)
+
+
+def updates_since(engine, seq: int) -> list[tuple[str, int]]:
+    """(user id, seq) of every live listens update after `seq`, oldest first."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        rows = conn.execute(text(_UPDATES_SINCE), {"seq": seq}).all()
+    return [(str(user), int(s)) for user, s in rows]
+
+
+def updated_since(engine, user_id: str, seq: int) -> bool:
+    """Whether `user_id` has listens stored live after `seq`."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        found = conn.execute(text(_UPDATED_SINCE), {"user": user_id, "seq": seq}).first()
+    return found is not None
 
 
 class ChangedUsers:
@@ -134,8 +178,6 @@ class ChangedUsers:
 
     def poll(self, engine) -> int:
         """Read updates other processes wrote since the last poll; returns how many."""
-        from recommender.services.history import updates_since
-
         rows = updates_since(engine, self._seen)
         with self._lock:
             for user, seq in rows:

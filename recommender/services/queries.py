@@ -50,8 +50,9 @@ def recommend(
         raise InputError("--out, --engine and --spark-master apply to batch mode (--all)")
     if (user is None) == (tags is None):
         raise InputError("give exactly one of --user U or --tags jazz,piano")
+    rec = current(settings)
     return recommend_from(
-        current(settings),
+        rec,
         settings.engine,
         user=user,
         tags=tags,
@@ -59,7 +60,26 @@ def recommend(
         only_tags=only_tags,
         include_listened=include_listened,
         explain=explain,
+        changed=user is not None and user in rec.users and _listened_since_training(settings, user),
     )
+
+
+def _listened_since_training(settings: Settings, user: str) -> bool:
+    """Whether a trained user has listens posted (`POST /listens`) after the current bundle
+    was trained: then their history is folded in, as the server does."""
+    from sqlalchemy.exc import DBAPIError
+
+    from recommender.services.bundles import RECOMMENDER, current_path
+    from recommender.services.live import updated_since, watermark_of
+
+    watermark = watermark_of(current_path(settings.models_dir, RECOMMENDER))
+    engine = settings.engine(create_schema=False)
+    try:
+        return updated_since(engine, user, watermark)
+    except DBAPIError:  # a database from before live listens (no user_updates table)
+        return False
+    finally:
+        engine.dispose()
 
 
 def recommend_from(

@@ -31,11 +31,12 @@ class Settings:
     def audio_dir(self) -> Path:
         return self.home / "audio"
 
-    def engine(self) -> Engine:
-        """The database at `database_url` (schema created on first use)."""
+    def engine(self, *, create_schema: bool = True) -> Engine:
+        """The database at `database_url` (schema created on first use, unless told not to:
+        a read that tolerates missing tables need not pay for the check)."""
         from recommender.storage.engine import make_engine
 
-        return make_engine(self.database_url)
+        return make_engine(self.database_url, create_schema=create_schema)
 
     @classmethod
     def load(cls, *, home: str | Path | None = None, database_url: str | None = None) -> Settings:

@@ -146,8 +146,7 @@ def train_bundle(
             "tags": len(report.tags),
         }
     step("loading the dataset")
-    from recommender.services.history import last_update
-    from recommender.services.live import WATERMARK
+    from recommender.services.live import WATERMARK, last_update
 
     watermark = last_update(engine)  # read first: listens arriving during loading count as newer
     # the tagger just trained, not whichever version sorts last in predicted_tags

@@ -9,7 +9,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchModuleError
 
 from recommender.errors import InputError
-from recommender.storage.schema import Base
 
 
 def _enable_sqlite_wal(dbapi_connection, _record) -> None:
@@ -44,5 +43,7 @@ def make_engine(url: str, *, create_schema: bool = True) -> Engine:
     except OSError as exc:
         raise InputError(f"cannot create the database folder for {url!r}: {exc}") from None
     if create_schema:
+        from recommender.storage.schema import Base  # the ORM classes cost 0.05 s to import
+
         Base.metadata.create_all(engine)
     return engine
