@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -105,10 +106,16 @@ class HybridRecommender(Component):
     def _derive(self) -> None:
         blend = self.ranker if isinstance(self.ranker, BlendModel) else self.ranker.hybrid
         self.scorer: HybridScorer = blend.scorer
-        self.labels = np.char.add(
+        self.__dict__.pop("labels", None)
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        """ "artist - title" of every item (its id when it has neither), for explanations;
+        built on first use (26 ms on HetRec, which a plain list need not pay)."""
+        labels = np.char.add(
             np.char.add(self.artists, np.where(self.artists != "", " - ", "")), self.titles
         )
-        self.labels = np.where(self.labels == "", self.items.ids, self.labels)
+        return np.where(labels == "", self.items.ids, labels)
 
     def _state(self) -> State:
         arrays = {

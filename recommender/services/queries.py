@@ -4,6 +4,7 @@ current bundle, with the database consulted only for users who arrived after tra
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recommender.errors import InputError
@@ -50,7 +51,16 @@ def recommend(
         raise InputError("--out, --engine and --spark-master apply to batch mode (--all)")
     if (user is None) == (tags is None):
         raise InputError("give exactly one of --user U or --tags jazz,piano")
-    rec = current(settings)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from recommender.services.bundles import RECOMMENDER, current_path, read_recommender
+
+    bundle = current_path(settings.models_dir, RECOMMENDER)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The database round trip (with its 0.2 s of imports) overlaps verifying the bundle.
+        asked = pool.submit(_listened_since_training, settings, bundle, user) if user else None
+        rec = read_recommender(bundle)
+        changed = asked is not None and user in rec.users and asked.result()
     return recommend_from(
         rec,
         settings.engine,
@@ -60,19 +70,18 @@ def recommend(
         only_tags=only_tags,
         include_listened=include_listened,
         explain=explain,
-        changed=user is not None and user in rec.users and _listened_since_training(settings, user),
+        changed=changed,
     )
 
 
-def _listened_since_training(settings: Settings, user: str) -> bool:
-    """Whether a trained user has listens posted (`POST /listens`) after the current bundle
-    was trained: then their history is folded in, as the server does."""
+def _listened_since_training(settings: Settings, bundle: Path, user: str) -> bool:
+    """Whether `user` has listens posted (`POST /listens`) after `bundle` was trained: then
+    their history is folded in, as the server does."""
     from sqlalchemy.exc import DBAPIError
 
-    from recommender.services.bundles import RECOMMENDER, current_path
     from recommender.services.live import updated_since, watermark_of
 
-    watermark = watermark_of(current_path(settings.models_dir, RECOMMENDER))
+    watermark = watermark_of(bundle)
     engine = settings.engine(create_schema=False)
     try:
         return updated_since(engine, user, watermark)
