@@ -435,19 +435,29 @@ def test_refuses_a_public_address_without_an_api_key(home):
     ]
 
 
-def test_workers_share_the_metrics(home, tmp_path):
-    env = {k: v for k, v in home["env"].items()}
-    with running_server(env, tmp_path / "server.log", "--workers", "2", wait_for="/ready") as s:
-        user = demo_users(home)[0]
+def test_two_workers_share_listens_and_metrics(home, tmp_path):
+    """Listens posted to one worker reach the other within its poll; /metrics sums both."""
+    env = dict(home["env"], RECSYS_API_KEY=KEY)
+    log = tmp_path / "server.log"
+    with running_server(env, log, "--workers", "2", "--poll", "0.1", wait_for="/ready") as s:
+        user = demo_users(home)[-2]
         with httpx.Client(base_url=s.url) as http:
             for _ in range(40):
                 assert http.get(f"/users/{user}/recommendations").status_code == 200
+            played = http.get(f"/users/{user}/recommendations").json()["items"][0]["item_id"]
+            row = {"user": user, "track": played, "timestamp": 1_700_000_500, "count": 40}
+            assert post_listens(s, [row]).json()["added"] == 1
+            time.sleep(0.5)  # a few polls
+            # a new connection each: the kernel hands them to either worker
+            url = f"{s.url}/users/{user}/recommendations"
+            answers = [httpx.get(url).json() for _ in range(20)]
             metrics = http.get("/metrics").text
+    assert all(a["items"] == folded_in(home, user, n=10) for a in answers)  # whichever worker
     line = (
         'recsys_requests_total{endpoint="/users/{user}/recommendations",method="GET",status="200"}'
     )
     counted = [float(x.split()[-1]) for x in metrics.splitlines() if x.startswith(line)]
-    assert counted == [40.0]  # both workers' requests, summed
+    assert counted == [61.0]  # both workers' requests, summed
 
 
 def test_fuzzing_the_openapi_spec_finds_no_server_error(home, tmp_path):
