@@ -319,6 +319,22 @@ def test_health_ready_metrics_and_docs(home, server):
 
 
 # ---- hot swaps ------------------------------------------------------------------------------
+def serving(server, version: str, timeout: float = 30) -> None:
+    """Wait until the server answers from `version` (its poll has loaded it)."""
+    deadline = time.monotonic() + timeout
+    while httpx.get(f"{server.url}/ready").json().get("model_version") != version:
+        assert time.monotonic() < deadline, f"{version} not served after {timeout} s"
+        time.sleep(0.05)
+
+
+def settle(answers: list, more: int, timeout: float = 60) -> None:
+    """Wait until the load has given `more` answers beyond what it has now."""
+    target, deadline = len(answers) + more, time.monotonic() + timeout
+    while len(answers) < target:
+        assert time.monotonic() < deadline, "the load stalled"
+        time.sleep(0.01)
+
+
 def test_swaps_under_load_never_fail_or_mix_versions(home, server):
     from recommender.services.bundles import RECOMMENDER, publish, read_recommender
     from recommender.services.training import train_bundle
@@ -333,7 +349,7 @@ def test_swaps_under_load_never_fail_or_mix_versions(home, server):
         versions.append(report.version)
     engine.dispose()
     publish(models, RECOMMENDER, first)
-    time.sleep(0.5)
+    serving(server, first)  # training published the others meanwhile
     users = demo_users(home)[:8]
     reference = {
         v: {
@@ -362,13 +378,11 @@ def test_swaps_under_load_never_fail_or_mix_versions(home, server):
     for t in threads:
         t.start()
     try:
-        for version, after in ((versions[1], 350), (versions[2], 700)):
-            while len(answers) < after:
-                time.sleep(0.01)
+        for version in versions[1:]:
+            settle(answers, 350)  # answers from the version being served
             publish(models, RECOMMENDER, version)
-        deadline = time.monotonic() + 60
-        while len(answers) < 1100 and time.monotonic() < deadline:
-            time.sleep(0.01)
+            serving(server, version)
+        settle(answers, 350)
     finally:
         stop.set()
         for t in threads:
@@ -390,10 +404,13 @@ def test_swaps_under_load_never_fail_or_mix_versions(home, server):
     data[-1] ^= 0xFF
     target.write_bytes(bytes(data))
     publish(models, RECOMMENDER, damaged.name)
-    time.sleep(1.0)
+    refused = f"refused recommender bundle {damaged.name}"
+    deadline = time.monotonic() + 30
+    while refused not in server.log_text():
+        assert time.monotonic() < deadline, "the damaged bundle was never looked at"
+        time.sleep(0.05)
     after = httpx.get(f"{server.url}/users/{users[0]}/recommendations")
     assert after.status_code == 200 and after.headers["x-model-version"] == versions[2]
-    assert f"refused recommender bundle {damaged.name}" in server.log_text()
     assert (
         'recsys_model_refused_total{kind="recommender"} 1.0'
         in httpx.get(f"{server.url}/metrics").text
