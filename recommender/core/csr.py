@@ -19,7 +19,8 @@ def dot_transposed(rows: sp.csr_matrix, matrix: sp.csr_matrix) -> np.ndarray:
     """`(rows @ matrix.T).toarray()` as float32, one row at a time, so a row's values do not
     depend on the batch: the row made dense, then one sparse matrix-vector product over
     `matrix`'s stored entries (HetRec tag profiles against 18,022 items: 0.08 ms a user,
-    against 0.43 ms for scipy's sparse x sparse product, which touches ~64,000 entries)."""
+    against 0.43 ms for scipy's sparse x sparse product, which touches ~64,000 entries).
+    `rows` must hold no duplicate entries (scipy's canonical form, as saved profiles are)."""
     out = np.empty((rows.shape[0], matrix.shape[0]), dtype=np.float32)
     dense = np.zeros(rows.shape[1], dtype=np.float32)
     for i in range(rows.shape[0]):
