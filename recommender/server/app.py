@@ -84,7 +84,6 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         summary="Hybrid music recommendations: collaborative filtering, audio tags, tag profiles.",
         lifespan=lifespan,
     )
-    app.state.server = state
     app.add_exception_handler(HTTPException, lambda _r, exc: error_response(exc))
     app.add_exception_handler(RequestValidationError, lambda _r, exc: error_response(exc))
 

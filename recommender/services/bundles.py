@@ -75,17 +75,11 @@ def read_recommender(path: Path, *, mmap: bool = True):
     """The HybridRecommender in bundle `path`, verified (arrays memory-mapped by default)."""
     from recommender.hybrid.recommender import HybridRecommender
 
-    rec = read_bundle(path, mmap=mmap)
-    if not isinstance(rec, HybridRecommender):
-        raise bundle_error(path, "is not a recommender")
-    return rec
+    return read_bundle(path, expect=HybridRecommender, mmap=mmap)
 
 
 def read_tagger(path: Path, *, mmap: bool = True):
     """The TaggerPipeline in bundle `path`, verified."""
     from recommender.tagging.pipeline import TaggerPipeline
 
-    tagger = read_bundle(path, mmap=mmap)
-    if not isinstance(tagger, TaggerPipeline):
-        raise bundle_error(path, "is not a tagger")
-    return tagger
+    return read_bundle(path, expect=TaggerPipeline, mmap=mmap)
