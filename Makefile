@@ -17,7 +17,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[postgres,notebooks,dev,spark]'
+	$(BIN)/python -m pip install --quiet -e '.[postgres,notebooks,dev,spark,cnn]'
 	touch $@
 
 etl: install

@@ -74,7 +74,7 @@ def test_scan_train_and_tag(sqlite_env, sqlite_url, tmp_path):
 def test_tag_the_librosa_stub(sqlite_env, sqlite_url, tmp_path):
     stub = shared_data("librosa-examples", "Karissa_Hobbs_-_Let's_Go_Fishin'.ogg")
     from etl.audio_scan import scan_catalogue
-    from recommender.services.taggers import train_tagger
+    from recommender.services.tagger_training import train_tagger
     from recommender.storage.engine import make_engine
 
     engine = make_engine(sqlite_url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from etl.audio_scan import scan_catalogue
-from recommender.services.taggers import train_tagger
+from recommender.services.tagger_training import train_tagger
 from recommender.storage.engine import make_engine
 
 

@@ -12,7 +12,7 @@ from etl.audio_scan import scan_catalogue
 from recommender.audio.config import FeatureConfig
 from recommender.errors import InputError, ModelBundleError
 from recommender.services.bundles import TAGGER, current_path, current_tagger
-from recommender.services.taggers import train_tagger
+from recommender.services.tagger_training import train_tagger
 from recommender.storage.schema import PredictedTag, Tag
 from recommender.tagging.features import CodebookConfig
 from tests.audio_signals import make_catalogue, render, write
@@ -104,7 +104,7 @@ def _stored_versions(engine) -> set[str]:
 
 def test_bundle_and_stored_predictions_never_disagree(engine, catalogue, tmp_path, monkeypatch):
     """A crash while storing leaves no bundle; a crash while saving leaves no rows."""
-    import recommender.services.taggers as training
+    import recommender.services.tagger_training as training
     from recommender.tagging.pipeline import TaggerPipeline
 
     settings = dict(kind="linear", seed=0, feature_config=CONFIG, codebook=CodebookConfig(k=8))

@@ -89,7 +89,12 @@ def train_all(
 
 @app.command("tagger")
 def tagger_command(
-    model: str = typer.Option("mlp", "--model", help=f"Tagger: {', '.join(names('tagger'))}."),
+    model: str = typer.Option(
+        "mlp",
+        "--model",
+        help=f"Tagger: {', '.join(names('tagger'))} on song vectors, or cnn on mel"
+        " spectrograms (trains with PyTorch: the cnn extra).",
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed for the split, codebook and model."),
     min_users: int = typer.Option(
         1, "--min-users", min=1, help="Distinct users needed to make a tag a label."
@@ -106,7 +111,7 @@ def tagger_command(
     from pathlib import Path
 
     from recommender.services.labels import LabelConfig
-    from recommender.services.taggers import train_tagger
+    from recommender.services.tagger_training import train_tagger
 
     report = train_tagger(
         state.engine,

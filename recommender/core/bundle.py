@@ -6,6 +6,7 @@ A bundle is a directory:
     component.json       registry name, config, JSON-able state
     arrays/NAME.npy      numpy arrays (written and read with allow_pickle=False)
     texts/NAME           model text (e.g. LightGBM)
+    blobs/NAME           opaque model bytes (e.g. an ONNX network), parsed by their runtime
     parts/NAME/...       nested components, each with its own component.json
 
 Writers fill a hidden temp directory renamed into place only when complete, so a
@@ -48,12 +49,14 @@ VERSIONED_PACKAGES = ("recsys", "numpy", "scipy", "scikit-learn", "implicit", "l
 @dataclass
 class State:
     """A fitted component as plain data: arrays (.npy, never pickled), JSON-able `meta`,
-    `texts` (e.g. LightGBM model text) and nested components (`parts`)."""
+    `texts` (e.g. LightGBM model text), `blobs` (bytes only a runtime parses, e.g. ONNX,
+    which holds no code) and nested components (`parts`)."""
 
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
     parts: dict[str, Component] = field(default_factory=dict)
+    blobs: dict[str, bytes] = field(default_factory=dict)
 
 
 def bundle_error(where: Path, problem: str) -> ModelBundleError:
@@ -176,7 +179,7 @@ def library_versions(packages: tuple[str, ...]) -> dict[str, str]:
 
 def _write_tree(directory: Path, component: Component) -> None:
     state = component._state()
-    names = [*state.arrays, *state.texts, *state.parts]
+    names = [*state.arrays, *state.texts, *state.parts, *state.blobs]
     bad = [n for n in names if not _NAME.match(n)]
     if bad:
         raise ValueError(f"{component.name}: bundle entry names must be plain file names: {bad}")
@@ -190,6 +193,10 @@ def _write_tree(directory: Path, component: Component) -> None:
         (directory / "texts").mkdir()
     for name, text in state.texts.items():
         (directory / "texts" / name).write_text(text)
+    if state.blobs:
+        (directory / "blobs").mkdir()
+    for name, blob in state.blobs.items():
+        (directory / "blobs" / name).write_bytes(blob)
     for name, part in state.parts.items():
         part.require_fitted()
         _write_tree(directory / "parts" / name, part)
@@ -200,6 +207,7 @@ def _write_tree(directory: Path, component: Component) -> None:
         "arrays": sorted(state.arrays),
         "texts": sorted(state.texts),
         "parts": sorted(state.parts),
+        "blobs": sorted(state.blobs),
     }
     (directory / COMPONENT).write_text(
         json.dumps(description, indent=2, sort_keys=True, default=_plain)
@@ -226,7 +234,11 @@ def _read_tree(root: Path, directory: Path, *, mmap: bool) -> Component:
             name: _read_tree(root, directory / "parts" / name, mmap=mmap)
             for name in description["parts"]
         }
-        component._restore(State(arrays, description["meta"], texts, parts))
+        blobs = {
+            name: (directory / "blobs" / name).read_bytes()
+            for name in description.get("blobs", [])  # bundles before blobs have none
+        }
+        component._restore(State(arrays, description["meta"], texts, parts, blobs))
     except ModelBundleError:
         raise
     except (InputError, KeyError, ValueError, TypeError, OSError, EOFError) as exc:

@@ -43,6 +43,7 @@ REGISTRY: dict[str, Entry] = {
     "lightgbm": Entry("tagger", "recommender.tagging.lightgbm_tagger:LightGBMTagger"),
     "recommender": Entry("bundle", "recommender.hybrid.recommender:HybridRecommender"),
     "tagger-pipeline": Entry("bundle", "recommender.tagging.pipeline:TaggerPipeline"),
+    "cnn": Entry("bundle", "recommender.tagging.cnn.model:CNNTagger"),
 }
 
 RANKER_FAMILIES = ("cf", "baseline", "hybrid")

@@ -67,7 +67,7 @@ def current_recommender(models_dir: Path, *, mmap: bool = True):
 
 
 def current_tagger(models_dir: Path, *, mmap: bool = True):
-    """The TaggerPipeline `recsys tag` uses."""
+    """The tagger `recsys tag` uses (a TaggerPipeline or a CNNTagger)."""
     return read_tagger(current_path(models_dir, TAGGER), mmap=mmap)
 
 
@@ -79,7 +79,13 @@ def read_recommender(path: Path, *, mmap: bool = True):
 
 
 def read_tagger(path: Path, *, mmap: bool = True):
-    """The TaggerPipeline in bundle `path`, verified."""
+    """The tagger in bundle `path`, verified: a TaggerPipeline (song-vector taggers) or a
+    CNNTagger; both answer predict_file, tags, thresholds and model_version."""
+    from recommender.core.bundle import bundle_error
+    from recommender.tagging.cnn.model import CNNTagger
     from recommender.tagging.pipeline import TaggerPipeline
 
-    return read_bundle(path, expect=TaggerPipeline, mmap=mmap)
+    tagger = read_bundle(path, mmap=mmap)
+    if not isinstance(tagger, TaggerPipeline | CNNTagger):
+        raise bundle_error(path, f"holds a {tagger.name!r} model, not a tagger")
+    return tagger

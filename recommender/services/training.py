@@ -135,7 +135,7 @@ def train_bundle(
         candidates["rerank"] = ranker_spec(model, seed=seed, reranker=True, **(cf_params or {}))
     tagger_summary = None
     if tagger or (tagger is None and has_audio_features(engine)):
-        from recommender.services.taggers import train_tagger
+        from recommender.services.tagger_training import train_tagger
 
         step("training the audio tagger")
         report = train_tagger(engine, models_dir, seed=seed)

@@ -1,0 +1,174 @@
+"""What differs between tagger kinds when training: their inputs and how they are fitted.
+
+The feature pipeline (linear, mlp, lightgbm) learns from stored song vectors and
+frame samples; the CNN learns from log-mel spectrograms decoded from each track's
+audio. `train_tagger` runs one protocol (held-out split, metrics, refit, stored
+predictions, published bundle) over either recipe, so the protocol exists once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from sqlalchemy import Engine, select
+
+from recommender.audio.config import FeatureConfig
+from recommender.core.component import Component
+from recommender.errors import AudioDecodeError, InputError
+from recommender.storage.schema import Track
+from recommender.tagging.features import CodebookConfig
+
+
+class Recipe(Protocol):
+    track_ids: np.ndarray  # database ids of the tracks with inputs; row i is track_ids[i]
+    notes: list[str]
+
+    def describe(self) -> str:
+        """JSON of everything that shapes the model (enters the data fingerprint)."""
+
+    def digest(self, rows: np.ndarray) -> bytes:
+        """The inputs of `rows`, as bytes for the data fingerprint."""
+
+    def fit(self, rows: np.ndarray, Y: np.ndarray, tags: list[str], *, like=None) -> Component:
+        """A model fitted on `rows`; `like` is the held-out run's model, whose choices
+        (e.g. the CNN's early-stopped epoch count) the final refit reuses."""
+
+    def predict(self, model: Component, rows: np.ndarray | None = None) -> np.ndarray:
+        """Tag probabilities (len(rows), n_tags); every track when rows is None."""
+
+    def embeddings(self, model: Component) -> np.ndarray | None:
+        """A learned vector per track (every track), or None when the kind has none."""
+
+
+@dataclass
+class FeatureRecipe:
+    """Song vectors + bag-of-frames histograms -> linear / mlp / lightgbm."""
+
+    track_ids: np.ndarray
+    summaries: np.ndarray
+    frames: list[np.ndarray]
+    config: Any  # PipelineConfig
+    notes: list[str]
+
+    def describe(self) -> str:
+        return json.dumps(self.config.to_dict(), sort_keys=True)
+
+    def digest(self, rows: np.ndarray) -> bytes:
+        return np.ascontiguousarray(self.summaries[rows]).tobytes()
+
+    def fit(self, rows, Y, tags, *, like=None):
+        from recommender.tagging.pipeline import TaggerPipeline
+
+        return TaggerPipeline(self.config).fit(
+            self.summaries[rows], [self.frames[i] for i in rows], Y, tags
+        )
+
+    def predict(self, model, rows=None):
+        if rows is None:
+            return model.predict(self.summaries, self.frames)
+        return model.predict(self.summaries[rows], [self.frames[i] for i in rows])
+
+    def embeddings(self, model) -> None:
+        return None
+
+
+@dataclass
+class CNNRecipe:
+    """Log-mel spectrograms of each track's audio -> the short-chunk CNN."""
+
+    track_ids: np.ndarray
+    mels: list[np.ndarray]
+    config: Any  # CNNConfig
+    notes: list[str]
+
+    def describe(self) -> str:
+        return json.dumps({"cnn": self.config.to_dict()}, sort_keys=True)
+
+    def digest(self, rows: np.ndarray) -> bytes:
+        return b"".join(np.ascontiguousarray(self.mels[i][:, :64]).tobytes() for i in rows)
+
+    def fit(self, rows, Y, tags, *, like=None):
+        from recommender.tagging.cnn.train import train_cnn  # PyTorch: the `cnn` extra
+
+        config = self.config
+        if like is not None:  # the held-out run chose the epochs; train that long on all
+            config = config.replace(
+                max_epochs=max(1, int(like.training["best_epoch"])), validation_fraction=0.0
+            )
+        return train_cnn([self.mels[i] for i in rows], Y, tags, config)
+
+    def predict(self, model, rows=None):
+        return self._outputs(model, rows)[0]
+
+    def embeddings(self, model) -> np.ndarray:
+        return self._outputs(model, None)[1]
+
+    def _outputs(self, model, rows):
+        model.threads = self.config.threads or 1
+        mels = self.mels if rows is None else [self.mels[i] for i in rows]
+        return model.predict_mels(mels)
+
+
+def feature_recipe(
+    engine: Engine,
+    kind: str,
+    *,
+    seed: int,
+    feature_config: FeatureConfig | None,
+    codebook: CodebookConfig | None,
+    tagger_params: dict[str, Any] | None,
+) -> FeatureRecipe:
+    from recommender.core.registry import Spec
+    from recommender.services.audio_features import load_features
+    from recommender.tagging.pipeline import PipelineConfig
+
+    config = PipelineConfig(
+        tagger=Spec.of(kind, **(tagger_params or {})),
+        codebook=codebook or CodebookConfig(),
+        features=feature_config or FeatureConfig(),
+    ).with_seed(seed)
+    stored = load_features(engine, config.features)
+    if not len(stored.track_ids):
+        raise InputError(
+            f"no audio features for extractor {config.features.extractor_version} in the"
+            " database; run `recsys etl audio` first"
+        )
+    return FeatureRecipe(stored.track_ids, stored.summaries, stored.frames, config, [])
+
+
+def cnn_recipe(engine: Engine, *, seed: int, tagger_params: dict[str, Any] | None) -> CNNRecipe:
+    """Spectrograms of every track the audio scan could read (it has a song vector)."""
+    from recommender.services.audio_features import load_summaries
+    from recommender.tagging.cnn.mel import mel_file
+    from recommender.tagging.cnn.model import CNNConfig
+
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise InputError(
+            "the CNN tagger trains with PyTorch, which is not installed; "
+            "run `pip install -e '.[cnn]'` (CPU build torch==2.13.0)"
+        ) from None
+    config = CNNConfig().replace(**(tagger_params or {})).with_seed(seed)
+    scanned, _ = load_summaries(engine)
+    if not len(scanned):
+        raise InputError("no scanned audio in the database; run `recsys etl audio` first")
+    with engine.connect() as conn:
+        paths = dict(
+            conn.execute(
+                select(Track.id, Track.audio_path).where(Track.id.in_(scanned.tolist()))
+            ).all()
+        )
+    ids, mels, notes = [], [], []
+    for track_id in scanned.tolist():
+        try:
+            mels.append(mel_file(Path(paths[track_id]), config.mel))
+        except AudioDecodeError as exc:  # moved or changed since the scan: leave it out
+            notes.append(f"skipped: {exc}")
+            continue
+        ids.append(track_id)
+    return CNNRecipe(np.asarray(ids, dtype=np.int64), mels, config, notes)
