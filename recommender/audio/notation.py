@@ -18,10 +18,13 @@ Rendering: the `fluidsynth` program with a General MIDI sound font (Debian: `flu
 `fluid-soundfont-gm`) when both are found, dry (reverb and chorus off, so the same file
 always gives the same samples); otherwise pretty_midi's additive synthesizer (a sine with
 two overtones per note, no drums), with one `SynthesizerFallbackWarning` per render for
-the interface to show. Either way the signal is peak-normalised to `TARGET_PEAK`.
+the interface to show. Both play at a fixed gain (a single forte note peaks near
+-15 dBFS; no normalisation), so a window is exactly that slice of the whole rendering, as
+for a recording.
 
 A score lasts until its last sounding event (trailing rests are not rendered); only its
-first `offset + duration` seconds are rendered, at most `MAX_RENDER_SECONDS`.
+first `offset + duration` seconds (plus `CUT_MARGIN`) are rendered, at most
+`MAX_RENDER_SECONDS`.
 """
 
 from __future__ import annotations
@@ -54,7 +57,11 @@ SOUNDFONTS = (
     "/usr/share/soundfonts/default.sf2",
 )
 MAX_RENDER_SECONDS = 3600.0
-TARGET_PEAK = 0.9
+# Notes are cut this long after the analysis window, so their release (and the built-in
+# synthesizer's 0.1 s fade-out) falls outside it and the window sounds as in the whole piece.
+CUT_MARGIN = 0.5
+FLUIDSYNTH_GAIN = 0.8  # fluidsynth's -g (its default 0.2 renders a single note near -27 dBFS)
+BUILTIN_GAIN = 0.2
 FLUIDSYNTH_RATES = (8000, 96000)  # fluidsynth's synth.sample-rate range
 FLUIDSYNTH_TIMEOUT = 60.0  # seconds, plus one second per second of audio
 
@@ -116,8 +123,8 @@ def render_score(
             f"{path}: the score lasts {end:,.0f} s; at most {MAX_RENDER_SECONDS:,.0f} s are"
             " rendered (analyse a shorter window with offset/duration)"
         )
-    if stop < end:
-        _cut(score, stop)
+    if stop + CUT_MARGIN < end:
+        _cut(score, stop + CUT_MARGIN)
     n = int(round(stop * sr))
     fluid = find_fluidsynth() if synthesizer != "builtin" else None
     if synthesizer == "fluidsynth" and fluid is None:
@@ -125,16 +132,15 @@ def render_score(
             f"{path}: fluidsynth or a General MIDI sound font is not installed"
             " (apt-get install fluidsynth fluid-soundfont-gm)"
         )
-    if fluid is not None:
+    if not any(instrument.notes for instrument in score.instruments):
+        y = np.zeros(n, dtype=np.float32)  # the window is before the first note: silence
+    elif fluid is not None:
         y = _fluidsynth(path, score, fluid, sr)
     else:
         if synthesizer == "auto":
             warnings.warn(FALLBACK_NOTICE, SynthesizerFallbackWarning, stacklevel=3)
         y = _builtin(path, score, sr)
     y = _fit(y, n)
-    peak = float(np.max(np.abs(y), initial=0.0))
-    if peak > 0:
-        y *= TARGET_PEAK / peak
     start = int(offset * sr)
     stop_sample = n if duration is None else start + int(duration * sr)
     return y[start:stop_sample]
@@ -160,10 +166,15 @@ def _read_score(path: Path) -> pretty_midi.PrettyMIDI:
             import partitura
 
             try:
+                parsed = partitura.load_musicxml(path)
+                if not any(part.notes for part in parsed.parts):
+                    raise AudioDecodeError(f"{path}: the score has no notes to render")
                 midi = io.BytesIO()
-                partitura.save_score_midi(partitura.load_musicxml(path), None).save(file=midi)
+                partitura.save_score_midi(parsed, None).save(file=midi)
                 midi.seek(0)
                 score = pretty_midi.PrettyMIDI(midi)
+            except AudioDecodeError:
+                raise
             except Exception as exc:  # lxml, zipfile, partitura: any bad input
                 raise AudioDecodeError(
                     f"{path}: cannot read MusicXML ({_reason(exc)}); is it a complete"
@@ -202,12 +213,13 @@ def _fluidsynth(path: Path, score: pretty_midi.PrettyMIDI, fluid: FluidSynth, sr
 
     low, high = FLUIDSYNTH_RATES
     rate = sr if low <= sr <= high else 44100
-    seconds = score.get_end_time()
+    seconds = score.get_end_time()  # after the cut
     with tempfile.TemporaryDirectory(prefix="recsys-render-") as folder:
         midi, wav = Path(folder) / "score.mid", Path(folder) / "render.wav"
         score.write(str(midi))
         # -n -i: no MIDI input, no shell; -R 0 -C 0: dry; -F: render the file, faster than real time
         command = [fluid.program, "-n", "-i", "-q", "-R", "0", "-C", "0", "-r", str(rate)]
+        command += ["-g", str(FLUIDSYNTH_GAIN)]
         command += ["-O", "float", "-T", "wav", "-F", str(wav), fluid.soundfont, str(midi)]
         timeout = FLUIDSYNTH_TIMEOUT + seconds
         try:
@@ -227,19 +239,23 @@ def _fluidsynth(path: Path, score: pretty_midi.PrettyMIDI, fluid: FluidSynth, sr
             ) from None
         except OSError as exc:
             raise AudioDecodeError(f"{path}: cannot run fluidsynth ({exc})") from None
-        output = (done.stderr + done.stdout).strip()
-        detail = output.splitlines()[0] if output else f"exit code {done.returncode}"
-        if done.returncode != 0 or not wav.is_file() or wav.stat().st_size == 0:
+        output = (done.stderr + done.stdout).strip().splitlines()
+        # fluidsynth exits 0 even when a file fails to load (a bad sound font is replaced
+        # by its default one), so an error line is a failure too
+        errors = [line for line in output if "error" in line.lower()]
+        detail = (errors or output or [f"exit code {done.returncode}"])[0].strip()
+        if done.returncode != 0 or errors or not wav.is_file() or wav.stat().st_size == 0:
             raise AudioDecodeError(
                 f"{path}: fluidsynth could not render the score ({detail}); check that the"
-                " file opens in a MIDI player or notation program"
+                f" file opens in a MIDI player and that {fluid.soundfont} is a General MIDI"
+                " sound font"
             )
         y, rendered_rate = sf.read(wav, dtype="float32", always_2d=True)
     y = y.mean(axis=1)
     if not np.any(y):
         said = f" ({detail})" if output else ""
         raise AudioDecodeError(
-            f"{path}: fluidsynth rendered only silence{said}; is {fluid.soundfont} a valid"
+            f"{path}: fluidsynth rendered only silence{said}; is {fluid.soundfont} a"
             " General MIDI sound font? (reinstall fluid-soundfont-gm)"
         )
     if rendered_rate != sr:
@@ -256,8 +272,13 @@ def _overtones(phase: np.ndarray) -> np.ndarray:
 
 def _builtin(path: Path, score: pretty_midi.PrettyMIDI, sr: int) -> np.ndarray:
     if all(instrument.is_drum for instrument in score.instruments if instrument.notes):
+        # (some instrument has notes: render_score checked)
         raise AudioDecodeError(
             f"{path}: the score has only percussion, which the built-in synthesizer cannot"
             " play (apt-get install fluidsynth fluid-soundfont-gm)"
         )
-    return score.synthesize(fs=sr, wave=_overtones, normalize=False)
+    parts = [i.synthesize(fs=sr, wave=_overtones) for i in score.instruments if not i.is_drum]
+    y = np.zeros(max(part.size for part in parts), dtype=np.float32)
+    for part in parts:
+        y[: part.size] += part
+    return BUILTIN_GAIN * y
