@@ -90,19 +90,21 @@ def _is_database_error(exc: Exception) -> bool:
 
 
 _show_other_warnings = warnings.showwarning
+_shown: set[str] = set()
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    if issubclass(category, RecsysWarning):
-        err_console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
-    else:
+    if not issubclass(category, RecsysWarning):
         _show_other_warnings(message, category, filename, lineno, file, line)
+    elif str(message) not in _shown:  # (the "once" filter forgets whenever filters change)
+        _shown.add(str(message))
+        err_console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, mapping every expected failure to one line and an exit code."""
     warnings.showwarning = _show_warning
-    warnings.filterwarnings("once", category=RecsysWarning)  # the same notice once per run
+    warnings.filterwarnings("always", category=RecsysWarning)  # _show_warning says each once
     try:
         code = app(args=argv, standalone_mode=False)
     except typer.TyperException as exc:  # usage errors and bad option values: exit 2
