@@ -360,7 +360,8 @@ def test_recsys_tag_and_etl_audio_take_scores(trained_env, sqlite_url, tmp_path)
     xml.write_text(SCORE_90)
     tagged = run_cli(["tag", str(mid), str(xml), "--top", "3", "--json"], trained_env)
     assert tagged.returncode == 0, tagged.stderr
-    assert tagged.stderr == ""  # FluidSynth: no notice
+    if notation.find_fluidsynth() is not None:  # (the tests above fail under CI without it)
+        assert tagged.stderr == ""  # FluidSynth: no notice
     results = json.loads(tagged.stdout)["results"]
     assert [r["file"] for r in results] == [str(mid), str(xml)]
     for result in results:
