@@ -9,6 +9,10 @@ on. Results are committed in batches, so an interrupted scan keeps its work.
 What is stored (see recommender.services.audio_features): the summary vector, plus an evenly
 spaced sample of frame vectors from which the tagger learns its bag-of-frames
 codebook at training time, so training never re-decodes audio.
+
+MIDI and MusicXML audio paths are rendered to audio by `load_audio`. A notice the
+workers raise (a `RecsysWarning`, e.g. the built-in synthesizer was used) travels back
+with their results and is warned once, by the scan, in the calling process.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
@@ -25,6 +30,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, insert, select, update
 
 from recommender.audio.config import FeatureConfig
+from recommender.errors import RecsysWarning
 from recommender.storage.schema import Reject, Track, TrackFeatures
 
 UNDECODABLE = "audio_undecodable"
@@ -43,6 +49,7 @@ class ScanSummary:
     audio_seconds: float = 0.0  # audio analysed in this run
     seconds: float = 0.0  # wall time
     failures: list[dict[str, str]] = field(default_factory=list)  # track, file, reason, message
+    notices: list[str] = field(default_factory=list)  # each RecsysWarning, once
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,29 +66,40 @@ def file_checksum(path: Path) -> str:
 def extract_one(
     track_id: int, path: str, known_checksum: str | None, config_json: str
 ) -> dict[str, Any]:
-    """Worker: checksum the file, skip it if unchanged, else return its features as bytes."""
+    """Worker: checksum the file, skip it if unchanged, else return its features as bytes
+    (and, as `notice`, what a RecsysWarning raised while extracting them said)."""
+    result: dict[str, Any] = {"track_id": track_id, "path": path}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RecsysWarning)
+        result |= _extract_one(path, known_checksum, config_json)
+    for w in caught:
+        if issubclass(w.category, RecsysWarning):
+            result["notice"] = str(w.message)
+        else:  # not ours to collect: show it as it would have been
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return result
+
+
+def _extract_one(path: str, known_checksum: str | None, config_json: str) -> dict[str, Any]:
     from recommender.audio.song_vector import extract_file
     from recommender.errors import AudioDecodeError
     from recommender.services.audio_features import to_bytes
 
-    result: dict[str, Any] = {"track_id": track_id, "path": path}
     file = Path(path)
     try:
         checksum = file_checksum(file) if file.is_file() else None
     except OSError as exc:
-        checksum = None
-        result.update(status="failed", reason=UNDECODABLE, message=f"{path}: unreadable ({exc})")
-        return result
+        return {"status": "failed", "reason": UNDECODABLE, "message": f"{path}: unreadable ({exc})"}
     if checksum is not None and checksum == known_checksum:
-        return result | {"status": "skipped"}
+        return {"status": "skipped"}
     config = FeatureConfig.from_json(config_json)
     try:
         features = extract_file(file, config)
     except AudioDecodeError as exc:
-        return result | {"status": "failed", "reason": UNDECODABLE, "message": str(exc)}
+        return {"status": "failed", "reason": UNDECODABLE, "message": str(exc)}
     except Exception as exc:  # a feature bug on one file must not stop the catalogue
-        return result | {"status": "failed", "reason": FEATURE_ERROR, "message": f"{path}: {exc!r}"}
-    return result | {
+        return {"status": "failed", "reason": FEATURE_ERROR, "message": f"{path}: {exc!r}"}
+    return {
         "status": "ok",
         "checksum": checksum,
         "summary": to_bytes(features.summary),
@@ -232,6 +250,8 @@ def scan_catalogue(
                 progress(done, len(tasks))
         _write_batch(engine, pending, config, run_id)
         summary.seconds = time.perf_counter() - started
+    for notice in summary.notices:
+        warnings.warn(notice, RecsysWarning, stacklevel=2)
     return summary
 
 
@@ -252,6 +272,9 @@ def _results(tasks: list[tuple], workers: int):
 
 
 def _count(summary: ScanSummary, result: dict[str, Any], names: dict[int, str]) -> None:
+    notice = result.get("notice")
+    if notice and notice not in summary.notices:
+        summary.notices.append(notice)
     if result["status"] == "ok":
         summary.extracted += 1
         summary.audio_seconds += result["seconds"]

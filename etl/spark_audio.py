@@ -29,11 +29,13 @@ RESULT_SCHEMA = pa.schema(
         ("frames", pa.binary()),
         ("frame_dim", pa.int64()),
         ("seconds", pa.float64()),
+        ("notice", pa.string()),
     ]
 )
 RESULT_DDL = (
     "track_id long, path string, status string, reason string, message string, checksum string,"
-    " summary binary, summary_dim long, frames binary, frame_dim long, seconds double"
+    " summary binary, summary_dim long, frames binary, frame_dim long, seconds double,"
+    " notice string"
 )
 
 

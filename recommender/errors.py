@@ -31,3 +31,8 @@ class AudioDecodeError(InputError):
 
 class ModelBundleError(InputError):
     """A model bundle that is missing, incomplete or corrupt; the fix is `recsys train`."""
+
+
+class RecsysWarning(UserWarning):
+    """A notice the user should see once (e.g. a fallback was used); the CLI prints it as
+    one `warning: ...` line on stderr. Core code warns, it never prints."""

@@ -99,6 +99,19 @@ def require_spark() -> None:
     pytest.skip(f"Spark engine unavailable: {reason} (pip install '.[spark]' and Java 17+)")
 
 
+def require_fluidsynth():
+    """The fluidsynth program and GM sound font; skip without them, except under CI."""
+    from recommender.audio.notation import find_fluidsynth
+
+    fluid = find_fluidsynth()
+    if fluid is not None:
+        return fluid
+    missing = "fluidsynth or a GM sound font is missing"
+    if os.environ.get("CI"):
+        pytest.fail(f"FluidSynth tests must run under CI, but {missing}")
+    pytest.skip(f"{missing} (apt-get install fluidsynth fluid-soundfont-gm)")
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
     """local[2], two shuffle partitions, no UI; pandas conversion is forbidden."""

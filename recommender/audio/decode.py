@@ -1,5 +1,8 @@
 """Decode any file libsndfile (or librosa's fallback) can read into mono float32 at one rate.
 
+Scores (.mid/.midi MIDI, .musicxml/.xml/.mxl MusicXML) are rendered to audio first
+(recommender.audio.notation), then checked like any decoded audio.
+
 Every way a file can fail (missing, empty, not audio, truncated, zero length,
 silent) becomes one `AudioDecodeError` naming the file, so a catalogue scan can
 record it and carry on, and `recsys tag` can exit 2 with one line.
@@ -12,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recommender.audio.notation import is_notation, render_score
 from recommender.errors import AudioDecodeError
 
 # Peak amplitude below which a decoded signal counts as silent (about -100 dBFS).
@@ -28,6 +32,7 @@ def load_audio(
     """Return the samples of `path` in [offset, offset + duration) as mono float32 at `sr`.
 
     Shape: (n_samples,). Raises AudioDecodeError for anything that is not usable audio.
+    A MIDI or MusicXML file (see notation.NOTATION_SUFFIXES) is rendered to audio first.
     """
     path = Path(path)
     if not path.exists():
@@ -36,6 +41,22 @@ def load_audio(
         raise AudioDecodeError(f"{path}: not a file")
     if path.stat().st_size == 0:
         raise AudioDecodeError(f"{path}: empty file (0 bytes); re-export the audio")
+    if is_notation(path):
+        y = render_score(path, sr=sr, offset=offset, duration=duration)
+    else:
+        y = _decode(path, sr=sr, offset=offset, duration=duration)
+    if y.size == 0:
+        where = f" after offset {offset:g} s" if offset else ""
+        raise AudioDecodeError(f"{path}: no audio samples{where} (zero length or truncated)")
+    if not np.all(np.isfinite(y)):
+        raise AudioDecodeError(f"{path}: decoded samples contain NaN or infinity (corrupt file)")
+    if float(np.max(np.abs(y))) < SILENCE_PEAK:
+        raise AudioDecodeError(f"{path}: the analysed audio is silent (peak below -100 dBFS)")
+    return y.astype(np.float32, copy=False)
+
+
+def _decode(path: Path, *, sr: int, offset: float, duration: float | None) -> np.ndarray:
+    """librosa's decode of an audio file; AudioDecodeError for anything it cannot read."""
     import librosa
     from audioread.exceptions import DecodeError
 
@@ -52,11 +73,4 @@ def load_audio(
         raise AudioDecodeError(
             f"{path}: cannot decode audio ({reason}); is it a complete WAV/FLAC/Ogg/MP3/AU file?"
         ) from None
-    if y.size == 0:
-        where = f" after offset {offset:g} s" if offset else ""
-        raise AudioDecodeError(f"{path}: no audio samples{where} (zero length or truncated)")
-    if not np.all(np.isfinite(y)):
-        raise AudioDecodeError(f"{path}: decoded samples contain NaN or infinity (corrupt file)")
-    if float(np.max(np.abs(y))) < SILENCE_PEAK:
-        raise AudioDecodeError(f"{path}: the analysed audio is silent (peak below -100 dBFS)")
-    return y.astype(np.float32, copy=False)
+    return y

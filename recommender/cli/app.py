@@ -1,19 +1,22 @@
 """Entry point of `recsys`: global options, command registration and error handling.
 
 Every failure ends as one line on stderr with exit code 1 (runtime) or 2 (usage
-or input); set RECSYS_DEBUG=1 to see the traceback of an unexpected error.
+or input); set RECSYS_DEBUG=1 to see the traceback of an unexpected error. A notice
+from the core (a `RecsysWarning`, e.g. a fallback synthesizer) is one `warning: ...`
+line on stderr, once per run.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import typer
 
 from recommender.cli.output import err_console
 from recommender.cli.state import state
-from recommender.errors import RecsysError
+from recommender.errors import RecsysError, RecsysWarning
 
 app = typer.Typer(
     name="recsys",
@@ -86,8 +89,22 @@ def _is_database_error(exc: Exception) -> bool:
     return errors is not None and isinstance(exc, errors.DBAPIError)
 
 
+_show_other_warnings = warnings.showwarning
+_shown: set[str] = set()
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    if not issubclass(category, RecsysWarning):
+        _show_other_warnings(message, category, filename, lineno, file, line)
+    elif str(message) not in _shown:  # (the "once" filter forgets whenever filters change)
+        _shown.add(str(message))
+        err_console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, mapping every expected failure to one line and an exit code."""
+    warnings.showwarning = _show_warning
+    warnings.filterwarnings("always", category=RecsysWarning)  # _show_warning says each once
     try:
         code = app(args=argv, standalone_mode=False)
     except typer.TyperException as exc:  # usage errors and bad option values: exit 2

@@ -16,11 +16,17 @@ from recommender.cli.state import state
 
 
 def tag_command(
-    files: Annotated[list[Path], typer.Argument(help="Audio files (WAV, FLAC, Ogg, MP3, AU).")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Audio files (WAV, FLAC, Ogg, MP3, AU) or scores, rendered to audio:"
+            " MIDI (.mid, .midi), MusicXML (.musicxml, .xml, .mxl)."
+        ),
+    ],
     top: int = typer.Option(5, "--top", min=1, help="How many tags per file."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Print the most likely tags, with probabilities, for each audio file."""
+    """Print the most likely tags, with probabilities, for each audio file or score."""
     from recommender.services.taggers import tag_files
 
     tagged = tag_files(state.settings.models_dir, files, top=top)
