@@ -338,7 +338,7 @@ def test_a_scan_in_many_processes_warns_once(sqlite_url, tmp_path, monkeypatch):
 def trained_env(tmp_path, sqlite_url):
     """A small tagger trained on the synthetic catalogue (as tests/test_cli_tag.py does)."""
     from etl.audio_scan import scan_catalogue
-    from recommender.services.taggers import train_tagger
+    from recommender.services.tagger_training import train_tagger
     from recommender.storage.engine import make_engine
     from tests.audio_signals import make_catalogue
 
