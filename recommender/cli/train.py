@@ -44,6 +44,11 @@ def train_all(
     spark_master: str | None = typer.Option(
         None, "--spark-master", help="Spark master URL (default local[*] or RECSYS_SPARK_MASTER)."
     ),
+    tagger: str = typer.Option(
+        "mlp",
+        "--tagger",
+        help=f"Audio tagger trained first: {', '.join(names('tagger'))} or cnn (the cnn extra).",
+    ),
 ) -> None:
     """Tagger (if audio features exist), CF, content map and ranker into RECSYS_HOME/models/."""
     if ctx.invoked_subcommand is not None:
@@ -62,6 +67,7 @@ def train_all(
         validate=validate,
         engine_name=engine,
         spark_master=spark_master,
+        tagger_kind=tagger,
         on_step=_steps(as_json),
     )
     if as_json:

@@ -27,7 +27,7 @@ import numpy as np
 from sqlalchemy import Engine, delete, insert, select
 
 from recommender.audio.config import FeatureConfig
-from recommender.core.registry import component_class
+from recommender.core.registry import names
 from recommender.errors import InputError
 from recommender.services.bundles import TAGGER, publish, write_version
 from recommender.services.labels import LabelConfig, LabelMatrix, crowd_labels, curated_labels
@@ -65,6 +65,17 @@ class TaggerReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def tagger_kinds() -> tuple[str, ...]:
+    """What `--model`/`--tagger` accept: the song-vector taggers and the CNN."""
+    return (*names("tagger"), CNN)
+
+
+def check_kind(kind: str) -> None:
+    """An unknown tagger kind is a usage error before any work."""
+    if kind not in tagger_kinds():
+        raise InputError(f"unknown tagger {kind!r}; choose one of {', '.join(tagger_kinds())}")
 
 
 def _model_version(kind: str, fingerprint: str) -> str:
@@ -188,8 +199,7 @@ def train_tagger(
     from recommender.services.tagger_recipes import cnn_recipe, feature_recipe
 
     started = time.perf_counter()
-    if kind != CNN:
-        component_class(kind, "tagger")  # an unknown kind is a usage error before any work
+    check_kind(kind)
     label_config = labels or LabelConfig()
     if on_step is not None:
         on_step("training the audio tagger" if kind != CNN else "training the CNN tagger")

@@ -109,12 +109,14 @@ def train_bundle(
     cf_params: dict[str, Any] | None = None,
     reranker: bool = False,
     tagger: bool | None = None,
+    tagger_kind: str = "mlp",
     validate: bool = True,
     on_step: Callable[[str], None] | None = None,
 ) -> TrainReport:
     """Train everything on the whole store and publish a new recommender bundle.
 
-    `tagger=None` trains the audio tagger exactly when audio features exist. The bundle
+    `tagger=None` trains the audio tagger (`tagger_kind`: mlp, linear, lightgbm, or cnn)
+    exactly when audio features exist. The bundle
     reads that tagger's predictions; validation refits a tagger on the split's
     training tags instead, so no decision is made on leaked labels. With `reranker`,
     the LightGBM re-ranker is trained too and served if it beats the blend on
@@ -137,8 +139,8 @@ def train_bundle(
     if tagger or (tagger is None and has_audio_features(engine)):
         from recommender.services.tagger_training import train_tagger
 
-        step("training the audio tagger")
-        report = train_tagger(engine, models_dir, seed=seed)
+        step(f"training the audio tagger ({tagger_kind})")
+        report = train_tagger(engine, models_dir, kind=tagger_kind, seed=seed)
         tagger_summary = {
             "model_version": report.model_version,
             "kind": report.kind,
@@ -220,12 +222,16 @@ def train(
     validate: bool = True,
     engine_name: str = "local",
     spark_master: str | None = None,
+    tagger_kind: str = "mlp",
     on_step: Callable[[str], None] | None = None,
 ) -> TrainReport:
     """`recsys train` with its options checked: `--engine spark` trains Spark MLlib ALS."""
     from recommender.services.engines import ENGINES, spark_for
 
     component_class(model, "cf")
+    from recommender.services.tagger_training import check_kind
+
+    check_kind(tagger_kind)
     if engine_name == "spark" and model not in ("als", "spark-als"):
         raise InputError(
             f"--engine spark trains ALS only, not {model!r}; drop --model or use --model als"
@@ -241,6 +247,7 @@ def train(
         seed=seed,
         cf_params={} if factors is None else {"factors": factors},
         reranker=reranker,
+        tagger_kind=tagger_kind,
         validate=validate,
         on_step=on_step,
     )
