@@ -1,0 +1,95 @@
+"""The tagger's out-of-distribution check: known answers on Gaussian samples, the bundle round
+trip, and the demo tagger against real speech and birdsong."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recommender.tagging.novelty import NoveltyConfig, NoveltyDetector
+
+
+def gaussian(n: int = 400, d: int = 6, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)) * np.arange(1, d + 1) + 10.0  # scales 1..d, mean 10
+
+
+def test_mean_scores_zero_and_a_far_point_exceeds_the_threshold():
+    X = gaussian()
+    detector = NoveltyDetector().fit(X)
+    assert detector.score(X.mean(axis=0)[None, :])[0] == pytest.approx(0.0, abs=1e-9)
+    far = X.mean(axis=0) + 20 * X.std(axis=0)  # 20 standard deviations along every axis
+    assert detector.score(far[None, :])[0] > 3 * detector.threshold
+    assert not detector.in_distribution(detector.score(far[None, :]))[0]
+
+
+def test_score_is_the_mahalanobis_distance_when_shrinkage_is_negligible():
+    # n >> d: Ledoit-Wolf barely shrinks, so the score is the plain Mahalanobis distance.
+    X = gaussian(n=20_000, d=3, seed=1)
+    detector = NoveltyDetector().fit(X)
+    point = X.mean(axis=0) + np.array([2.0, 0.0, 0.0]) * X.std(axis=0)
+    assert detector.score(point[None, :])[0] == pytest.approx(2.0, rel=0.02)
+    # squared distances of the clips themselves average d (the chi-square mean)
+    assert np.mean(detector.score(X) ** 2) == pytest.approx(3.0, rel=0.02)
+
+
+def test_threshold_is_the_quantile_of_the_calibration_scores():
+    X = gaussian()
+    detector = NoveltyDetector(NoveltyConfig(quantile=0.9)).fit(X)
+    assert detector.calibration == "out-of-fold" and len(detector.calibration_scores_) == len(X)
+    assert detector.threshold == np.quantile(detector.calibration_scores_, 0.9)
+    # out-of-fold scores are honest: about 10% of new clips from the distribution exceed it
+    fresh = gaussian(n=4000, seed=7)
+    rate = 1 - detector.in_distribution(detector.score(fresh)).mean()
+    assert 0.05 < rate < 0.15
+
+    held = gaussian(n=50, seed=3)
+    explicit = NoveltyDetector().fit(X, held_out=held)
+    assert explicit.calibration == "held-out"
+    np.testing.assert_allclose(explicit.calibration_scores_, explicit.score(held))
+    assert explicit.threshold == np.quantile(explicit.score(held), 0.99)
+
+
+def test_more_features_than_clips_and_constant_features():
+    rng = np.random.default_rng(2)
+    X = np.hstack([rng.normal(size=(30, 80)), np.ones((30, 2))])  # d > n, two constant columns
+    detector = NoveltyDetector().fit(X)
+    scores = detector.score(X)
+    assert np.all(np.isfinite(scores)) and np.isfinite(detector.threshold)
+    assert detector.score(X[:1] + 50.0)[0] > detector.threshold
+
+
+@pytest.mark.parametrize(
+    ("X", "message"),
+    [
+        (np.zeros((3, 2)), ">= 4 clips"),
+        (np.zeros(5), "(n, d) matrix"),
+        (np.full((5, 2), np.nan), "NaN"),
+    ],
+)
+def test_bad_input_is_a_value_error(X, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        NoveltyDetector().fit(X)
+
+
+def test_scoring_a_matrix_of_another_width_is_refused():
+    detector = NoveltyDetector().fit(gaussian(d=4))
+    with pytest.raises(ValueError, match=r"\(n, 4\)"):
+        detector.score(np.zeros((1, 5)))
+
+
+def test_bundle_round_trip_is_arrays_only(tmp_path):
+    X = gaussian()
+    detector = NoveltyDetector(NoveltyConfig(quantile=0.95, seed=3)).fit(X)
+    detector.save(tmp_path / "novelty")
+    assert sorted(p.name for p in (tmp_path / "novelty" / "arrays").iterdir()) == [
+        "calibration_scores.npy",
+        "mean.npy",
+        "precision.npy",
+        "scale.npy",
+    ]
+    loaded = NoveltyDetector.load(tmp_path / "novelty")
+    assert loaded.config == detector.config
+    assert (loaded.threshold, loaded.calibration) == (detector.threshold, "out-of-fold")
+    probe = gaussian(n=20, seed=9)
+    np.testing.assert_array_equal(loaded.score(probe), detector.score(probe))
