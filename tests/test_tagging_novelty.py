@@ -3,6 +3,9 @@ trip, and the demo tagger against real speech and birdsong."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -93,3 +96,92 @@ def test_bundle_round_trip_is_arrays_only(tmp_path):
     assert (loaded.threshold, loaded.calibration) == (detector.threshold, "out-of-fold")
     probe = gaussian(n=20, seed=9)
     np.testing.assert_array_equal(loaded.score(probe), detector.score(probe))
+
+
+# ---- in the tagger bundle ---------------------------------------------------------------------
+def strip_novelty(bundle: Path) -> None:
+    """Rewrite tagger bundle `bundle` as written before novelty detection: no novelty part, no
+    novelty in its config or manifest, checksums to match."""
+    import hashlib
+    import shutil
+
+    shutil.rmtree(bundle / "parts" / "novelty")
+    component = json.loads((bundle / "component.json").read_text())
+    del component["config"]["novelty"]
+    component["parts"].remove("novelty")
+    (bundle / "component.json").write_text(json.dumps(component, indent=2, sort_keys=True))
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest.pop("novelty", None)
+    manifest["files"] = {
+        name: digest
+        for name, digest in manifest["files"].items()
+        if not name.startswith("parts/novelty/")
+    }
+    manifest["files"]["component.json"] = hashlib.sha256(
+        (bundle / "component.json").read_bytes()
+    ).hexdigest()
+    (bundle / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+
+
+@pytest.fixture(scope="module")
+def small_pipeline(tmp_path_factory):
+    """A tagger pipeline fitted on 18 rendered clips of three kinds, and a clip of each kind."""
+    from recommender.audio.config import FeatureConfig
+    from recommender.audio.song_vector import extract_file
+    from recommender.core.registry import Spec
+    from recommender.tagging.features import CodebookConfig
+    from recommender.tagging.pipeline import PipelineConfig, TaggerPipeline
+    from tests.audio_signals import KINDS, render, write
+
+    folder = tmp_path_factory.mktemp("novelty-clips")
+    rng = np.random.default_rng(0)
+    config = FeatureConfig(frame_sample=16)
+    songs, Y = [], []
+    for i in range(18):
+        kind = KINDS[i % 3]
+        songs.append(extract_file(write(folder / f"{i}.wav", render(kind, rng)), config))
+        Y.append([k == kind for k in KINDS])
+    pipeline = TaggerPipeline(
+        PipelineConfig(
+            tagger=Spec.of("linear"),
+            codebook=CodebookConfig(k=4, pca_components=4),
+            features=config,
+        )
+    ).fit(
+        np.array([s.summary for s in songs]),
+        [s.frames for s in songs],
+        np.array(Y, dtype=np.float64),
+        list(KINDS),
+    )
+    clip = write(folder / "new.wav", render("tonal", rng))
+    return pipeline, clip
+
+
+def test_pipeline_carries_the_detector_through_its_bundle(small_pipeline, tmp_path):
+    from recommender.tagging.pipeline import TaggerPipeline
+
+    pipeline, clip = small_pipeline
+    assert pipeline.novelty.calibration == "out-of-fold"
+    tagged = pipeline.tag_file(clip)
+    assert tagged.novelty is not None and tagged.in_distribution == (
+        tagged.novelty <= pipeline.novelty.threshold
+    )
+    assert tagged.tags == pipeline.predict_file(clip)
+    pipeline.save(tmp_path / "tagger")
+    loaded = TaggerPipeline.load(tmp_path / "tagger")
+    assert loaded.tag_file(clip) == tagged
+    assert loaded.novelty.threshold == pipeline.novelty.threshold
+
+
+def test_a_bundle_from_before_novelty_detection_still_tags(small_pipeline, tmp_path):
+    from recommender.tagging.pipeline import TaggerPipeline
+
+    pipeline, clip = small_pipeline
+    pipeline.save(tmp_path / "old")
+    strip_novelty(tmp_path / "old")
+    assert "novelty" not in (tmp_path / "old" / "component.json").read_text()
+    old = TaggerPipeline.load(tmp_path / "old")
+    assert old.novelty is None
+    tagged = old.tag_file(clip)
+    assert (tagged.novelty, tagged.in_distribution) == (None, None)
+    assert tagged.tags == pipeline.predict_file(clip)
