@@ -29,6 +29,7 @@ from recommender.core.registry import component_class
 from recommender.errors import AudioDecodeError, InputError
 from recommender.services.bundles import TAGGER, publish, write_version
 from recommender.services.labels import LabelConfig, LabelMatrix, crowd_labels, curated_labels
+from recommender.services.novelty import TrackScores, delete_novelty, score_tracks, store_novelty
 from recommender.storage.schema import PredictedTag, Tag
 from recommender.tagging.evaluation import (
     TagMetrics,
@@ -62,6 +63,7 @@ class TaggerReport:
     baseline: dict[str, Any]  # TagMetrics of the popularity baseline
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    novelty: dict[str, Any] | None = None  # threshold and tracks flagged out of distribution
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,10 +93,19 @@ def _tag_ids(conn, names: list[str]) -> list[int]:
 
 
 def store_predictions(
-    engine: Engine, model_version: str, track_ids: np.ndarray, tags: list[str], probs: np.ndarray
+    engine: Engine,
+    model_version: str,
+    track_ids: np.ndarray,
+    tags: list[str],
+    probs: np.ndarray,
+    *,
+    novelty: TrackScores | None = None,
 ) -> int:
-    """Replace this model version's predicted_tags with `probs` (n_tracks, n_tags), atomically."""
+    """Replace this model version's predicted_tags with `probs` (n_tracks, n_tags), and its
+    out-of-distribution flags with `novelty` (services.novelty), atomically."""
     with engine.begin() as conn:
+        if novelty is not None:
+            store_novelty(conn, model_version, track_ids, novelty)
         tag_ids = _tag_ids(conn, tags)
         conn.execute(delete(PredictedTag).where(PredictedTag.model_version == model_version))
         rows = [
@@ -116,6 +127,7 @@ def delete_predictions(engine: Engine, model_version: str) -> None:
     """Remove one model version's predicted_tags (a tagger whose bundle was never published)."""
     with engine.begin() as conn:
         conn.execute(delete(PredictedTag).where(PredictedTag.model_version == model_version))
+        delete_novelty(conn, model_version)
 
 
 def _labels(engine: Engine, labels_file: Path | None, config: LabelConfig) -> LabelMatrix:
@@ -206,8 +218,16 @@ def train_tagger(
     }
     # Predictions first (one transaction), then the bundle, then the pointer: the current
     # tagger never names a version without stored rows, and a failed save takes them out.
+    # out-of-distribution flags, stored with the predictions (services.novelty)
+    novelty = score_tracks(final, stored.summaries, stored.frames)
+    manifest["novelty"] = novelty.summary() if novelty else None
     predicted = store_predictions(
-        engine, version, stored.track_ids, tags, final.predict(stored.summaries, stored.frames)
+        engine,
+        version,
+        stored.track_ids,
+        tags,
+        final.predict(stored.summaries, stored.frames),
+        novelty=novelty,
     )
     try:
         path = write_version(models_dir, TAGGER, version, final, manifest)
@@ -232,6 +252,7 @@ def train_tagger(
         notes=[f"{label_matrix.skipped_rows} label-file rows skipped"]
         if label_matrix.skipped_rows
         else [],
+        novelty=manifest["novelty"],
     )
 
 
