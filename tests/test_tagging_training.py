@@ -59,8 +59,9 @@ def test_train_evaluate_store_and_tag(engine, catalogue, tmp_path):
         assert best[track_id][0] == catalogue[f"track-{track_id - 1:03d}"]
     with engine.connect() as conn:
         novelty = conn.execute(
-            select(TrackNovelty.track_id, TrackNovelty.novelty, TrackNovelty.in_distribution)
-            .where(TrackNovelty.model_version == report.model_version)
+            select(TrackNovelty.track_id, TrackNovelty.novelty, TrackNovelty.in_distribution).where(
+                TrackNovelty.model_version == report.model_version
+            )
         ).all()
     # every track with predictions has its novelty, flagged against the bundle's threshold
     assert sorted(t for t, _, _ in novelty) == sorted(best)
