@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from recommender.tagging.novelty import NoveltyConfig, NoveltyDetector
+from tests.conftest import run_cli, shared_data
 
 
 def gaussian(n: int = 400, d: int = 6, seed: int = 0) -> np.ndarray:
@@ -185,3 +186,117 @@ def test_a_bundle_from_before_novelty_detection_still_tags(small_pipeline, tmp_p
     tagged = old.tag_file(clip)
     assert (tagged.novelty, tagged.in_distribution) == (None, None)
     assert tagged.tags == pipeline.predict_file(clip)
+
+
+# ---- the demo tagger against real recordings ------------------------------------------------
+LIBROSA = ("librosa-examples",)
+SPEECH_AND_BIRD = ("libri1", "libri2", "libri3", "robin")
+
+
+def librosa_example(key: str) -> Path:
+    index = json.loads(shared_data(*LIBROSA, "index.json").read_text())
+    return shared_data(*LIBROSA, index[key]["path"] + ".ogg")
+
+
+@pytest.fixture(scope="module")
+def demo_tagger(tmp_path_factory) -> dict:
+    """The demo catalogue (synthetic audio, as tests/test_tagging_demo.py) and `recsys train
+    tagger` on it, the default MLP."""
+    import os
+
+    from etl.audio_scan import scan_catalogue
+    from etl.demo import load_demo
+    from recommender.storage.engine import make_engine
+
+    home = tmp_path_factory.mktemp("novelty-demo") / "home"
+    url = f"sqlite:///{home / 'recsys.db'}"
+    engine = make_engine(url)
+    load_demo(engine, home, users=80, tracks=150, seed=0, clip_seconds=4.0, workers=2)
+    assert scan_catalogue(engine, workers=2).failed == 0
+    engine.dispose()
+    env = dict(os.environ, RECSYS_HOME=str(home), RECSYS_DATABASE_URL=url)
+    env.pop("RECSYS_DEBUG", None)
+    trained = run_cli(["-q", "train", "tagger", "--json"], env)
+    assert trained.returncode == 0, trained.stderr
+    return {"env": env, "url": url, "report": json.loads(trained.stdout)}
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_demo_tagger_flags_speech_and_birdsong(demo_tagger):
+    files = [str(librosa_example(key)) for key in SPEECH_AND_BIRD]
+    tagged = run_cli(["tag", *files, "--json"], demo_tagger["env"])
+    assert tagged.returncode == 0, tagged.stderr
+    body = json.loads(tagged.stdout)
+    threshold = body["novelty_threshold"]
+    assert threshold == pytest.approx(demo_tagger["report"]["novelty"]["threshold"], abs=1e-4)
+    assert [r["file"] for r in body["results"]] == files
+    for result in body["results"]:
+        assert result["in_distribution"] is False and result["novelty"] > threshold, result
+    warnings = tagged.stderr.strip().splitlines()
+    assert len(warnings) == len(files)
+    for file, line in zip(files, warnings, strict=True):
+        assert line.startswith(f"warning: {file} is unlike the audio this tagger was trained on")
+        assert line.endswith("its tags are unreliable")
+
+    table = run_cli(["tag", files[-1]], demo_tagger["env"])  # the robin, as a person reads it
+    assert table.returncode == 0 and "probability" in table.stdout  # its tags, still shown
+    line = table.stderr.strip()
+    novelty = body["results"][-1]["novelty"]
+    assert f"(novelty {novelty:.1f} > {threshold:.1f}); its tags are unreliable" in line
+
+
+@pytest.mark.slow
+def test_held_out_demo_clips_are_in_distribution(demo_tagger):
+    """>= 95% of demo clips no detector has seen are within the distribution: those the trainer
+    holds out (scored by a pipeline fitted on its train part) and the untagged cold tracks
+    (scored by the published tagger, stored with its predictions)."""
+    from sqlalchemy import select
+
+    from recommender.services.audio_features import load_features
+    from recommender.services.datasets import load_dataset
+    from recommender.services.labels import LabelConfig, crowd_labels
+    from recommender.storage.engine import make_engine
+    from recommender.storage.schema import Track, TrackNovelty
+    from recommender.tagging.evaluation import held_out_split
+    from recommender.tagging.pipeline import PipelineConfig, TaggerPipeline
+
+    engine = make_engine(demo_tagger["url"])
+    stored = load_features(engine)
+    labels = crowd_labels(engine, LabelConfig())
+    row_of = {int(t): i for i, t in enumerate(stored.track_ids)}
+    labelled = [i for i, t in enumerate(labels.track_ids) if int(t) in row_of]
+    rows = np.array([row_of[int(labels.track_ids[i])] for i in labelled])
+    train, test = held_out_split(stored.track_ids[rows], test_fraction=0.2, seed=0)  # as trained
+    held = TaggerPipeline(PipelineConfig()).fit(
+        stored.summaries[rows[train]],
+        [stored.frames[r] for r in rows[train]],
+        labels.Y[labelled][train].astype(np.float64),
+        labels.tag_names,
+    )
+    unseen = np.setdiff1d(np.arange(len(stored.track_ids)), rows[train])
+    scores = held.novelty_scores(stored.summaries[unseen], [stored.frames[r] for r in unseen])
+    assert len(unseen) >= 50
+    assert held.novelty.in_distribution(scores).mean() >= 0.95
+
+    cold = sorted(set(stored.track_ids.tolist()) - set(stored.track_ids[rows].tolist()))
+    version = demo_tagger["report"]["model_version"]
+    with engine.connect() as conn:
+        flags = dict(
+            conn.execute(
+                select(TrackNovelty.track_id, TrackNovelty.in_distribution).where(
+                    TrackNovelty.model_version == version
+                )
+            ).all()
+        )
+        cold_clip = conn.execute(select(Track.audio_path).where(Track.id == cold[0])).scalar_one()
+    assert len(flags) == len(stored.track_ids) and len(cold) >= 20
+    assert np.mean([flags[t] for t in cold]) >= 0.95
+    dataset = load_dataset(engine)
+    assert dataset.predicted_ood is not None and len(dataset.predicted_ood) == dataset.n_items
+    assert dataset.predicted_ood.sum() == sum(not ok for ok in flags.values())
+    engine.dispose()
+
+    tagged = run_cli(["tag", cold_clip, "--json"], demo_tagger["env"])
+    assert tagged.returncode == 0 and "warning" not in tagged.stderr
+    assert json.loads(tagged.stdout)["results"][0]["in_distribution"] is flags[cold[0]]
