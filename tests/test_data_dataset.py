@@ -5,7 +5,15 @@ from sqlalchemy import insert
 from recommender.data.vocabulary import Vocabulary
 from recommender.errors import UnknownIdError
 from recommender.services.datasets import load_dataset
-from recommender.storage.schema import Listen, PredictedTag, Tag, TagAssignment, Track, User
+from recommender.storage.schema import (
+    Listen,
+    PredictedTag,
+    Tag,
+    TagAssignment,
+    Track,
+    TrackNovelty,
+    User,
+)
 
 
 def test_vocabulary_lookup_and_unknown_id():
@@ -63,6 +71,23 @@ def test_load_dataset_builds_user_item_matrix_with_cold_items(engine):
     assert data.item_meta["has_audio"].tolist() == [True, False, True]
     assert data.fingerprint() == load_dataset(engine).fingerprint()
     np.testing.assert_array_equal(data.users.ids, ["u1", "u2"])
+    assert data.predicted_ood is None  # v2 stored no novelty (a tagger from before it)
+
+    with engine.begin() as conn:
+        conn.execute(
+            insert(TrackNovelty),
+            [
+                {"track_id": 7, "model_version": "v2", "novelty": 9.5, "in_distribution": False},
+                {"track_id": 7, "model_version": "v1", "novelty": 1.0, "in_distribution": True},
+                {"track_id": 5, "model_version": "v2", "novelty": 1.0, "in_distribution": True},
+            ],
+        )
+    assert load_dataset(engine).predicted_ood.tolist() == [False, False, True]
+    assert load_dataset(engine, predicted_model_version="v1").predicted_ood.tolist() == [
+        False,
+        False,
+        False,
+    ]
 
 
 def test_rows_referencing_missing_keys_fail_loudly():

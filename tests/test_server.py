@@ -275,6 +275,10 @@ def test_tag_an_uploaded_recording(home, server):
     tags = answer.json()["tags"]
     expected = cli_json(home, "tag", str(clip), "--top", "3")
     assert tags == expected["results"][0]["tags"] and len(tags) == 3
+    # how unlike the training audio the upload is, as `recsys tag` says
+    assert isinstance(answer.json()["in_distribution"], bool)
+    for field in ("novelty", "in_distribution"):
+        assert answer.json()[field] == expected["results"][0][field]
     assert answer.headers["x-model-version"] == answer.json()["model_version"]
     not_audio = httpx.post(
         f"{server.url}/tag",

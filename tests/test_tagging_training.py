@@ -13,7 +13,7 @@ from recommender.audio.config import FeatureConfig
 from recommender.errors import InputError, ModelBundleError
 from recommender.services.bundles import TAGGER, current_path, current_tagger
 from recommender.services.tagger_training import train_tagger
-from recommender.storage.schema import PredictedTag, Tag
+from recommender.storage.schema import PredictedTag, Tag, TrackNovelty
 from recommender.tagging.features import CodebookConfig
 from tests.audio_signals import make_catalogue, render, write
 
@@ -57,17 +57,30 @@ def test_train_evaluate_store_and_tag(engine, catalogue, tmp_path):
             best[track_id] = (name, p)
     for track_id in (34, 35, 36):  # the untagged tracks get their audible kind
         assert best[track_id][0] == catalogue[f"track-{track_id - 1:03d}"]
+    with engine.connect() as conn:
+        novelty = conn.execute(
+            select(TrackNovelty.track_id, TrackNovelty.novelty, TrackNovelty.in_distribution).where(
+                TrackNovelty.model_version == report.model_version
+            )
+        ).all()
+    # every track with predictions has its novelty, flagged against the bundle's threshold
+    assert sorted(t for t, _, _ in novelty) == sorted(best)
+    threshold = report.novelty["threshold"]
+    assert all(ok == (score <= threshold) for _, score, ok in novelty)
+    assert report.novelty["out_of_distribution"] == sum(not ok for _, _, ok in novelty)
 
     path = current_path(models, TAGGER)
     assert path.name == report.model_version == report.model_dir.split("/")[-1]
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["version"] == report.model_version
+    assert manifest["novelty"] == report.novelty
     component = json.loads((path / "component.json").read_text())
     assert component["config"]["features"] == CONFIG.to_dict()
     assert component["config"]["tagger"]["name"] == "linear"
     assert set(component["meta"]["thresholds"]) == set(report.tags)
     bundle = current_tagger(models)
     assert bundle.model_version == report.model_version
+    assert bundle.novelty.threshold == threshold
     rng = np.random.default_rng(99)
     for kind in ("tonal", "noisy", "percussive"):
         path = write(tmp_path / f"new-{kind}.wav", render(kind, rng))
@@ -99,7 +112,10 @@ def test_training_needs_features_and_labels(engine, tmp_path):
 
 def _stored_versions(engine) -> set[str]:
     with engine.connect() as conn:
-        return set(conn.execute(select(PredictedTag.model_version).distinct()).scalars())
+        predicted = set(conn.execute(select(PredictedTag.model_version).distinct()).scalars())
+        flagged = set(conn.execute(select(TrackNovelty.model_version).distinct()).scalars())
+    assert flagged == predicted  # novelty rows come and go with the predictions
+    return predicted
 
 
 def test_bundle_and_stored_predictions_never_disagree(engine, catalogue, tmp_path, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from recommender.data.dataset import Dataset, TagEvents
@@ -55,6 +56,25 @@ def test_items_without_crowd_tags_use_predicted_tags():
     match = space.match(np.array([3, 0]))
     assert match.shape == (2, 4)
     assert match[0, 3] > match[1, 3]  # the jazz tagger matches the predicted jazz/drone item more
+
+
+def test_out_of_distribution_predicted_vectors_are_scaled_by_their_weight():
+    data = small_dataset()
+    flagged = data.replace(predicted_ood=np.array([True, False, False, True]))
+    plain = build_tag_space(data)
+    assert build_tag_space(flagged).item_vectors.toarray() == pytest.approx(
+        plain.item_vectors.toarray()
+    )  # weight 1 by default: flags change nothing
+    half = build_tag_space(flagged, ood_weight=0.5)
+    # item 3 (predicted tags, flagged) is halved; item 0 is flagged but crowd-tagged: kept
+    expected = plain.item_vectors.toarray()
+    expected[3] *= 0.5
+    assert half.item_vectors.toarray() == pytest.approx(expected)
+    jazz_fan = plain.profile_for_tags(np.array([2]))  # the same in both spaces
+    match_half = (jazz_fan @ half.item_vectors.T).toarray()[0]
+    match_plain = (jazz_fan @ plain.item_vectors.T).toarray()[0]
+    assert match_half[3] == pytest.approx(0.5 * match_plain[3]) and match_plain[3] > 0
+    assert build_tag_space(flagged, ood_weight=0.0).item_vectors[3].sum() == 0
 
 
 def test_profile_for_new_user_tags_is_unit_length_on_those_tags():

@@ -1,7 +1,8 @@
 """`recsys tag FILE...`: the trained tagger's top tags for any audio file.
 
 Files that decode are tagged and printed even when others in the same call fail;
-each failure is one line on stderr and the exit code is then 2.
+each failure is one line on stderr and the exit code is then 2. A file unlike the
+audio the tagger was trained on gets a one-line warning on stderr (exit code 0).
 """
 
 from __future__ import annotations
@@ -32,7 +33,13 @@ def tag_command(
     tagged = tag_files(state.settings.models_dir, files, top=top)
     if as_json:
         if tagged.results:
-            print_json({"model_version": tagged.model_version, "results": tagged.results})
+            print_json(
+                {
+                    "model_version": tagged.model_version,
+                    "novelty_threshold": tagged.novelty_threshold,
+                    "results": tagged.results,
+                }
+            )
     else:
         for result in tagged.results:
             rows = [
@@ -40,6 +47,16 @@ def tag_command(
                 for t in result["tags"]
             ]
             print_table(result["file"], ["tag", "probability", "predicted"], rows)
+    for result in tagged.results:
+        if result["in_distribution"] is False:
+            err_console.print(
+                f"warning: {result['file']} is unlike the audio this tagger was trained on"
+                f" (novelty {result['novelty']:.1f} > {tagged.novelty_threshold:.1f});"
+                " its tags are unreliable",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
     if tagged.failures:
         for exc in tagged.failures[:-1]:
             err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)

@@ -19,11 +19,11 @@ if TYPE_CHECKING:
 
 
 class Entry(NamedTuple):
-    family: str  # "cf", "baseline", "hybrid", "tagger" or "bundle"
+    family: str  # "cf", "baseline", "hybrid", "tagger", "bundle" or "part"
     target: str  # "module:Class"
 
 
-FAMILIES = ("cf", "baseline", "hybrid", "tagger", "bundle")
+FAMILIES = ("cf", "baseline", "hybrid", "tagger", "bundle", "part")
 
 REGISTRY: dict[str, Entry] = {
     "als": Entry("cf", "recommender.cf.als:ALSModel"),
@@ -44,6 +44,8 @@ REGISTRY: dict[str, Entry] = {
     "recommender": Entry("bundle", "recommender.hybrid.recommender:HybridRecommender"),
     "tagger-pipeline": Entry("bundle", "recommender.tagging.pipeline:TaggerPipeline"),
     "cnn": Entry("bundle", "recommender.tagging.cnn.model:CNNTagger"),
+    # parts: saved only inside a bundle, never chosen on their own
+    "novelty": Entry("part", "recommender.tagging.novelty:NoveltyDetector"),
 }
 
 RANKER_FAMILIES = ("cf", "baseline", "hybrid")

@@ -51,6 +51,9 @@ class Dataset:
     last_played: sp.csr_matrix | None = None
     # per item index: title, artist, has_audio
     item_meta: pd.DataFrame | None = None
+    # (n_items,) bool: True where the tagger of `predicted_tags` found the track's audio out
+    # of its training distribution, so its predicted tags are unreliable (None: no flags)
+    predicted_ood: np.ndarray | None = None
 
     @property
     def n_users(self) -> int:

@@ -231,7 +231,10 @@ def fit_scorer(
 ) -> HybridScorer:
     """Tag space and content map from `train` only; `cf` must already be fitted on `train`."""
     space = build_tag_space(
-        train, applied_weight=content.applied_weight, idf_power=content.idf_power
+        train,
+        applied_weight=content.applied_weight,
+        idf_power=content.idf_power,
+        ood_weight=content.ood_content_weight,
     )
     play_counts = train.item_play_counts()
     mapped_t = None

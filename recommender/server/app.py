@@ -240,10 +240,10 @@ def _write_routes(router: APIRouter, state: ServerState) -> None:
                     out.write(chunk)
             try:
                 _check_duration(path, config.max_audio_seconds)
-                tags = tag_file(served.model, path, top=n)
+                tagged = tag_file(served.model, path, top=n)
             except AudioDecodeError as exc:  # its message names our temporary file
                 raise AudioDecodeError(str(exc).replace(path, "the upload")) from None
-        return {"model_version": served.version, "tags": tags}
+        return {"model_version": served.version, **tagged}
 
 
 def _check_duration(path: str, limit: float) -> None:

@@ -116,6 +116,9 @@ class PredictedTag(BaseModel):
 class Tagged(BaseModel):
     model_version: str
     tags: list[PredictedTag]
+    # how unlike the tagger's training audio the upload is; null for taggers from before it
+    novelty: float | None = None
+    in_distribution: bool | None = None
 
 
 class Health(BaseModel):

@@ -17,6 +17,7 @@ from recommender.data.dataset import Dataset, TagEvents
 from recommender.data.vocabulary import Vocabulary
 from recommender.errors import RecsysError
 from recommender.services.int_columns import NULL_INT, read_int_columns
+from recommender.services.novelty import out_of_distribution
 
 
 def _contiguous(db_ids: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
@@ -63,7 +64,8 @@ def load_dataset(engine: Engine, *, predicted_model_version: str | None = None) 
     """Read the whole store into a Dataset.
 
     Predicted tags come from `predicted_model_version`, or by default from the
-    greatest model version string (taggers use sortable, timestamped versions).
+    greatest model version string (taggers use sortable, timestamped versions), with
+    that version's out-of-distribution flags (`services.novelty`) when it stored any.
     """
     with _snapshot(engine) as conn:
         users = pd.read_sql_query("SELECT id, external_id FROM users ORDER BY id", conn)
@@ -80,7 +82,7 @@ def load_dataset(engine: Engine, *, predicted_model_version: str | None = None) 
             predicted_model_version = conn.exec_driver_sql(
                 "SELECT MAX(model_version) FROM predicted_tags"
             ).scalar()
-        predicted = None
+        predicted = ood = None
         if predicted_model_version is not None:
             predicted = pd.read_sql_query(
                 text(
@@ -90,6 +92,7 @@ def load_dataset(engine: Engine, *, predicted_model_version: str | None = None) 
                 conn,
                 params={"v": predicted_model_version},
             )
+            ood = out_of_distribution(conn, predicted_model_version, tracks["id"].to_numpy())
 
     user_keys = users["id"].to_numpy()
     track_keys = tracks["id"].to_numpy()
@@ -141,6 +144,7 @@ def load_dataset(engine: Engine, *, predicted_model_version: str | None = None) 
         tag_events=tag_events,
         predicted_tags=predicted_matrix,
         predicted_model_version=predicted_model_version if predicted_matrix is not None else None,
+        predicted_ood=ood if predicted_matrix is not None else None,
         last_played=last_played,
         item_meta=item_meta,
     )

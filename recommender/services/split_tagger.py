@@ -5,7 +5,9 @@ the tags that held-out listeners gave held-out (e.g. cold) items, so a content
 model reading them would be graded on labels it has already seen. Here the
 tagger (the audio engineer's `recommender.tagging` models and features) is
 refit on the training tag events of the split and predicts every track with
-stored audio features; the split's training Dataset gets those predictions.
+stored audio features; the split's training Dataset gets those predictions, and
+the out-of-distribution flags of a novelty detector fitted on the same labelled
+tracks' song vectors (as `recsys train tagger` stores them).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def refit_predicted_tags(
     from recommender.core.registry import create
     from recommender.services.audio_features import load_features
     from recommender.tagging.features import CodebookConfig, fit_codebook, song_matrix
+    from recommender.tagging.novelty import NoveltyConfig, NoveltyDetector
 
     train = split.train
     stored = load_features(engine)
@@ -72,7 +75,10 @@ def refit_predicted_tags(
     known = rows >= 0
     if not known.any():
         cleared = replace(
-            split, train=train.replace(predicted_tags=None, predicted_model_version=None)
+            split,
+            train=train.replace(
+                predicted_tags=None, predicted_model_version=None, predicted_ood=None
+            ),
         )
         return (
             cleared,
@@ -87,7 +93,10 @@ def refit_predicted_tags(
     tags = np.flatnonzero(labels[labelled].sum(axis=0) >= MIN_POSITIVES)
     if labelled.sum() < 2 * MIN_POSITIVES or not len(tags):
         cleared = replace(
-            split, train=train.replace(predicted_tags=None, predicted_model_version=None)
+            split,
+            train=train.replace(
+                predicted_tags=None, predicted_model_version=None, predicted_ood=None
+            ),
         )
         return cleared, "stored predicted tags dropped: too few training tags to refit the tagger"
     codebook = fit_codebook(
@@ -98,6 +107,9 @@ def refit_predicted_tags(
         features[labelled], labels[labelled][:, tags].astype(np.float64)
     )
     probabilities = np.asarray(tagger.predict_proba(features), dtype=np.float32)
+    novelty = NoveltyDetector(NoveltyConfig(seed=seed)).fit(features[labelled])
+    ood = np.zeros(train.n_items, dtype=bool)
+    ood[items] = ~novelty.in_distribution(novelty.score(features))
 
     rr, cc = np.meshgrid(items, tags, indexing="ij")
     predicted = sp.csr_matrix(
@@ -107,8 +119,12 @@ def refit_predicted_tags(
     note = (
         f"predicted tags refit on training tags only ({kind} tagger, "
         f"{int(labelled.sum())} labelled "
-        f"tracks, {len(tags)} tags, {len(items)} tracks predicted)"
+        f"tracks, {len(tags)} tags, {len(items)} tracks predicted, "
+        f"{int(ood.sum())} out of distribution)"
     )
     return replace(
-        split, train=train.replace(predicted_tags=predicted, predicted_model_version=version)
+        split,
+        train=train.replace(
+            predicted_tags=predicted, predicted_model_version=version, predicted_ood=ood
+        ),
     ), note

@@ -9,7 +9,7 @@ predictions, published bundle) over either recipe, so the protocol exists once.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 from recommender.audio.config import FeatureConfig
 from recommender.core.component import Component
 from recommender.errors import AudioDecodeError, InputError
+from recommender.services.novelty import TrackScores
 from recommender.storage.schema import Track
 from recommender.tagging.features import CodebookConfig
 
@@ -42,6 +43,9 @@ class Recipe(Protocol):
 
     def embeddings(self, model: Component) -> np.ndarray | None:
         """A learned vector per track (every track), or None when the kind has none."""
+
+    def novelty(self, model: Component) -> TrackScores:
+        """How unlike the model's training audio every track is."""
 
 
 @dataclass
@@ -75,6 +79,9 @@ class FeatureRecipe:
     def embeddings(self, model) -> None:
         return None
 
+    def novelty(self, model) -> TrackScores:
+        return TrackScores.of(model.novelty, model.novelty_scores(self.summaries, self.frames))
+
 
 @dataclass
 class CNNRecipe:
@@ -84,6 +91,7 @@ class CNNRecipe:
     mels: list[np.ndarray]
     config: Any  # CNNConfig
     notes: list[str]
+    _cache: dict = field(default_factory=dict, repr=False)
 
     def describe(self) -> str:
         return json.dumps({"cnn": self.config.to_dict()}, sort_keys=True)
@@ -99,7 +107,10 @@ class CNNRecipe:
             config = config.replace(
                 max_epochs=max(1, int(like.training["best_epoch"])), validation_fraction=0.0
             )
-        return train_cnn([self.mels[i] for i in rows], Y, tags, config)
+        tagger = train_cnn([self.mels[i] for i in rows], Y, tags, config)
+        # the detector summarises what the network makes of its own training audio
+        tagger.fit_novelty(self._outputs(tagger, rows)[1])
+        return tagger
 
     def predict(self, model, rows=None):
         return self._outputs(model, rows)[0]
@@ -107,10 +118,16 @@ class CNNRecipe:
     def embeddings(self, model) -> np.ndarray:
         return self._outputs(model, None)[1]
 
+    def novelty(self, model) -> TrackScores:
+        return TrackScores.of(model.novelty, model.novelty.score(self.embeddings(model)))
+
     def _outputs(self, model, rows):
-        model.threads = self.config.threads or 1
-        mels = self.mels if rows is None else [self.mels[i] for i in rows]
-        return model.predict_mels(mels)
+        key = (id(model), None if rows is None else tuple(rows))
+        if self._cache.get("key") != key:  # embeddings and predictions come from one pass
+            model.threads = self.config.threads or 1
+            mels = self.mels if rows is None else [self.mels[i] for i in rows]
+            self._cache = {"key": key, "outputs": model.predict_mels(mels)}
+        return self._cache["outputs"]
 
 
 def feature_recipe(

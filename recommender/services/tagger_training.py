@@ -31,6 +31,7 @@ from recommender.core.registry import names
 from recommender.errors import InputError
 from recommender.services.bundles import TAGGER, publish, write_version
 from recommender.services.labels import LabelConfig, LabelMatrix, crowd_labels, curated_labels
+from recommender.services.novelty import TrackScores, delete_novelty, store_novelty
 from recommender.storage.schema import PredictedTag, Tag, Track, TrackFeatures
 from recommender.tagging.evaluation import (
     TagMetrics,
@@ -62,6 +63,7 @@ class TaggerReport:
     baseline: dict[str, Any]  # TagMetrics of the popularity baseline
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    novelty: dict[str, Any] | None = None  # threshold and tracks flagged out of distribution
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,12 +117,16 @@ def store_predictions(
     probs: np.ndarray,
     *,
     embeddings: np.ndarray | None = None,
+    novelty: TrackScores | None = None,
 ) -> int:
-    """Replace this model version's predicted_tags with `probs` (n_tracks, n_tags), and its
-    embeddings (n_tracks, dim) if it has them, atomically."""
+    """Replace this model version's predicted_tags with `probs` (n_tracks, n_tags), its
+    embeddings (n_tracks, dim) if it has them, and its out-of-distribution flags with
+    `novelty` (services.novelty), atomically."""
     from recommender.services.audio_features import to_bytes
 
     with engine.begin() as conn:
+        if novelty is not None:
+            store_novelty(conn, model_version, track_ids, novelty)
         tag_ids = _tag_ids(conn, tags)
         _delete_version(conn, model_version)
         rows = [
@@ -167,6 +173,7 @@ def delete_predictions(engine: Engine, model_version: str) -> None:
 
 def _delete_version(conn, model_version: str) -> None:
     conn.execute(delete(PredictedTag).where(PredictedTag.model_version == model_version))
+    delete_novelty(conn, model_version)
     conn.execute(
         delete(TrackFeatures).where(
             TrackFeatures.extractor_version == embedding_version(model_version)
@@ -258,6 +265,8 @@ def train_tagger(
         manifest["training"] = {"held_out_run": held.training, "final_run": final.training}
     # Predictions first (one transaction), then the bundle, then the pointer: the current
     # tagger never names a version without stored rows, and a failed save takes them out.
+    novelty = recipe.novelty(final)  # out-of-distribution flags, stored with the predictions
+    manifest["novelty"] = novelty.summary()
     predicted = store_predictions(
         engine,
         version,
@@ -265,6 +274,7 @@ def train_tagger(
         tags,
         recipe.predict(final),
         embeddings=recipe.embeddings(final),
+        novelty=novelty,
     )
     try:
         path = write_version(models_dir, TAGGER, version, final, manifest)
@@ -290,4 +300,5 @@ def train_tagger(
         baseline=baseline.to_dict(),
         seconds=time.perf_counter() - started,
         notes=notes,
+        novelty=manifest["novelty"],
     )

@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 @dataclass
 class TaggedFiles:
     model_version: str
-    results: list[dict[str, Any]]  # {"file", "tags": [{"tag", "probability", "predicted"}]}
+    # {"file", "tags": [{"tag", "probability", "predicted"}], "novelty", "in_distribution"}
+    results: list[dict[str, Any]]
     failures: list[AudioDecodeError]  # files that could not be decoded, in order
+    novelty_threshold: float | None = None  # None: a tagger from before novelty detection
 
 
 def tag_files(models_dir: Path, files: list[Path], *, top: int = 5) -> TaggedFiles:
@@ -33,25 +35,28 @@ def tag_files(models_dir: Path, files: list[Path], *, top: int = 5) -> TaggedFil
     results, failures = [], []
     for file in files:
         try:
-            tags = tag_file(pipeline, file, top=top)
+            tagged = tag_file(pipeline, file, top=top)
         except AudioDecodeError as exc:
             failures.append(exc)
             continue
-        results.append({"file": str(file), "tags": tags})
-    return TaggedFiles(pipeline.model_version, results, failures)
+        results.append({"file": str(file), **tagged})
+    threshold = None if pipeline.novelty is None else round(pipeline.novelty.threshold, 4)
+    return TaggedFiles(pipeline.model_version, results, failures, threshold)
 
 
-def tag_file(
-    pipeline: TaggerPipeline | CNNTagger, path: Path, *, top: int = 5
-) -> list[dict[str, Any]]:
+def tag_file(pipeline: TaggerPipeline | CNNTagger, path: Path, *, top: int = 5) -> dict[str, Any]:
     """The `top` most likely tags of one audio file, each with its probability and whether
-    it passes the tag's threshold (AudioDecodeError for a file that is not audio)."""
-    probs = pipeline.predict_file(path)
-    return [
+    it passes the tag's threshold, and the file's novelty and whether it is within the
+    tagger's training distribution (both None for a tagger from before novelty detection);
+    AudioDecodeError for a file that is not audio."""
+    result = pipeline.tag_file(path)
+    tags = [
         {
             "tag": tag,
             "probability": round(p, 4),
             "predicted": p >= pipeline.thresholds.get(tag, 0.5),
         }
-        for tag, p in list(probs.items())[:top]
+        for tag, p in list(result.tags.items())[:top]
     ]
+    novelty = None if result.novelty is None else round(result.novelty, 4)
+    return {"tags": tags, "novelty": novelty, "in_distribution": result.in_distribution}

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -134,6 +135,23 @@ class PredictedTag(Base):
     tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id"), primary_key=True)
     model_version: Mapped[str] = mapped_column(String(64), primary_key=True)
     probability: Mapped[float] = mapped_column(Float)
+
+
+class TrackNovelty(Base):
+    """How unlike its tagger's training audio a track is (`recommender.tagging.novelty`): one row
+    per track with predicted_tags of that model version (none for taggers from before it).
+
+    Out-of-distribution tracks (in_distribution false) have unreliable predicted tags; the
+    hybrid discounts their content scores (ContentConfig.ood_content_weight).
+    """
+
+    __tablename__ = "track_novelty"
+    __table_args__ = (Index("ix_track_novelty_model", "model_version"),)
+
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id"), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    novelty: Mapped[float] = mapped_column(Float)
+    in_distribution: Mapped[bool] = mapped_column(Boolean)
 
 
 class EtlRun(Base):

@@ -49,13 +49,17 @@ def tag_idf(user_tag_counts: sp.csr_matrix, *, power: float = 1.0) -> np.ndarray
 
 
 def raw_item_tags(
-    dataset: Dataset, *, informative: np.ndarray | None = None
+    dataset: Dataset, *, informative: np.ndarray | None = None, ood_weight: float = 1.0
 ) -> tuple[sp.csr_matrix, np.ndarray]:
     """items x tags before IDF: log-scaled crowd counts, predicted tags where an item has none.
 
     `informative` (bool per tag) drops the other tags first, so an item tagged only
     "seen live" counts as untagged and falls back to its predicted tags. Returns the
     L2-normalised matrix and a boolean per item: True where it comes from predicted tags.
+    A vector from predicted tags of a track whose audio the tagger found out of its
+    training distribution (`dataset.predicted_ood`) is scaled by `ood_weight` instead:
+    every content score built on it (profile match, content map, played-item profiles,
+    content neighbours) shrinks towards that of a track with no content.
     """
     keep_tags = sp.diags(
         np.ones(len(dataset.tags), np.float32)
@@ -77,8 +81,11 @@ def raw_item_tags(
     use_predicted = ~has_crowd & (np.diff(predicted.indptr) > 0)
     from_predicted[use_predicted] = True
     keep = sp.diags(use_predicted.astype(np.float32))
-    combined = crowd + l2_normalize_rows(keep @ predicted)
-    return l2_normalize_rows(combined), from_predicted
+    combined = l2_normalize_rows(crowd + l2_normalize_rows(keep @ predicted))
+    if dataset.predicted_ood is not None and ood_weight != 1.0:
+        weights = np.where(from_predicted & dataset.predicted_ood, ood_weight, 1.0)
+        combined = sp.csr_matrix(sp.diags(weights.astype(np.float32)) @ combined)
+    return combined, from_predicted
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,8 @@ class TagSpace:
     """IDF weights, item content vectors and user profiles, all over `dataset.tags`."""
 
     idf: np.ndarray  # (n_tags,) float32
-    item_vectors: sp.csr_matrix  # items x tags, L2-normalised rows (zero-IDF tags dropped)
+    # items x tags, L2-normalised rows (zero-IDF tags dropped; out-of-distribution ones shorter)
+    item_vectors: sp.csr_matrix
     user_profiles: sp.csr_matrix  # users x tags, IDF-weighted, L2-normalised rows
     item_from_predicted: np.ndarray  # (n_items,) bool: vector built from predicted tags
 
@@ -103,15 +111,20 @@ class TagSpace:
 
 
 def build_tag_space(
-    dataset: Dataset, *, applied_weight: float = 0.2, idf_power: float = 1.0
+    dataset: Dataset,
+    *,
+    applied_weight: float = 0.2,
+    idf_power: float = 1.0,
+    ood_weight: float = 1.0,
 ) -> TagSpace:
     """Build item vectors and user profiles from `dataset` alone (its plays, tags, predictions).
 
-    `applied_weight` balances the tags a user applied against the tags of what they play.
+    `applied_weight` balances the tags a user applied against the tags of what they play;
+    `ood_weight` scales predicted-tag vectors of out-of-distribution tracks (`raw_item_tags`).
     """
     idf = tag_idf(dataset.user_tag_counts(), power=idf_power)
     weight = sp.diags(idf)
-    raw_items, from_predicted = raw_item_tags(dataset, informative=idf > 0)
+    raw_items, from_predicted = raw_item_tags(dataset, informative=idf > 0, ood_weight=ood_weight)
     plays = sp.csr_matrix(dataset.plays, dtype=np.float32, copy=True)
     plays.data = np.log1p(plays.data)
     played = l2_normalize_rows((plays @ raw_items) @ weight)

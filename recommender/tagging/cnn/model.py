@@ -19,6 +19,8 @@ import numpy as np
 from recommender.core.component import Component, State
 from recommender.core.configs import Config
 from recommender.tagging.cnn.mel import MelConfig, mel_file, track_chunks
+from recommender.tagging.novelty import NoveltyConfig, NoveltyDetector
+from recommender.tagging.pipeline import FileTags
 
 NETWORK = "network.onnx"
 
@@ -41,6 +43,7 @@ class CNNConfig(Config):
     gain_db: float = 6.0  # random gain, +-dB
     freq_mask: int = 8  # SpecAugment: widest masked band of mel bins
     time_mask: int = 16  # SpecAugment: widest masked span of frames
+    novelty: NoveltyConfig = field(default_factory=NoveltyConfig)  # on the embeddings
     threads: int = 1  # PyTorch threads while training (0 = all cores; more threads spin
     # against each other on a busy machine: 2 threads ran 5x slower than 1 on 2 cores)
     seed: int = 0
@@ -61,6 +64,7 @@ class CNNTagger(Component):
         self.thresholds: dict[str, float] = {}
         self.model_version = ""
         self.training: dict[str, Any] = {}  # epochs, best epoch, loss curves
+        self.novelty: NoveltyDetector | None = None  # on embeddings; see fit_novelty
         self.threads = 1
 
     @cached_property
@@ -84,11 +88,24 @@ class CNNTagger(Component):
             / np.array([len(c) for c in chunks], dtype=np.float32)[:, None],
         )
 
+    def fit_novelty(self, embeddings: np.ndarray) -> None:
+        """Summarise the training tracks' embeddings: a clip far from them is audio the
+        network never learned from (same detector and calibration as the feature taggers)."""
+        self.novelty = NoveltyDetector(self.config.novelty).fit(embeddings)
+
     def predict_file(self, path: str | Path) -> dict[str, float]:
         """Tag -> probability for one audio file, most likely first (AudioDecodeError if bad)."""
-        probs = self.predict_mels([mel_file(path, self.config.mel)])[0][0]
-        order = np.argsort(-probs, kind="stable")
-        return {self.tags[j]: float(probs[j]) for j in order}
+        return self.tag_file(path).tags
+
+    def tag_file(self, path: str | Path) -> FileTags:
+        """Tags and novelty of one audio file (AudioDecodeError if it is not audio)."""
+        probs, embedding = self.predict_mels([mel_file(path, self.config.mel)])
+        order = np.argsort(-probs[0], kind="stable")
+        tags = {self.tags[j]: float(probs[0, j]) for j in order}
+        if self.novelty is None:
+            return FileTags(tags, None, None)
+        score = self.novelty.score(embedding)
+        return FileTags(tags, float(score[0]), bool(self.novelty.in_distribution(score)[0]))
 
     def _state(self) -> State:
         meta = {
@@ -97,7 +114,8 @@ class CNNTagger(Component):
             "model_version": self.model_version,
             "training": self.training,
         }
-        return State(meta=meta, blobs={NETWORK: self.network_bytes})
+        parts = {} if self.novelty is None else {"novelty": self.novelty}
+        return State(meta=meta, blobs={NETWORK: self.network_bytes}, parts=parts)
 
     def _restore(self, state: State) -> None:
         self.network_bytes = state.blobs[NETWORK]
@@ -105,3 +123,4 @@ class CNNTagger(Component):
         self.thresholds = {str(k): float(v) for k, v in state.meta["thresholds"].items()}
         self.model_version = str(state.meta["model_version"])
         self.training = dict(state.meta.get("training", {}))
+        self.novelty = state.parts.get("novelty")
