@@ -192,7 +192,7 @@ print(sorted(m for m in sys.modules if m == "torch" or m.startswith("torch.")))
     assert done.returncode == 0, done.stderr
     tags_line, modules_line = done.stdout.strip().splitlines()[-2:]
     assert modules_line == "[]"
-    assert tags_line.startswith("[{'tag': ")
+    assert tags_line.startswith("{'tags': [{'tag': ")
 
 
 @pytest.mark.slow
@@ -220,3 +220,27 @@ def test_cnn_predictions_through_the_cli_match_the_stored_ones(demo_cnn, tmp_pat
     assert set(served) == set(stored)
     for tag, probability in served.items():
         assert probability == pytest.approx(stored[tag], abs=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_the_cnn_flags_speech_and_birdsong_but_not_demo_clips(demo_cnn):
+    """Novelty on the CNN's embeddings: unlike music it never heard, like the demo's own."""
+    from recommender.services.bundles import current_tagger
+    from recommender.storage.schema import TrackNovelty
+    from tests.conftest import shared_data
+
+    engine, home, _, report = demo_cnn
+    tagger = current_tagger(home / "models")
+    examples = shared_data("librosa-examples")
+    index = json.loads((examples / "index.json").read_text())
+    for key in ("libri1", "libri2", "libri3", "robin"):
+        result = tagger.tag_file(examples / f"{index[key]['path']}.ogg")
+        assert result.in_distribution is False, (key, result.novelty, tagger.novelty.threshold)
+    with engine.connect() as conn:
+        flags = conn.execute(
+            select(TrackNovelty.in_distribution).where(
+                TrackNovelty.model_version == report.model_version
+            )
+        ).scalars().all()
+    assert len(flags) == 150 and sum(flags) >= 0.95 * 150
