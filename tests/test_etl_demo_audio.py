@@ -16,7 +16,7 @@ from etl.demo_labels import ARTIST_RUN, read_labelled_audio
 from etl.demo_world import COLD_SHARE, UNINFORMATIVE, build_world_from_labels
 from recommender.errors import DataFileError
 from recommender.tags.normalize import normalize_tag
-from tests.conftest import run_cli
+from tests.conftest import run_cli, shared_data
 
 SR = 22050
 GENRES = {"rock": 10, "jazz": 5, "classical": 5}  # 20 files: 2 + 1 + 1 cold
@@ -261,3 +261,44 @@ def test_cli_names_a_malformed_labels_file_in_one_line(recsys_env, tmp_path) -> 
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and f"{directory / 'labels.csv'}:3:" in lines[0], done.stderr
+
+
+# --- the real thing ---------------------------------------------------------------------------
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_gtzan_mini_taggers_rank_never_played_real_tracks_better_than_random(
+    recsys_env: dict[str, str],
+) -> None:
+    gtzan = shared_data("gtzan-mini")
+    done = run_cli(["etl", "demo", "--audio-dir", str(gtzan), "--workers", "2"], recsys_env)
+    assert done.returncode == 0, done.stderr
+    done = run_cli(
+        [
+            "evaluate",
+            "--split",
+            "cold-items",
+            "--models",
+            "content",
+            "--taggers",
+            "linear,mlp,lightgbm",
+            "--json",
+        ],
+        recsys_env,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    ndcg = {m["name"]: m["metrics"]["ndcg@10"] for m in result["models"]}
+    assert result["taggers"] == ["linear", "mlp", "lightgbm"]
+    assert set(ndcg) == {
+        "random",
+        "pop",
+        *(
+            f"{model} ({kind})"
+            for model in ("tag-pop", "tag-cosine", "content")
+            for kind in ("linear", "mlp", "lightgbm")
+        ),
+    }
+    for kind in ("linear", "mlp", "lightgbm"):
+        assert ndcg[f"content ({kind})"] > ndcg["random"] + 0.05, (kind, ndcg)

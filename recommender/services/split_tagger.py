@@ -6,6 +6,10 @@ model reading them would be graded on labels it has already seen. Here the
 tagger (the audio engineer's `recommender.tagging` models and features) is
 refit on the training tag events of the split and predicts every track with
 stored audio features; the split's training Dataset gets those predictions.
+
+Every caller names the tagger by its registry `kind` and reaches it through
+`refit_predicted_tags`, the one place a tagger is refit on a split: a tagger
+that learns from audio rather than stored song vectors plugs in there.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import numpy as np
 import scipy.sparse as sp
 from sqlalchemy import Engine
 
+from recommender.core.registry import component_class
 from recommender.data.splits import Split
+from recommender.errors import InputError
 
 MIN_POSITIVES = 5  # as the tagger's own LabelConfig: rarer tags cannot be learned
 REFIT_VERSION_PREFIX = "split-refit-"
@@ -30,12 +36,24 @@ def leak_free_predicted_tags(
 
     One hook for `recsys evaluate` and the validation of `recsys train`, so both
     grade content models on predicted tags learned without the held-out labels.
+    `kind` is a registered tagger (`linear`, `mlp`, `lightgbm`, ...).
     """
+    component_class(kind, "tagger")  # an unknown kind fails now, naming the choices
 
     def prepare(split: Split) -> tuple[Split, str]:
         return refit_predicted_tags(engine, split, kind=kind, seed=seed)
 
     return prepare
+
+
+def require_features(engine: Engine) -> None:
+    """An InputError unless the database holds audio features a tagger can be refit on."""
+    from recommender.services.audio_features import load_summaries
+
+    if not len(load_summaries(engine)[0]):
+        raise InputError(
+            "--taggers: no audio features to refit a tagger on; run `recsys etl audio` first"
+        )
 
 
 def keep_predicted_tags(reason: str) -> Callable[[Split], tuple[Split, str]]:
@@ -62,10 +80,9 @@ def refit_predicted_tags(
     features get no predicted tags. Without features at all, the stored
     predictions are dropped rather than used, and the note says so.
     """
-    from recommender.core.registry import create
     from recommender.services.audio_features import load_features
-    from recommender.tagging.features import CodebookConfig, fit_codebook, song_matrix
 
+    component_class(kind, "tagger")
     train = split.train
     stored = load_features(engine)
     rows = train.items.indices(stored.external_ids)
@@ -90,14 +107,9 @@ def refit_predicted_tags(
             split, train=train.replace(predicted_tags=None, predicted_model_version=None)
         )
         return cleared, "stored predicted tags dropped: too few training tags to refit the tagger"
-    codebook = fit_codebook(
-        [frames[i] for i in np.flatnonzero(labelled)], CodebookConfig(seed=seed)
+    probabilities = _fit_and_predict(
+        kind, summaries, frames, labelled, labels[labelled][:, tags], seed=seed
     )
-    features = song_matrix(summaries, frames, codebook)
-    tagger = create(kind, seed=seed).fit(
-        features[labelled], labels[labelled][:, tags].astype(np.float64)
-    )
-    probabilities = np.asarray(tagger.predict_proba(features), dtype=np.float32)
 
     rr, cc = np.meshgrid(items, tags, indexing="ij")
     predicted = sp.csr_matrix(
@@ -112,3 +124,25 @@ def refit_predicted_tags(
     return replace(
         split, train=train.replace(predicted_tags=predicted, predicted_model_version=version)
     ), note
+
+
+def _fit_and_predict(
+    kind: str,
+    summaries: np.ndarray,
+    frames: list[np.ndarray],
+    labelled: np.ndarray,
+    labels: np.ndarray,
+    *,
+    seed: int,
+) -> np.ndarray:
+    """float32 (tracks, tags): a `kind` tagger fitted on the `labelled` tracks' song
+    vectors (codebook from those tracks only) and `labels`, predicting every track."""
+    from recommender.core.registry import create
+    from recommender.tagging.features import CodebookConfig, fit_codebook, song_matrix
+
+    codebook = fit_codebook(
+        [frames[i] for i in np.flatnonzero(labelled)], CodebookConfig(seed=seed)
+    )
+    features = song_matrix(summaries, frames, codebook)
+    tagger = create(kind, seed=seed).fit(features[labelled], labels.astype(np.float64))
+    return np.asarray(tagger.predict_proba(features), dtype=np.float32)
