@@ -163,6 +163,8 @@ def test_evaluate_table_by_default(loaded_env):
         (["--models", ","], "--models is empty"),
         (["--taggers", "linear,cnn9"], "--taggers: unknown tagger 'cnn9'; choose from linear"),
         (["--taggers", " , "], "--taggers is empty"),
+        (["--cold-by", "artist"], "--cold-by applies to --split cold-items only"),
+        (["--split", "cold-items", "--cold-by", "album"], "--cold-by: unknown 'album'"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(tmp_path, args, message):

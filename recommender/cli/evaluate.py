@@ -50,6 +50,14 @@ def evaluate(
             " training tags: models that read predicted tags get one row per tagger.",
         ),
     ] = None,
+    cold_by: Annotated[
+        str | None,
+        typer.Option(
+            "--cold-by",
+            help="With --split cold-items: make single tracks cold (item, the default) or"
+            " whole artists (artist), so no cold track has a sibling in training.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     report: Annotated[
         Path | None, typer.Option("--report", help="Also write a Markdown report here.")
@@ -79,6 +87,7 @@ def evaluate(
             k=k,
             seed=seed,
             taggers=taggers,
+            cold_by=cold_by,
             progress=on_progress,
         )
     if report is not None:

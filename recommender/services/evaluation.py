@@ -64,6 +64,7 @@ def evaluate(
     k: int = 10,
     seed: int = 0,
     taggers: str | None = None,
+    cold_by: str | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Split the listens, train each model on the training part, rank for the test users.
@@ -71,7 +72,8 @@ def evaluate(
     `taggers` ("linear,mlp"): refit each of these taggers on the split's training
     tags and report every model that reads predicted tags once per tagger (see
     `evaluate_dataset`). Without it, the linear tagger is refit when the database
-    holds predicted tags.
+    holds predicted tags. `cold_by="artist"` (cold-items split only) makes whole
+    artists cold rather than single tracks.
     """
     from recommender.evaluation.runner import evaluate_dataset
     from recommender.services.datasets import load_dataset
@@ -81,6 +83,17 @@ def evaluate(
         raise InputError(f"--split: unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     chosen = model_names(models)
     kinds = tagger_names(taggers)
+    split_params = None
+    if cold_by is not None:
+        from recommender.data.splits import COLD_UNITS
+
+        if split != "cold-items":
+            raise InputError("--cold-by applies to --split cold-items only")
+        if cold_by not in COLD_UNITS:
+            raise InputError(
+                f"--cold-by: unknown {cold_by!r}; choose one of {', '.join(COLD_UNITS)}"
+            )
+        split_params = {"by": cold_by}
     if kinds:
         require_features(engine)
     dataset = load_dataset(engine)
@@ -92,6 +105,7 @@ def evaluate(
             k=k,
             seed=seed,
             progress=progress,
+            split_params=split_params,
             taggers={
                 kind: leak_free_predicted_tags(engine, seed=seed, kind=kind) for kind in kinds
             },
@@ -103,6 +117,7 @@ def evaluate(
         k=k,
         seed=seed,
         progress=progress,
+        split_params=split_params,
         prepare=(
             leak_free_predicted_tags(engine, seed=seed)
             if dataset.predicted_tags is not None
