@@ -5,7 +5,12 @@ events), `tags.csv` (user,track,tag as typed), `catalogue.csv`
 (track,title,artist,audio_path relative to the file), `audio/*.wav` (16-bit,
 mono) and `truth.json` (the generator's ground truth, for tests and notebooks).
 It is rebuilt in a temporary sibling folder and swapped in at the end, so a
-crash never leaves a half-written catalogue behind. The same seed gives
+crash never leaves a half-written catalogue behind.
+
+With `audio_dir`, the world is built around real recordings instead
+(`etl.demo_labels` reads their labels file): one track per labelled file, the
+catalogue's `audio_path` is the file's absolute path (nothing is copied, there
+is no `audio/` folder), and the true tags are the file's labels. The same seed gives
 byte-identical files; loading goes through `etl.csv_source.load_csv`, so the
 demo exercises the real ETL path (events aggregation, tag normalisation).
 """
@@ -23,13 +28,16 @@ from typing import TYPE_CHECKING, Any
 
 from etl.demo_audio import ClipPlan, render_clip
 from etl.demo_world import (
+    COLD_SHARE,
     GENRES,
     INFORMATIVE,
     INSTRUMENTS,
+    MIN_TRACKS,
     MOODS,
     UNINFORMATIVE,
     DemoWorld,
     build_world,
+    build_world_from_labels,
 )
 from recommender.errors import DataFileError
 from recommender.tags.normalize import normalize_tag
@@ -38,6 +46,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
     from sqlalchemy import Engine
 
+    from etl.demo_labels import LabelledAudio
     from etl.runs import RunSummary
 
 GENERATOR_VERSION = 1
@@ -74,24 +83,38 @@ def generate_demo(
     sample_rate: int = 22050,
     workers: int | None = 1,
     progress: Progress | None = None,
+    audio_dir: Path | None = None,
 ) -> DemoFiles:
     """Write the demo catalogue to `out_dir`, replacing what was there.
 
     `workers` > 1 (or None: all cores) renders audio in processes; the files do
-    not depend on it.
+    not depend on it. With `audio_dir` (a folder of recordings with a labels.csv),
+    the world is built around those files and `tracks`, `clip_seconds` and
+    `sample_rate` do not apply.
     """
+    from etl.demo_labels import read_labelled_audio
+
     out_dir = Path(out_dir).absolute()
-    world = build_world(users=users, tracks=tracks, seed=seed)
+    audio = None
+    if audio_dir is None:
+        world = build_world(users=users, tracks=tracks, seed=seed)
+    else:
+        audio = read_labelled_audio(audio_dir, min_files=MIN_TRACKS)
+        world = build_world_from_labels(audio, users=users, seed=seed)
     staging = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     try:
         shutil.rmtree(staging, ignore_errors=True)
         files = DemoFiles.at(staging)
-        files.audio_dir.mkdir(parents=True)
+        files.directory.mkdir(parents=True)
         _write_catalogue(files, world)
         _write_listens(files.listens, world)
         _write_tags(files.tags, world)
-        _render_audio(files, world, clip_seconds, sample_rate, workers, progress)
-        truth = _truth(world, seed=seed, clip_seconds=clip_seconds, sample_rate=sample_rate)
+        if audio is None:
+            files.audio_dir.mkdir()
+            _render_audio(files, world, clip_seconds, sample_rate, workers, progress)
+            truth = _truth(world, seed=seed, clip_seconds=clip_seconds, sample_rate=sample_rate)
+        else:
+            truth = _labelled_truth(world, audio, seed=seed)
         files.truth.write_text(json.dumps(truth, indent=1, ensure_ascii=False) + "\n")
         _swap_in(staging, out_dir)
     except OSError as exc:
@@ -114,6 +137,7 @@ def load_demo(
     sample_rate: int = 22050,
     workers: int | None = 1,
     progress: Progress | None = None,
+    audio_dir: Path | None = None,
 ) -> RunSummary:
     """Generate `home/demo/` and load it into the database through the CSV source."""
     from etl.csv_source import load_csv
@@ -127,6 +151,7 @@ def load_demo(
         sample_rate=sample_rate,
         workers=workers,
         progress=progress,
+        audio_dir=audio_dir,
     )
     return load_csv(
         engine, listens=files.listens, tags=files.tags, catalogue=files.catalogue, progress=progress
@@ -150,8 +175,17 @@ def _write_catalogue(files: DemoFiles, world: DemoWorld) -> None:
     with files.catalogue.open("w", newline="", encoding="utf-8") as handle:
         writer = _csv_writer(handle)
         writer.writerow(["track", "title", "artist", "audio_path"])
-        for track, title, artist in zip(world.track_ids, world.titles, world.artists, strict=True):
-            writer.writerow([track, title, artist, f"audio/{track}.wav"])
+        for j, (track, title, artist) in enumerate(
+            zip(world.track_ids, world.titles, world.artists, strict=True)
+        ):
+            writer.writerow([track, title, artist, _audio_path(world, j)])
+
+
+def _audio_path(world: DemoWorld, track: int) -> str:
+    """Relative to the catalogue for rendered clips; the recording's absolute path otherwise."""
+    if world.audio_files is not None:
+        return str(world.audio_files[track])
+    return f"audio/{world.track_ids[track]}.wav"
 
 
 def _write_listens(path: Path, world: DemoWorld) -> None:
@@ -206,7 +240,7 @@ def _render_audio(
 
 
 def _truth(world: DemoWorld, *, seed: int, clip_seconds: float, sample_rate: int) -> dict[str, Any]:
-    distinct_tags = {(u, t, normalize_tag(tag)) for u, t, tag in world.tags}
+    """truth.json of the synthetic world."""
     return {
         "generator": {
             "version": GENERATOR_VERSION,
@@ -223,17 +257,7 @@ def _truth(world: DemoWorld, *, seed: int, clip_seconds: float, sample_rate: int
             "informative": list(INFORMATIVE),
             "uninformative": list(UNINFORMATIVE),
         },
-        "counts": {
-            "users": len(world.user_ids),
-            "tracks": len(world.track_ids),
-            "cold_tracks": int(world.cold.sum()),
-            "listens": len(world.listens),
-            "plays": int(world.listens[:, 2].sum()),
-            "listen_events": len(world.events),
-            "tag_rows": len(world.tags),
-            "tag_assignments": len(distinct_tags),
-            "tags": len({tag for _, _, tag in distinct_tags}),
-        },
+        "counts": _counts(world),
         "tracks": {
             track: {
                 "title": world.titles[j],
@@ -249,13 +273,68 @@ def _truth(world: DemoWorld, *, seed: int, clip_seconds: float, sample_rate: int
             }
             for j, track in enumerate(world.track_ids)
         },
-        "users": {
-            user: {
-                "taste": {
-                    tag: round(float(w), 6)
-                    for tag, w in zip(INFORMATIVE, world.taste[i], strict=True)
-                }
-            }
-            for i, user in enumerate(world.user_ids)
+        "users": _tastes(world),
+    }
+
+
+def _labelled_truth(world: DemoWorld, audio: LabelledAudio, *, seed: int) -> dict[str, Any]:
+    """truth.json of a world built around recordings: their labels are the true tags."""
+    primary = world.facets[0].name
+    return {
+        "generator": {
+            "version": GENERATOR_VERSION,
+            "seed": seed,
+            "users": len(world.user_ids),
+            "tracks": len(world.track_ids),
+            "audio_dir": str(audio.directory),
+            "labels_file": str(audio.labels_file),
+            "artists": audio.artist_source,
+            "cold": f"per {primary}: a run of {COLD_SHARE:.0%} of its files, neighbours by path",
         },
+        "vocabulary": {
+            "facets": {facet.name: list(facet.values) for facet in world.facets},
+            "informative": list(world.informative),
+            "uninformative": list(UNINFORMATIVE),
+        },
+        "counts": _counts(world),
+        "tracks": {
+            track: {
+                "title": world.titles[j],
+                "artist": world.artists[j],
+                "labels": {name: list(values) for name, values in world.labels[j].items()},
+                "tags": world.true_tags(j),
+                "cold": bool(world.cold[j]),
+                "path": audio.relative[j],
+                "audio_path": _audio_path(world, j),
+            }
+            for j, track in enumerate(world.track_ids)
+        },
+        "users": _tastes(world),
+    }
+
+
+def _counts(world: DemoWorld) -> dict[str, int]:
+    distinct_tags = {(u, t, normalize_tag(tag)) for u, t, tag in world.tags}
+    return {
+        "users": len(world.user_ids),
+        "tracks": len(world.track_ids),
+        "cold_tracks": int(world.cold.sum()),
+        "listens": len(world.listens),
+        "plays": int(world.listens[:, 2].sum()),
+        "listen_events": len(world.events),
+        "tag_rows": len(world.tags),
+        "tag_assignments": len(distinct_tags),
+        "tags": len({tag for _, _, tag in distinct_tags}),
+    }
+
+
+def _tastes(world: DemoWorld) -> dict[str, Any]:
+    return {
+        user: {
+            "taste": {
+                tag: round(float(w), 6)
+                for tag, w in zip(world.informative, world.taste[i], strict=True)
+            }
+        }
+        for i, user in enumerate(world.user_ids)
     }

@@ -124,6 +124,7 @@ class TagPopularityRanker(_ItemScores):
 
     name: ClassVar[str] = "tag-pop"
     Config: ClassVar[type[Config]] = TagSourceConfig
+    reads_predicted_tags: ClassVar[bool] = True
 
     def fit(self, dataset: Dataset) -> Self:
         vectors = item_tag_vectors(dataset, source=self.config.source)
@@ -152,6 +153,7 @@ class TagCosineRanker(Ranker):
 
     name: ClassVar[str] = "tag-cosine"
     Config: ClassVar[type[Config]] = TagCosineConfig
+    reads_predicted_tags: ClassVar[bool] = True
 
     def fit(self, dataset: Dataset) -> Self:
         self.vectors = item_tag_vectors(dataset, source=self.config.source)

@@ -161,6 +161,10 @@ def test_evaluate_table_by_default(loaded_env):
         (["--split", "sideways"], "unknown split 'sideways'"),
         (["--models", "pop,nope"], "unknown model 'nope'"),
         (["--models", ","], "--models is empty"),
+        (["--taggers", "linear,cnn9"], "--taggers: unknown tagger 'cnn9'; choose from linear"),
+        (["--taggers", " , "], "--taggers is empty"),
+        (["--cold-by", "artist"], "--cold-by applies to --split cold-items only"),
+        (["--split", "cold-items", "--cold-by", "album"], "--cold-by: unknown 'album'"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(tmp_path, args, message):
@@ -179,3 +183,9 @@ def test_empty_database_says_what_to_do(recsys_env, engine):
     proc = run_cli(["evaluate", "--models", "pop"], recsys_env)
     assert proc.returncode == 2
     assert "no listens" in proc.stderr and "recsys etl" in proc.stderr
+
+
+def test_taggers_need_audio_features(loaded_env):
+    proc = run_cli(["evaluate", "--split", "cold-items", "--taggers", "linear"], loaded_env)
+    assert proc.returncode == 2
+    assert "no audio features" in proc.stderr and "recsys etl audio" in proc.stderr

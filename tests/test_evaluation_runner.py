@@ -124,6 +124,49 @@ def test_cold_items_ranks_only_cold_items_and_adds_tag_baselines(data):
     assert "pop" in tie_note(result) and "tag-cosine" not in tie_note(result).split(":")[0]
 
 
+def test_taggers_give_models_that_read_predicted_tags_a_row_per_tagger(data):
+    from dataclasses import replace
+
+    synthetic = keep_predicted_tags("synthetic, generated from the true genres")
+
+    def shuffled(split):  # a worse "tagger": the same predictions on the wrong items
+        order = np.random.default_rng(0).permutation(split.train.n_items)
+        train = split.train.replace(predicted_tags=split.train.predicted_tags[order])
+        return replace(split, train=train), "shuffled predictions"
+
+    result = evaluate_dataset(
+        data,
+        split="cold-items",
+        models=["pop"],
+        k=5,
+        seed=0,
+        taggers={"true": synthetic, "shuffled": shuffled},
+    )
+    assert [m["name"] for m in result["models"]] == [
+        "random",
+        "pop",
+        "tag-pop (true)",
+        "tag-pop (shuffled)",
+        "tag-cosine (true)",
+        "tag-cosine (shuffled)",
+    ]
+    assert result["taggers"] == ["true", "shuffled"]
+    assert result["notes"] == [
+        "true: predicted tags kept: synthetic, generated from the true genres",
+        "shuffled: shuffled predictions",
+    ]
+    single = evaluate_dataset(
+        data, split="cold-items", models=["pop"], k=5, seed=0, prepare=synthetic
+    )
+    ndcg = {m["name"]: m["metrics"]["ndcg@5"] for m in result["models"]}
+    for m in single["models"]:  # the same split: each row as a one-tagger run gives it
+        name = m["name"] if m["name"] in ("random", "pop") else f"{m['name']} (true)"
+        assert ndcg[name] == m["metrics"]["ndcg@5"], name
+    assert ndcg["tag-cosine (true)"] > ndcg["tag-cosine (shuffled)"]
+    with pytest.raises(ValueError, match="either prepare or taggers"):
+        evaluate_dataset(data, split="cold-items", prepare=synthetic, taggers={"t": synthetic})
+
+
 def test_runner_refuses_a_leaky_split(data):
     split = make_split(data, "random", seed=0)
     leaky = split.__class__(

@@ -155,3 +155,33 @@ def test_unknown_split_and_empty_data_are_input_errors(data):
     empty = data.replace(plays=sp.csr_matrix(data.plays.shape, dtype=np.float32))
     with pytest.raises(InputError, match="no listens"):
         make_split(empty, "random")
+
+
+def test_cold_items_by_artist_make_whole_artists_cold(data):
+    import pandas as pd
+
+    artist = [f"artist-{i // 4}" for i in range(data.n_items)]  # 4 tracks each
+    artist[7] = None  # no artist: its own group
+    grouped = data.replace(item_meta=pd.DataFrame({"artist": artist}))
+    split = make_split(grouped, "cold-items", seed=3, by="artist", validation_fraction=0.1)
+    played = np.flatnonzero(data.item_play_counts() > 0)
+    cold, val = split.candidates, split.validation_candidates
+    assert len(cold) >= round(0.2 * len(played)) and len(val) >= round(0.1 * len(played))
+    assert not np.intersect1d(cold, val).size
+    for items in (cold, val):
+        for name in {artist[i] for i in items} - {None}:
+            siblings = [i for i in played if artist[i] == name]
+            assert np.isin(siblings, items).all(), name  # no sibling left in training
+    assert split.train.plays[:, cold].nnz == 0
+    assert split.params["by"] == "artist" and split.params["n_cold_items"] == len(cold)
+    again = make_split(grouped, "cold-items", seed=3, by="artist", validation_fraction=0.1)
+    assert np.array_equal(again.candidates, cold)
+    other = make_split(grouped, "cold-items", seed=4, by="artist")
+    assert not np.array_equal(other.candidates, cold)
+
+
+def test_cold_items_by_artist_need_artists_and_a_known_unit(data):
+    with pytest.raises(InputError, match="no artist per item"):
+        make_split(data.replace(item_meta=None), "cold-items", by="artist")
+    with pytest.raises(InputError, match="choose one of item, artist"):
+        make_split(data, "cold-items", by="album")

@@ -238,9 +238,13 @@ def test_the_cnn_flags_speech_and_birdsong_but_not_demo_clips(demo_cnn):
         result = tagger.tag_file(examples / f"{index[key]['path']}.ogg")
         assert result.in_distribution is False, (key, result.novelty, tagger.novelty.threshold)
     with engine.connect() as conn:
-        flags = conn.execute(
-            select(TrackNovelty.in_distribution).where(
-                TrackNovelty.model_version == report.model_version
+        flags = (
+            conn.execute(
+                select(TrackNovelty.in_distribution).where(
+                    TrackNovelty.model_version == report.model_version
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     assert len(flags) == 150 and sum(flags) >= 0.95 * 150

@@ -110,31 +110,48 @@ def demo_command(
         int, typer.Option("--users", min=2, help="Number of synthetic listeners.")
     ] = 200,
     tracks: Annotated[
-        int, typer.Option("--tracks", min=10, help="Tracks (about 20% stay cold).")
-    ] = 300,
+        int | None,
+        typer.Option("--tracks", min=10, help="Tracks (about 20% stay cold; default 300)."),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, byte-identical catalogue.")] = 0,
     clip_seconds: Annotated[
-        float, typer.Option("--clip-seconds", min=1.0, max=60.0, help="Length of each clip.")
-    ] = 6.0,
+        float | None,
+        typer.Option("--clip-seconds", min=1.0, max=60.0, help="Length of each clip (default 6)."),
+    ] = None,
+    audio_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--audio-dir",
+            help="Build the world around these recordings: DIR/labels.csv gives each file's"
+            " labels (path plus label columns, or a ;-separated tags column).",
+        ),
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option("--workers", min=1, help="Audio rendering processes (default: all cores)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
-    """Generate the synthetic demo catalogue (audible tags) in RECSYS_HOME/demo and load it."""
+    """Generate the demo catalogue (synthetic audio, or real recordings with --audio-dir) in
+    RECSYS_HOME/demo, load it and extract its audio features."""
     from etl.demo import load_demo
+    from recommender.errors import InputError
 
+    if audio_dir is not None:
+        for name, value in (("--tracks", tracks), ("--clip-seconds", clip_seconds)):
+            if value is not None:
+                raise InputError(f"{name} does not apply with --audio-dir (one track per file)")
     with make_progress(quiet=state.quiet) as progress:
         summary = load_demo(
             state.engine,
             state.settings.home,
             users=users,
-            tracks=tracks,
+            tracks=300 if tracks is None else tracks,
             seed=seed,
-            clip_seconds=clip_seconds,
+            clip_seconds=6.0 if clip_seconds is None else clip_seconds,
             workers=workers,
             progress=progress,
+            audio_dir=audio_dir,
         )
     print_run_summary(summary, as_json=as_json)
     if not as_json:

@@ -42,6 +42,22 @@ def evaluate(
         int, typer.Option("-k", "--k", min=1, help="Length of each recommendation list.")
     ] = 10,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the split and of every model.")] = 0,
+    taggers: Annotated[
+        str | None,
+        typer.Option(
+            "--taggers",
+            help="Comma-separated taggers (e.g. linear,mlp,lightgbm), each refit on the split's"
+            " training tags: models that read predicted tags get one row per tagger.",
+        ),
+    ] = None,
+    cold_by: Annotated[
+        str | None,
+        typer.Option(
+            "--cold-by",
+            help="With --split cold-items: make single tracks cold (item, the default) or"
+            " whole artists (artist), so no cold track has a sibling in training.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     report: Annotated[
         Path | None, typer.Option("--report", help="Also write a Markdown report here.")
@@ -64,7 +80,16 @@ def evaluate(
                 tasks[model] = progress.add_task(f"{model}: fit, rank users", total=total)
             progress.update(tasks[model], completed=done)
 
-        result = run(state.engine, split=split, models=models, k=k, seed=seed, progress=on_progress)
+        result = run(
+            state.engine,
+            split=split,
+            models=models,
+            k=k,
+            seed=seed,
+            taggers=taggers,
+            cold_by=cold_by,
+            progress=on_progress,
+        )
     if report is not None:
         command = "recsys " + shlex.join(sys.argv[1:]) if sys.argv[1:] else None
         write_report(result, report, command=command)

@@ -78,6 +78,9 @@ class Ranker(Component):
     # products are not (the kernel and its summation order follow the batch shape): the
     # factor models score with plain BLAS; the served blend multiplies row by row (core.rowdot).
     batch_invariant: ClassVar[bool] = True
+    # True when `fit` reads the dataset's audio-predicted tags, so its grade depends on
+    # which tagger made them (evaluation reports such a model once per tagger).
+    reads_predicted_tags: ClassVar[bool] = False
 
     @abstractmethod
     def fit(self, dataset: Dataset) -> Self:

@@ -250,8 +250,16 @@ def _check_fraction(name: str, value: float) -> None:
         raise InputError(f"{name} must be in [0, 1), got {value}")
 
 
+COLD_UNITS = ("item", "artist")
+
+
 def cold_items_split(
-    data: Dataset, *, fraction: float = 0.2, validation_fraction: float = 0.0, seed: int = 0
+    data: Dataset,
+    *,
+    fraction: float = 0.2,
+    validation_fraction: float = 0.0,
+    by: str = "item",
+    seed: int = 0,
 ) -> Split:
     """A seeded `fraction` of the played items loses every training interaction.
 
@@ -260,20 +268,35 @@ def cold_items_split(
     only content (crowd tags from other listeners, audio-predicted tags) can place.
     Items nobody played are not drawn: they could never be relevant.
     `validation_fraction` makes a second, disjoint set of cold items for tuning.
+
+    `by="artist"` draws whole artists (`item_meta["artist"]`; an item without one
+    is its own artist) in seeded order until at least `fraction` of the played
+    items are cold: no cold item keeps a sibling by the same artist in training,
+    whose sound (and so audio-predicted tags) is nearly its own.
     """
     _require_plays(data)
     _check_fraction("cold item fraction", fraction)
     _check_fraction("validation fraction", validation_fraction)
+    if by not in COLD_UNITS:
+        raise InputError(f"cold items by {by!r}: choose one of {', '.join(COLD_UNITS)}")
     rows, cols = _interactions(data.plays)
     played = np.flatnonzero(data.item_play_counts() > 0)
-    shuffled = np.random.default_rng(seed).permutation(played)
+    rng = np.random.default_rng(seed)
     n_test = max(1, int(round(fraction * len(played))))
     n_val = int(round(validation_fraction * len(played)))
-    test_items = np.sort(shuffled[:n_test])
-    val_items = np.sort(shuffled[n_test : n_test + n_val])
+    if by == "item":
+        shuffled = rng.permutation(played)
+        test_items = np.sort(shuffled[:n_test])
+        val_items = np.sort(shuffled[n_test : n_test + n_val])
+    else:
+        test_items, val_items = _draw_artists(data, played, n_test, n_val, rng)
     part = np.zeros(len(rows), dtype=np.int8)
     part[np.isin(cols, val_items)] = 1
     part[np.isin(cols, test_items)] = 2
+    n_val = len(val_items)
+    params: dict[str, Any] = {"fraction": fraction, "validation_fraction": validation_fraction}
+    if by != "item":
+        params["by"] = by
     return _build(
         data,
         "cold-items",
@@ -282,13 +305,36 @@ def cold_items_split(
         cols,
         candidates=test_items,
         validation_candidates=val_items if n_val else None,
-        params={
-            "fraction": fraction,
-            "validation_fraction": validation_fraction,
-            "seed": seed,
-            "n_cold_items": int(n_test),
-        },
+        params=params | {"seed": seed, "n_cold_items": len(test_items)},
     )
+
+
+def _draw_artists(
+    data: Dataset, played: np.ndarray, n_test: int, n_val: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """(test items, validation items): whole artists of `played`, in seeded order, until
+    each part holds at least its count of items."""
+    meta = data.item_meta
+    if meta is None or "artist" not in meta:
+        raise InputError("cold items by artist: the dataset has no artist per item")
+    artist = meta["artist"].to_numpy(dtype=object)[played]
+    keys = np.array(
+        [f"\0{item}" if not a else str(a) for a, item in zip(artist, played, strict=True)],
+        dtype=object,
+    )
+    groups, group_of = np.unique(keys, return_inverse=True)
+    sizes = np.bincount(group_of, minlength=len(groups))
+    order = rng.permutation(len(groups))
+    reached = np.cumsum(sizes[order])
+    n_test_groups = int(np.searchsorted(reached, n_test)) + 1
+    n_all_groups = n_test_groups + (
+        int(np.searchsorted(reached[n_test_groups:] - reached[n_test_groups - 1], n_val)) + 1
+        if n_val
+        else 0
+    )
+    test = np.isin(group_of, order[:n_test_groups])
+    val = np.isin(group_of, order[n_test_groups:n_all_groups])
+    return np.sort(played[test]), np.sort(played[val])
 
 
 def cold_users_split(

@@ -11,7 +11,7 @@ notebooks all read one shape.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -30,6 +30,8 @@ COLD_ITEM_BASELINES = ("tag-pop", "tag-cosine")
 
 # progress(model name, users ranked so far, users to rank)
 Progress = Callable[[str, int, int], None]
+# prepare(split) -> (the split with its training side adjusted, a one-line note)
+Prepare = Callable[[Split], tuple[Split, str]]
 
 
 def with_baselines(models: Sequence[str], split_name: str) -> list[str]:
@@ -47,6 +49,17 @@ def _label(model: Model) -> str:
     if isinstance(model, str):
         return model
     return model[0] if isinstance(model, tuple) else model.name
+
+
+def reads_predicted_tags(model: Model) -> bool:
+    """Whether the model's grade depends on the audio-predicted tags it is given."""
+    if isinstance(model, str):
+        from recommender.core.registry import component_class
+
+        cls = component_class(model, *RANKER_FAMILIES)
+        return bool(getattr(cls, "reads_predicted_tags", False))
+    ranker = model[1] if isinstance(model, tuple) else model
+    return ranker.reads_predicted_tags
 
 
 def _resolve(model: Model, seed: int) -> Ranker:
@@ -200,7 +213,8 @@ def evaluate_dataset(
     baselines: bool = True,
     progress: Progress | None = None,
     split_params: dict[str, Any] | None = None,
-    prepare: Callable[[Split], tuple[Split, str]] | None = None,
+    prepare: Prepare | None = None,
+    taggers: Mapping[str, Prepare] | None = None,
 ) -> dict[str, Any]:
     """Split `dataset` with `seed`, then `evaluate_split` (with the baselines, by default).
 
@@ -217,10 +231,26 @@ def evaluate_dataset(
     the stored predictions never saw the held-out labels (synthetic ones, or a
     tagger trained on an independent curated label file), keep them with
     `prepare=split_tagger.keep_predicted_tags("why they cannot leak")`.
+
+    `taggers` ({label: prepare hook}, instead of `prepare`) compares taggers on one
+    split: each model that reads predicted tags (`Ranker.reads_predicted_tags`:
+    the tag baselines, content, hybrid) is fitted once per hook, on the split that
+    hook prepared, and reported as "model (label)"; every other model once, on the
+    split without predicted tags. Rows keep the order of `models`, a model's
+    tagger rows in the order of `taggers`.
     """
     from recommender.data.splits import make_split
 
     the_split = make_split(dataset, split, seed=seed, **(split_params or {}))
+    if baselines:
+        names = [m for m in models if isinstance(m, str)]
+        models = [*with_baselines(names, split), *[m for m in models if not isinstance(m, str)]]
+    if taggers:
+        if prepare is not None:
+            raise ValueError("give either prepare or taggers, not both")
+        return _evaluate_taggers(
+            models, the_split, taggers, k=k, ks=ks, seed=seed, progress=progress
+        )
     notes = []
     if prepare is not None:
         the_split, note = prepare(the_split)
@@ -236,10 +266,42 @@ def evaluate_dataset(
             "held-out ones included; pass prepare=leak_free_predicted_tags(engine, seed=...) "
             "to refit it on the split's training tags"
         )
-    names = [m for m in models if isinstance(m, str)]
-    if baselines:
-        ordered = with_baselines(names, split)
-        models = [*ordered, *[m for m in models if not isinstance(m, str)]]
     result = evaluate_split(models, the_split, k=k, ks=ks, seed=seed, progress=progress)
     result["notes"] = notes + result["notes"]
+    return result
+
+
+def _evaluate_taggers(
+    models: Sequence[Model],
+    split: Split,
+    taggers: Mapping[str, Prepare],
+    *,
+    k: int,
+    ks: Sequence[int] | None,
+    seed: int,
+    progress: Progress | None,
+) -> dict[str, Any]:
+    """`evaluate_dataset`'s per-tagger comparison: one split, tag readers once per tagger."""
+    reads = [reads_predicted_tags(model) for model in models]
+    readers = [i for i, r in enumerate(reads) if r]
+    others = [i for i, r in enumerate(reads) if not r]
+    rows: list[list[dict[str, Any]]] = [[] for _ in models]
+    without = replace(
+        split, train=split.train.replace(predicted_tags=None, predicted_model_version=None)
+    )
+    kw = {"k": k, "ks": ks, "seed": seed, "progress": progress}
+    result = evaluate_split([models[i] for i in others], without, **kw)
+    for i, entry in zip(others, result["models"], strict=True):
+        rows[i].append(entry)
+    notes = []
+    for label, prepare in taggers.items():
+        prepared, note = prepare(split)
+        notes.append(f"{label}: {note}")
+        named = [(f"{_label(models[i])} ({label})", _resolve(models[i], seed)) for i in readers]
+        scored = evaluate_split(named, prepared, **kw)
+        for i, entry in zip(readers, scored["models"], strict=True):
+            rows[i].append(entry)
+    result["models"] = [entry for entries in rows for entry in entries]
+    result["taggers"] = list(taggers)
+    result["notes"] = notes
     return result

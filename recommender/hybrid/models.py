@@ -21,6 +21,7 @@ class BlendModel(Ranker):
     """What content and hybrid share: fit, state, and scores from a user's parts."""
 
     Config: ClassVar[type[Config]] = HybridConfig
+    reads_predicted_tags: ClassVar[bool] = True
     scorer: HybridScorer
 
     def fit(self, dataset: Dataset) -> Self:

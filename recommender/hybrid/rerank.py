@@ -72,6 +72,7 @@ class RerankModel(Ranker):
 
     name: ClassVar[str] = "rerank"
     Config: ClassVar[type[Config]] = RerankConfig
+    reads_predicted_tags: ClassVar[bool] = True
 
     def fit(self, dataset: Dataset) -> Self:
         self.hybrid = HybridModel(self.config.hybrid).fit(dataset)

@@ -38,6 +38,26 @@ def model_names(models: str | None) -> list[str]:
     return chosen
 
 
+def tagger_names(taggers: str | None) -> list[str]:
+    """Registered taggers named in "linear,mlp,..." (none when None)."""
+    if taggers is None:
+        return []
+    from recommender.services.tagger_training import tagger_kinds
+
+    choices = tagger_kinds()
+    chosen = list(dict.fromkeys(name.strip() for name in taggers.split(",") if name.strip()))
+    if not chosen:
+        raise InputError(
+            f"--taggers is empty; give a comma-separated list such as {','.join(choices)}"
+        )
+    unknown = [name for name in chosen if name not in choices]
+    if unknown:
+        raise InputError(
+            f"--taggers: unknown tagger {unknown[0]!r}; choose from {', '.join(choices)}"
+        )
+    return chosen
+
+
 def evaluate(
     engine: Engine,
     *,
@@ -45,17 +65,53 @@ def evaluate(
     models: str | None = None,
     k: int = 10,
     seed: int = 0,
+    taggers: str | None = None,
+    cold_by: str | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Split the listens, train each model on the training part, rank for the test users."""
+    """Split the listens, train each model on the training part, rank for the test users.
+
+    `taggers` ("linear,mlp"): refit each of these taggers on the split's training
+    tags and report every model that reads predicted tags once per tagger (see
+    `evaluate_dataset`). Without it, the linear tagger is refit when the database
+    holds predicted tags. `cold_by="artist"` (cold-items split only) makes whole
+    artists cold rather than single tracks.
+    """
     from recommender.evaluation.runner import evaluate_dataset
     from recommender.services.datasets import load_dataset
-    from recommender.services.split_tagger import leak_free_predicted_tags
+    from recommender.services.split_tagger import leak_free_predicted_tags, require_features
 
     if split not in SPLITS:
         raise InputError(f"--split: unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     chosen = model_names(models)
+    kinds = tagger_names(taggers)
+    split_params = None
+    if cold_by is not None:
+        from recommender.data.splits import COLD_UNITS
+
+        if split != "cold-items":
+            raise InputError("--cold-by applies to --split cold-items only")
+        if cold_by not in COLD_UNITS:
+            raise InputError(
+                f"--cold-by: unknown {cold_by!r}; choose one of {', '.join(COLD_UNITS)}"
+            )
+        split_params = {"by": cold_by}
+    if kinds:
+        require_features(engine)
     dataset = load_dataset(engine)
+    if kinds:
+        return evaluate_dataset(
+            dataset,
+            split=split,
+            models=chosen,
+            k=k,
+            seed=seed,
+            progress=progress,
+            split_params=split_params,
+            taggers={
+                kind: leak_free_predicted_tags(engine, seed=seed, kind=kind) for kind in kinds
+            },
+        )
     return evaluate_dataset(
         dataset,
         split=split,
@@ -63,6 +119,7 @@ def evaluate(
         k=k,
         seed=seed,
         progress=progress,
+        split_params=split_params,
         prepare=(
             leak_free_predicted_tags(engine, seed=seed)
             if dataset.predicted_tags is not None

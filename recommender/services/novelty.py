@@ -42,8 +42,6 @@ class TrackScores:
         }
 
 
-
-
 def store_novelty(
     conn: Connection, model_version: str, track_ids: np.ndarray, scores: TrackScores
 ) -> None:

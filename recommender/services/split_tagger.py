@@ -7,7 +7,11 @@ tagger (the audio engineer's `recommender.tagging` models and features) is
 refit on the training tag events of the split and predicts every track with
 stored audio features; the split's training Dataset gets those predictions, and
 the out-of-distribution flags of a novelty detector fitted on the same labelled
-tracks' song vectors (as `recsys train tagger` stores them).
+tracks' inputs (as `recsys train tagger` stores them).
+
+Every caller names the tagger by its registry `kind` and reaches it through
+`refit_predicted_tags`, the one place a tagger is refit on a split; the CNN,
+which learns from spectrograms rather than stored song vectors, plugs in there.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import scipy.sparse as sp
 from sqlalchemy import Engine
 
 from recommender.data.splits import Split
+from recommender.errors import InputError
+from recommender.services.tagger_training import CNN, check_kind
 
 MIN_POSITIVES = 5  # as the tagger's own LabelConfig: rarer tags cannot be learned
 REFIT_VERSION_PREFIX = "split-refit-"
@@ -32,12 +38,24 @@ def leak_free_predicted_tags(
 
     One hook for `recsys evaluate` and the validation of `recsys train`, so both
     grade content models on predicted tags learned without the held-out labels.
+    `kind` is a tagger kind (`linear`, `mlp`, `lightgbm`, `cnn`).
     """
+    check_kind(kind)  # an unknown kind fails now, naming the choices
 
     def prepare(split: Split) -> tuple[Split, str]:
         return refit_predicted_tags(engine, split, kind=kind, seed=seed)
 
     return prepare
+
+
+def require_features(engine: Engine) -> None:
+    """An InputError unless the database holds audio features a tagger can be refit on."""
+    from recommender.services.audio_features import load_summaries
+
+    if not len(load_summaries(engine)[0]):
+        raise InputError(
+            "--taggers: no audio features to refit a tagger on; run `recsys etl audio` first"
+        )
 
 
 def keep_predicted_tags(reason: str) -> Callable[[Split], tuple[Split, str]]:
@@ -64,52 +82,38 @@ def refit_predicted_tags(
     features get no predicted tags. Without features at all, the stored
     predictions are dropped rather than used, and the note says so.
     """
-    from recommender.core.registry import create
     from recommender.services.audio_features import load_features
-    from recommender.tagging.features import CodebookConfig, fit_codebook, song_matrix
-    from recommender.tagging.novelty import NoveltyConfig, NoveltyDetector
 
+    check_kind(kind)
     train = split.train
-    stored = load_features(engine)
+    stored = load_features(engine, with_frames=kind != CNN)
     rows = train.items.indices(stored.external_ids)
     known = rows >= 0
     if not known.any():
-        cleared = replace(
-            split,
-            train=train.replace(
-                predicted_tags=None, predicted_model_version=None, predicted_ood=None
-            ),
-        )
-        return (
-            cleared,
-            "stored predicted tags dropped: no audio features to refit the tagger on training tags",
+        return _cleared(split), (
+            "stored predicted tags dropped: no audio features to refit the tagger on training tags"
         )
     items = rows[known]
-    summaries = stored.summaries[known]
-    frames = [f for f, keep in zip(stored.frames, known, strict=True) if keep]
-
     labels = (train.item_tag_counts()[items] > 0).toarray()
     labelled = labels.any(axis=1)
     tags = np.flatnonzero(labels[labelled].sum(axis=0) >= MIN_POSITIVES)
     if labelled.sum() < 2 * MIN_POSITIVES or not len(tags):
-        cleared = replace(
-            split,
-            train=train.replace(
-                predicted_tags=None, predicted_model_version=None, predicted_ood=None
-            ),
+        return _cleared(split), (
+            "stored predicted tags dropped: too few training tags to refit the tagger"
         )
-        return cleared, "stored predicted tags dropped: too few training tags to refit the tagger"
-    codebook = fit_codebook(
-        [frames[i] for i in np.flatnonzero(labelled)], CodebookConfig(seed=seed)
-    )
-    features = song_matrix(summaries, frames, codebook)
-    tagger = create(kind, seed=seed).fit(
-        features[labelled], labels[labelled][:, tags].astype(np.float64)
-    )
-    probabilities = np.asarray(tagger.predict_proba(features), dtype=np.float32)
-    novelty = NoveltyDetector(NoveltyConfig(seed=seed)).fit(features[labelled])
+    Y = labels[labelled][:, tags].astype(np.float64)
+    if kind == CNN:
+        probabilities, in_distribution = _cnn_fit_and_predict(
+            engine, stored.track_ids[known], labelled, Y, seed=seed
+        )
+    else:
+        summaries = stored.summaries[known]
+        frames = [f for f, keep in zip(stored.frames, known, strict=True) if keep]
+        probabilities, in_distribution = _fit_and_predict(
+            kind, summaries, frames, labelled, Y, seed=seed
+        )
     ood = np.zeros(train.n_items, dtype=bool)
-    ood[items] = ~novelty.in_distribution(novelty.score(features))
+    ood[items] = ~in_distribution
 
     rr, cc = np.meshgrid(items, tags, indexing="ij")
     predicted = sp.csr_matrix(
@@ -128,3 +132,67 @@ def refit_predicted_tags(
             predicted_tags=predicted, predicted_model_version=version, predicted_ood=ood
         ),
     ), note
+
+
+def _cleared(split: Split) -> Split:
+    """The split without predicted tags (none can be learned leak-free)."""
+    return replace(
+        split,
+        train=split.train.replace(
+            predicted_tags=None, predicted_model_version=None, predicted_ood=None
+        ),
+    )
+
+
+def _fit_and_predict(
+    kind: str,
+    summaries: np.ndarray,
+    frames: list[np.ndarray],
+    labelled: np.ndarray,
+    labels: np.ndarray,
+    *,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 (tracks, tags), in-distribution (tracks,)): a `kind` tagger fitted on the
+    `labelled` tracks' song vectors (codebook from those tracks only) and `labels`,
+    predicting every track, and a novelty detector on the same vectors."""
+    from recommender.core.registry import create
+    from recommender.tagging.features import CodebookConfig, fit_codebook, song_matrix
+    from recommender.tagging.novelty import NoveltyConfig, NoveltyDetector
+
+    codebook = fit_codebook(
+        [frames[i] for i in np.flatnonzero(labelled)], CodebookConfig(seed=seed)
+    )
+    features = song_matrix(summaries, frames, codebook)
+    tagger = create(kind, seed=seed).fit(features[labelled], labels)
+    novelty = NoveltyDetector(NoveltyConfig(seed=seed)).fit(features[labelled])
+    return (
+        np.asarray(tagger.predict_proba(features), dtype=np.float32),
+        novelty.in_distribution(novelty.score(features)),
+    )
+
+
+def _cnn_fit_and_predict(
+    engine: Engine, track_ids: np.ndarray, labelled: np.ndarray, labels: np.ndarray, *, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same for the CNN, from the spectrograms of tracks `track_ids` (database ids).
+
+    A track whose audio no longer decodes gets no predictions (zeros) and counts as out of
+    distribution. The CNN trains for the epochs its own validation share chooses.
+    """
+    from recommender.services.tagger_recipes import cnn_recipe
+
+    recipe = cnn_recipe(engine, seed=seed, tagger_params=None, track_ids=track_ids)
+    position = {int(t): i for i, t in enumerate(recipe.track_ids)}
+    where = np.array([position.get(int(t), -1) for t in track_ids])
+    fit_rows = np.array([where[i] for i in np.flatnonzero(labelled) if where[i] >= 0])
+    fit_labels = labels[[j for j, i in enumerate(np.flatnonzero(labelled)) if where[i] >= 0]]
+    model = recipe.fit(fit_rows, fit_labels, [str(j) for j in range(labels.shape[1])])
+    probs = recipe.predict(model)
+    flags = recipe.novelty(model).in_distribution
+    decoded = where >= 0
+    out = np.zeros((len(track_ids), labels.shape[1]), dtype=np.float32)
+    out[decoded] = probs[where[decoded]]
+    in_distribution = np.zeros(len(track_ids), dtype=bool)
+    in_distribution[decoded] = flags[where[decoded]]
+    return out, in_distribution

@@ -157,8 +157,15 @@ def feature_recipe(
     return FeatureRecipe(stored.track_ids, stored.summaries, stored.frames, config, [])
 
 
-def cnn_recipe(engine: Engine, *, seed: int, tagger_params: dict[str, Any] | None) -> CNNRecipe:
-    """Spectrograms of every track the audio scan could read (it has a song vector)."""
+def cnn_recipe(
+    engine: Engine,
+    *,
+    seed: int,
+    tagger_params: dict[str, Any] | None,
+    track_ids: np.ndarray | None = None,
+) -> CNNRecipe:
+    """Spectrograms of every track the audio scan could read (it has a song vector), or of
+    those of `track_ids` (database ids)."""
     from recommender.services.audio_features import load_summaries
     from recommender.tagging.cnn.mel import mel_file
     from recommender.tagging.cnn.model import CNNConfig
@@ -171,7 +178,7 @@ def cnn_recipe(engine: Engine, *, seed: int, tagger_params: dict[str, Any] | Non
             "run `pip install -e '.[cnn]'` (CPU build torch==2.13.0)"
         ) from None
     config = CNNConfig().replace(**(tagger_params or {})).with_seed(seed)
-    scanned, _ = load_summaries(engine)
+    scanned = load_summaries(engine)[0] if track_ids is None else np.asarray(track_ids)
     if not len(scanned):
         raise InputError("no scanned audio in the database; run `recsys etl audio` first")
     with engine.connect() as conn:
