@@ -45,6 +45,29 @@ def test_refit_predicts_every_track_from_training_tags_only(demo):
     assert np.array_equal(again.train.predicted_tags.toarray(), predicted.toarray())
 
 
+def test_the_cnn_refits_on_a_split_from_spectrograms(demo):
+    """The CNN plugs into the same refit: every track predicted, same shape and contract."""
+    pytest.importorskip("torch", reason="the cnn extra trains the CNN")
+    from recommender.data.splits import make_split
+    from recommender.services.split_tagger import refit_predicted_tags
+
+    engine, data, _ = demo
+    split = make_split(data, "cold-items", seed=4)
+    tiny = {"channels": (4, 8, 8), "embedding": 8, "max_epochs": 3, "validation_fraction": 0.2}
+    refit, note = refit_predicted_tags(engine, split, kind="cnn", seed=4, tagger_params=tiny)
+    predicted = refit.train.predicted_tags
+    linear, _ = refit_predicted_tags(engine, split, seed=4)
+    assert predicted.shape == (data.n_items, len(data.tags))
+    assert (np.diff(predicted.indptr) > 0).all()  # every demo track has audio
+    # the same tags are learned (the same training labels), only the model differs
+    assert np.array_equal(
+        np.unique(predicted.indices), np.unique(linear.train.predicted_tags.indices)
+    )
+    assert refit.train.predicted_model_version == "split-refit-cnn-seed4"
+    assert refit.train.predicted_ood.shape == (data.n_items,)
+    assert "cnn tagger" in note
+
+
 def test_without_features_stored_predictions_are_dropped_not_used(demo):
     from recommender.data.splits import make_split
     from recommender.services.split_tagger import refit_predicted_tags

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -73,7 +74,12 @@ def keep_predicted_tags(reason: str) -> Callable[[Split], tuple[Split, str]]:
 
 
 def refit_predicted_tags(
-    engine: Engine, split: Split, *, kind: str = "linear", seed: int = 0
+    engine: Engine,
+    split: Split,
+    *,
+    kind: str = "linear",
+    seed: int = 0,
+    tagger_params: dict[str, Any] | None = None,
 ) -> tuple[Split, str]:
     """(split with leak-free predicted tags, a one-line note of what was done).
 
@@ -104,13 +110,13 @@ def refit_predicted_tags(
     Y = labels[labelled][:, tags].astype(np.float64)
     if kind == CNN:
         probabilities, in_distribution = _cnn_fit_and_predict(
-            engine, stored.track_ids[known], labelled, Y, seed=seed
+            engine, stored.track_ids[known], labelled, Y, seed=seed, params=tagger_params
         )
     else:
         summaries = stored.summaries[known]
         frames = [f for f, keep in zip(stored.frames, known, strict=True) if keep]
         probabilities, in_distribution = _fit_and_predict(
-            kind, summaries, frames, labelled, Y, seed=seed
+            kind, summaries, frames, labelled, Y, seed=seed, params=tagger_params
         )
     ood = np.zeros(train.n_items, dtype=bool)
     ood[items] = ~in_distribution
@@ -152,6 +158,7 @@ def _fit_and_predict(
     labels: np.ndarray,
     *,
     seed: int,
+    params: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(float32 (tracks, tags), in-distribution (tracks,)): a `kind` tagger fitted on the
     `labelled` tracks' song vectors (codebook from those tracks only) and `labels`,
@@ -164,7 +171,7 @@ def _fit_and_predict(
         [frames[i] for i in np.flatnonzero(labelled)], CodebookConfig(seed=seed)
     )
     features = song_matrix(summaries, frames, codebook)
-    tagger = create(kind, seed=seed).fit(features[labelled], labels)
+    tagger = create(kind, seed=seed, **(params or {})).fit(features[labelled], labels)
     novelty = NoveltyDetector(NoveltyConfig(seed=seed)).fit(features[labelled])
     return (
         np.asarray(tagger.predict_proba(features), dtype=np.float32),
@@ -173,7 +180,13 @@ def _fit_and_predict(
 
 
 def _cnn_fit_and_predict(
-    engine: Engine, track_ids: np.ndarray, labelled: np.ndarray, labels: np.ndarray, *, seed: int
+    engine: Engine,
+    track_ids: np.ndarray,
+    labelled: np.ndarray,
+    labels: np.ndarray,
+    *,
+    seed: int,
+    params: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The same for the CNN, from the spectrograms of tracks `track_ids` (database ids).
 
@@ -182,7 +195,7 @@ def _cnn_fit_and_predict(
     """
     from recommender.services.tagger_recipes import cnn_recipe
 
-    recipe = cnn_recipe(engine, seed=seed, tagger_params=None, track_ids=track_ids)
+    recipe = cnn_recipe(engine, seed=seed, tagger_params=params, track_ids=track_ids)
     position = {int(t): i for i, t in enumerate(recipe.track_ids)}
     where = np.array([position.get(int(t), -1) for t in track_ids])
     fit_rows = np.array([where[i] for i in np.flatnonzero(labelled) if where[i] >= 0])
