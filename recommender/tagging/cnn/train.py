@@ -11,8 +11,10 @@ data, config and seed give the same network on the same machine.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
+import logging
 import os
 import time
 import warnings
@@ -182,7 +184,10 @@ def export_onnx(network: ShortChunkCNN, config: CNNConfig) -> bytes:
     network.eval()
     example = torch.zeros(2, config.mel.n_mels, config.mel.chunk_frames)
     buffer = io.BytesIO()
-    with warnings.catch_warnings():
+    # The exporter narrates its passes on stdout and logs missing torchvision ops; neither
+    # is news to a user training a tagger (a failure still raises).
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             network,
