@@ -139,7 +139,7 @@ def demo_cnn(tmp_path_factory):
 
 @pytest.mark.slow
 def test_cnn_beats_popularity_on_held_out_demo_tracks(demo_cnn):
-    from recommender.services.tagger_training import embedding_version
+    from recommender.services.audio_features import embedding_version
     from recommender.storage.schema import PredictedTag, TrackFeatures
 
     engine, _, _, report = demo_cnn
@@ -248,3 +248,30 @@ def test_the_cnn_flags_speech_and_birdsong_but_not_demo_clips(demo_cnn):
             .all()
         )
     assert len(flags) == 150 and sum(flags) >= 0.95 * 150
+
+
+@pytest.mark.slow
+def test_similar_for_a_cold_track_finds_tracks_that_sound_alike(demo_cnn):
+    """Cold tracks have no plays: `similar` ranks by the CNN embeddings stored beside the
+    predicted tags, and its neighbours share the track's genre far more often than chance."""
+    from recommender.hybrid.recommender import HybridRecommender
+    from recommender.services.datasets import load_dataset
+
+    engine, home, _, report = demo_cnn
+    dataset = load_dataset(engine)
+    assert dataset.predicted_model_version == report.model_version
+    assert dataset.item_embeddings.shape == (150, CNNConfig().embedding)
+    model = HybridRecommender.train(dataset, seed=0)
+    loaded = HybridRecommender.load(model.save(home / "recommender-with-sound"))
+    truth = json.loads((home / "demo" / "truth.json").read_text())["tracks"]
+    cold = [t for t, info in truth.items() if info["cold"]]
+    genres = [info["genre"] for info in truth.values()]
+    same = total = 0
+    for track in cold:
+        neighbours = loaded.similar(track, n=5)
+        assert {r.source for r in neighbours} == {"audio"} and len(neighbours) == 5
+        assert track not in {r.item_id for r in neighbours}
+        same += sum(truth[r.item_id]["genre"] == truth[track]["genre"] for r in neighbours)
+        total += len(neighbours)
+    chance = sum((genres.count(g) / len(genres)) ** 2 for g in set(genres))
+    assert same / total > 2 * chance, (same / total, chance)

@@ -54,6 +54,9 @@ class Dataset:
     # (n_items,) bool: True where the tagger of `predicted_tags` found the track's audio out
     # of its training distribution, so its predicted tags are unreliable (None: no flags)
     predicted_ood: np.ndarray | None = None
+    # (n_items, dim) float32: the CNN tagger's embedding of each track's audio (zero rows for
+    # tracks without audio; None when the tagger has no embeddings)
+    item_embeddings: np.ndarray | None = None
 
     @property
     def n_users(self) -> int:

@@ -59,12 +59,13 @@ def closest_played(
     if sp.issparse(candidates):  # tag vectors: rows are already L2-normalised
         sims = (candidates @ history.T).toarray()
     else:
-        sims = _unit_rows(candidates) @ _unit_rows(history).T  # candidates x played
+        sims = unit_rows(candidates) @ unit_rows(history).T  # candidates x played
     order = np.argsort(-sims, axis=1, kind="stable")[:, :top]
     return [played[row] for row in order]
 
 
-def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), so dot products are cosines."""
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 

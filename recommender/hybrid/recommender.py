@@ -33,7 +33,7 @@ from recommender.errors import InputError
 from recommender.hybrid.blend import sources_for, standardize_rows
 from recommender.hybrid.catalogue import item_tag_sets, text_column
 from recommender.hybrid.configs import HybridConfig, ranker_spec
-from recommender.hybrid.explain import explain_items
+from recommender.hybrid.explain import explain_items, unit_rows
 from recommender.hybrid.models import BlendModel
 from recommender.hybrid.results import AudienceMember, Recommendation, TagWeight
 from recommender.hybrid.scorer import HybridScorer, UserParts
@@ -68,6 +68,7 @@ class HybridRecommender(Component):
     users: Vocabulary
     items: Vocabulary
     tags: Vocabulary
+    sound: np.ndarray | None = None  # (n_items, dim) unit CNN embeddings, zero rows without
 
     # ---- training and persistence ---------------------------------------------------------
     @classmethod
@@ -99,6 +100,8 @@ class HybridRecommender(Component):
         meta = dataset.item_meta
         self.titles = text_column(None if meta is None else meta["title"], dataset.n_items)
         self.artists = text_column(None if meta is None else meta["artist"], dataset.n_items)
+        embeddings = dataset.item_embeddings
+        self.sound = None if embeddings is None else unit_rows(embeddings).astype(np.float32)
         self._derive()
         self.fitted = True
         return self
@@ -128,6 +131,8 @@ class HybridRecommender(Component):
             **sparse_arrays("item_crowd", self.item_crowd),
             **sparse_arrays("item_tags", self.item_tags),
         }
+        if self.sound is not None:
+            arrays["sound"] = self.sound
         return State(arrays=arrays, parts={"ranker": self.ranker})
 
     def _restore(self, state: State) -> None:
@@ -139,8 +144,11 @@ class HybridRecommender(Component):
         self.plays = sparse_from("plays", a)
         self.item_crowd = sparse_from("item_crowd", a)
         self.item_tags = sparse_from("item_tags", a)
+        self.sound = a.get("sound")  # absent: no CNN embeddings (or a bundle from before them)
         self.ranker = state.parts["ranker"]
         expected = (len(self.users), len(self.items))
+        if self.sound is not None and self.sound.shape[0] != len(self.items):
+            raise ValueError(f"sound {self.sound.shape} has not one row per item")
         if self.plays.shape != expected or (self.ranker.n_users, self.ranker.n_items) != expected:
             raise ValueError(
                 f"plays {self.plays.shape} / ranker {(self.ranker.n_users, self.ranker.n_items)}"
@@ -282,11 +290,20 @@ class HybridRecommender(Component):
         )
 
     def similar(self, track_id: str, *, n: int = 10) -> list[Recommendation]:
-        """CF neighbours of a played track; content (tag-vector) neighbours of a cold one."""
+        """CF neighbours of a played track; of a cold one, the tracks that sound most alike
+        (cosine of the CNN's audio embeddings) when the tagger has them, else the tracks with
+        the most alike tags (crowd and predicted tag vectors)."""
         item = self.items.index_of(track_id)
         if self.scorer.play_counts[item] > 0:
             ids, scores = self.scorer.cf.similar_items(item, n=n)
             source = "cf"
+        elif self.sound is not None and np.any(self.sound[item]):
+            sims = (np.asarray(self.sound) @ self.sound[item])[None, :]
+            sims[0, item] = -np.inf
+            sims[0, ~np.any(self.sound, axis=1)] = -np.inf  # no audio, nothing to compare
+            ids, scores = top_k(sims, n)
+            ids, scores = ids[0], scores[0]
+            source = "audio"
         else:
             vectors = self.scorer.space.item_vectors
             if vectors[item].nnz == 0:

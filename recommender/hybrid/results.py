@@ -39,7 +39,7 @@ class Recommendation:
     title: str
     artist: str
     score: float
-    source: str  # "cf", "content" or "hybrid"
+    source: str  # "cf", "content", "hybrid", or "audio" (a cold track's sound-alikes)
     explanation: Explanation | None = None
 
     def to_dict(self) -> dict:

@@ -40,7 +40,10 @@ class Item(BaseModel):
     title: str
     artist: str
     score: float
-    source: str = Field(description='"cf", "content" or "hybrid": what dominates the score')
+    source: str = Field(
+        description='"cf", "content" or "hybrid": what dominates the score; "audio" for'
+        " a cold track's sound-alikes (CNN embeddings)"
+    )
     explanation: Explanation | None = None
 
 

@@ -17,6 +17,30 @@ from recommender.audio.config import FeatureConfig
 from recommender.storage.schema import Track, TrackFeatures
 
 
+def embedding_version(model_version: str) -> str:
+    """`track_features` key of the per-track embeddings a tagger version stored (the CNN's
+    penultimate layer), one row per track beside its predicted tags."""
+    return f"{model_version}-embedding"
+
+
+def load_embeddings(conn, model_version: str, track_keys: np.ndarray) -> np.ndarray | None:
+    """(len(track_keys), dim) float32 embeddings of tagger `model_version`, zero rows for
+    tracks without one; None when that version stored none (song-vector taggers)."""
+    rows = conn.execute(
+        select(TrackFeatures.track_id, TrackFeatures.dim, TrackFeatures.vector).where(
+            TrackFeatures.extractor_version == embedding_version(model_version)
+        )
+    ).all()
+    if not rows:
+        return None
+    position = {int(k): i for i, k in enumerate(np.asarray(track_keys).tolist())}
+    out = np.zeros((len(position), int(rows[0][1])), dtype=np.float32)
+    for track_id, dim, blob in rows:
+        if int(track_id) in position:
+            out[position[int(track_id)]] = from_bytes(blob, dim)[0]
+    return out
+
+
 def to_bytes(array: np.ndarray) -> bytes:
     return np.ascontiguousarray(array, dtype="<f4").tobytes()
 

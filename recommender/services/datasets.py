@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, text
 from recommender.data.dataset import Dataset, TagEvents
 from recommender.data.vocabulary import Vocabulary
 from recommender.errors import RecsysError
+from recommender.services.audio_features import load_embeddings
 from recommender.services.int_columns import NULL_INT, read_int_columns
 from recommender.services.novelty import out_of_distribution
 
@@ -65,7 +66,8 @@ def load_dataset(engine: Engine, *, predicted_model_version: str | None = None) 
 
     Predicted tags come from `predicted_model_version`, or by default from the
     greatest model version string (taggers use sortable, timestamped versions), with
-    that version's out-of-distribution flags (`services.novelty`) when it stored any.
+    that version's out-of-distribution flags (`services.novelty`) and audio embeddings
+    (the CNN's) when it stored any.
     """
     with _snapshot(engine) as conn:
         users = pd.read_sql_query("SELECT id, external_id FROM users ORDER BY id", conn)
@@ -82,7 +84,7 @@ def load_dataset(engine: Engine, *, predicted_model_version: str | None = None) 
             predicted_model_version = conn.exec_driver_sql(
                 "SELECT MAX(model_version) FROM predicted_tags"
             ).scalar()
-        predicted = ood = None
+        predicted = ood = embeddings = None
         if predicted_model_version is not None:
             predicted = pd.read_sql_query(
                 text(
@@ -93,6 +95,7 @@ def load_dataset(engine: Engine, *, predicted_model_version: str | None = None) 
                 params={"v": predicted_model_version},
             )
             ood = out_of_distribution(conn, predicted_model_version, tracks["id"].to_numpy())
+            embeddings = load_embeddings(conn, predicted_model_version, tracks["id"].to_numpy())
 
     user_keys = users["id"].to_numpy()
     track_keys = tracks["id"].to_numpy()
@@ -145,6 +148,7 @@ def load_dataset(engine: Engine, *, predicted_model_version: str | None = None) 
         predicted_tags=predicted_matrix,
         predicted_model_version=predicted_model_version if predicted_matrix is not None else None,
         predicted_ood=ood if predicted_matrix is not None else None,
+        item_embeddings=embeddings if predicted_matrix is not None else None,
         last_played=last_played,
         item_meta=item_meta,
     )

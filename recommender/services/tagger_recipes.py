@@ -108,8 +108,8 @@ class CNNRecipe:
                 max_epochs=max(1, int(like.training["best_epoch"])), validation_fraction=0.0
             )
         tagger = train_cnn([self.mels[i] for i in rows], Y, tags, config)
-        # the detector summarises what the network makes of its own training audio
-        tagger.fit_novelty(self._outputs(tagger, rows)[1])
+        # the detector summarises its training audio as the network and the mel bands see it
+        tagger.fit_novelty([self.mels[i] for i in rows], self._outputs(tagger, rows)[1])
         return tagger
 
     def predict(self, model, rows=None):
@@ -119,7 +119,10 @@ class CNNRecipe:
         return self._outputs(model, None)[1]
 
     def novelty(self, model) -> TrackScores:
-        return TrackScores.of(model.novelty, model.novelty.score(self.embeddings(model)))
+        from recommender.tagging.cnn.model import novelty_inputs
+
+        scores = model.novelty.score(novelty_inputs(self.mels, self.embeddings(model)))
+        return TrackScores.of(model.novelty, scores)
 
     def _outputs(self, model, rows):
         key = (id(model), None if rows is None else tuple(rows))

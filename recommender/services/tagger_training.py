@@ -104,11 +104,6 @@ def _tag_ids(conn, names: list[str]) -> list[int]:
     return [existing[n] for n in names]
 
 
-def embedding_version(model_version: str) -> str:
-    """`track_features` key of the per-track embeddings a tagger version stored (CNN)."""
-    return f"{model_version}-embedding"
-
-
 def store_predictions(
     engine: Engine,
     model_version: str,
@@ -122,13 +117,13 @@ def store_predictions(
     """Replace this model version's predicted_tags with `probs` (n_tracks, n_tags), its
     embeddings (n_tracks, dim) if it has them, and its out-of-distribution flags with
     `novelty` (services.novelty), atomically."""
-    from recommender.services.audio_features import to_bytes
+    from recommender.services.audio_features import embedding_version, to_bytes
 
     with engine.begin() as conn:
+        _delete_version(conn, model_version)
         if novelty is not None:
             store_novelty(conn, model_version, track_ids, novelty)
         tag_ids = _tag_ids(conn, tags)
-        _delete_version(conn, model_version)
         rows = [
             {
                 "track_id": int(t),
@@ -172,6 +167,8 @@ def delete_predictions(engine: Engine, model_version: str) -> None:
 
 
 def _delete_version(conn, model_version: str) -> None:
+    from recommender.services.audio_features import embedding_version
+
     conn.execute(delete(PredictedTag).where(PredictedTag.model_version == model_version))
     delete_novelty(conn, model_version)
     conn.execute(
