@@ -1,9 +1,11 @@
-"""Baselines reported beside every model: random, most popular, tag popularity, tag-profile cosine.
+"""Baselines reported beside every model: random, most popular, tag popularity, tag-profile cosine,
+and, when the tagger is the CNN, audio-embedding cosine.
 
 A model that cannot beat these on the same split is not worth shipping. The two
 tag baselines are what a cold item can be placed with before any learning:
 its crowd tags (from the training tag events only) or, for a track nobody has
-tagged, the tags the audio tagger predicted for it.
+tagged, the tags the audio tagger predicted for it. `audio-cosine` places it by
+sound alone: how close its CNN embedding is to those of the tracks a user played.
 """
 
 from __future__ import annotations
@@ -180,4 +182,38 @@ class TagCosineRanker(Ranker):
     def _restore(self, state: State) -> None:
         self.vectors = sparse_from("vectors", state.arrays)
         self.profiles = sparse_from("profiles", state.arrays)
+        self.n_users, self.n_items = self.profiles.shape[0], self.vectors.shape[0]
+
+
+class AudioCosineRanker(Ranker):
+    """Cosine of an item's CNN embedding with the mean unit embedding of the user's played
+    items: "more tracks that sound like yours", no tags and no CF involved."""
+
+    name: ClassVar[str] = "audio-cosine"
+    Config: ClassVar[type[Config]] = SeedConfig
+    reads_predicted_tags: ClassVar[bool] = True  # the embeddings come with the tagger
+    batch_invariant: ClassVar[bool] = False  # a dense BLAS product (an evaluation baseline)
+
+    def fit(self, dataset: Dataset) -> Self:
+        if dataset.item_embeddings is None:
+            raise InputError(
+                "audio-cosine needs the CNN tagger's embeddings; train it with"
+                " `recsys train tagger --model cnn` (or evaluate with --taggers cnn)"
+            )
+        self.vectors = normalize(np.asarray(dataset.item_embeddings, dtype=np.float32))
+        binary = sp.csr_matrix(dataset.plays, copy=True)
+        binary.data = np.ones_like(binary.data, dtype=np.float32)
+        self.profiles = normalize(np.asarray(binary @ self.vectors, dtype=np.float32))
+        self.n_users, self.n_items = dataset.n_users, dataset.n_items
+        self.fitted = True
+        return self
+
+    def score(self, user_rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.profiles[np.asarray(user_rows)] @ self.vectors.T, dtype=np.float32)
+
+    def _state(self) -> State:
+        return State(arrays={"vectors": self.vectors, "profiles": self.profiles})
+
+    def _restore(self, state: State) -> None:
+        self.vectors, self.profiles = state.arrays["vectors"], state.arrays["profiles"]
         self.n_users, self.n_items = self.profiles.shape[0], self.vectors.shape[0]

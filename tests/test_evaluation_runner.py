@@ -167,6 +167,31 @@ def test_taggers_give_models_that_read_predicted_tags_a_row_per_tagger(data):
         evaluate_dataset(data, split="cold-items", prepare=synthetic, taggers={"t": synthetic})
 
 
+def test_a_tagger_with_embeddings_adds_an_audio_cosine_row(data):
+    """The CNN's embeddings rank cold items by sound alone: one more row for that tagger.
+    Here the "embedding" is the predicted-tag vector itself, so sound == tags."""
+    from dataclasses import replace
+
+    synthetic = keep_predicted_tags("synthetic, generated from the true genres")
+
+    def with_sound(split):
+        sound = split.train.predicted_tags.toarray().astype(np.float32)
+        return replace(split, train=split.train.replace(item_embeddings=sound)), "with sound"
+
+    result = evaluate_dataset(
+        data,
+        split="cold-items",
+        models=[],
+        k=5,
+        seed=0,
+        taggers={"plain": synthetic, "cnn": with_sound},
+    )
+    names = [m["name"] for m in result["models"]]
+    assert names[-1] == "audio-cosine (cnn)" and "audio-cosine (plain)" not in names
+    ndcg = {m["name"]: m["metrics"]["ndcg@5"] for m in result["models"]}
+    assert ndcg["audio-cosine (cnn)"] > ndcg["random"]
+
+
 def test_runner_refuses_a_leaky_split(data):
     split = make_split(data, "random", seed=0)
     leaky = split.__class__(

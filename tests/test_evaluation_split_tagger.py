@@ -65,6 +65,8 @@ def test_the_cnn_refits_on_a_split_from_spectrograms(demo):
     )
     assert refit.train.predicted_model_version == "split-refit-cnn-seed4"
     assert refit.train.predicted_ood.shape == (data.n_items,)
+    assert refit.train.item_embeddings.shape == (data.n_items, 8)  # the CNN's, per track
+    assert linear.train.item_embeddings is None
     assert "cnn tagger" in note
 
 

@@ -29,7 +29,9 @@ PERSONAL, POPULAR, NONE = "personal", "popular", "none"
 def checkerboard(size: int = 40, *, seed: int = 0) -> Dataset:
     """size x size plays: user u played every item of u's parity except item u (1..20 plays).
     Half the users (u % 4 < 2) tagged everything they played with its parity's tag
-    ("even"/"odd") and "favorites", which, applied by half of all users, carries no weight."""
+    ("even"/"odd") and "favorites", which, applied by half of all users, carries no weight.
+    Items "sound" like their parity: a 3-d audio embedding near (1, 0, .) for even items
+    and (0, 1, .) for odd ones."""
     rng = np.random.default_rng(seed)
     board = (np.add.outer(np.arange(size), np.arange(size)) % 2 == 0).astype(np.float32)
     np.fill_diagonal(board, 0)
@@ -45,7 +47,11 @@ def checkerboard(size: int = 40, *, seed: int = 0) -> Dataset:
     base = Dataset.from_plays(plays, tag_events=events, n_tags=3)
     from recommender.data.vocabulary import Vocabulary
 
-    return base.replace(tags=Vocabulary.from_ids(["even", "odd", "favorites"], kind="tag"))
+    parity = np.arange(size) % 2
+    sound = np.column_stack([parity == 0, parity == 1, rng.random(size) * 0.1]).astype(np.float32)
+    return base.replace(
+        tags=Vocabulary.from_ids(["even", "odd", "favorites"], kind="tag"), item_embeddings=sound
+    )
 
 
 def check_config(cls: type[Component], config: Config) -> None:

@@ -35,6 +35,7 @@ REGISTRY: dict[str, Entry] = {
     "pop": Entry("baseline", "recommender.baselines:PopularityRanker"),
     "tag-pop": Entry("baseline", "recommender.baselines:TagPopularityRanker"),
     "tag-cosine": Entry("baseline", "recommender.baselines:TagCosineRanker"),
+    "audio-cosine": Entry("baseline", "recommender.baselines:AudioCosineRanker"),
     "content": Entry("hybrid", "recommender.hybrid.models:ContentModel"),
     "hybrid": Entry("hybrid", "recommender.hybrid.models:HybridModel"),
     "rerank": Entry("hybrid", "recommender.hybrid.rerank:RerankModel"),

@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from recommender.core.component import Ranker, row_batches
 from recommender.core.registry import RANKER_FAMILIES, create
+from recommender.data.dataset import Dataset
 from recommender.data.leakage import check_no_leakage
 from recommender.data.splits import Split
 from recommender.errors import RecsysError
@@ -257,10 +258,7 @@ def evaluate_dataset(
         notes.append(note)
     elif the_split.train.predicted_tags is not None:
         stale = the_split.train.predicted_model_version
-        the_split = replace(
-            the_split,
-            train=the_split.train.replace(predicted_tags=None, predicted_model_version=None),
-        )
+        the_split = replace(the_split, train=without_predictions(the_split.train))
         notes.append(
             f"stored predicted tags ({stale}) dropped: their tagger saw every crowd tag, "
             "held-out ones included; pass prepare=leak_free_predicted_tags(engine, seed=...) "
@@ -269,6 +267,14 @@ def evaluate_dataset(
     result = evaluate_split(models, the_split, k=k, ks=ks, seed=seed, progress=progress)
     result["notes"] = notes + result["notes"]
     return result
+
+
+def without_predictions(dataset: Dataset) -> Dataset:
+    """The dataset without anything its tagger learned from every crowd tag (held-out ones
+    included): predicted tags, their flags, the CNN's embeddings."""
+    return dataset.replace(
+        predicted_tags=None, predicted_model_version=None, predicted_ood=None, item_embeddings=None
+    )
 
 
 def _evaluate_taggers(
@@ -286,9 +292,8 @@ def _evaluate_taggers(
     readers = [i for i, r in enumerate(reads) if r]
     others = [i for i, r in enumerate(reads) if not r]
     rows: list[list[dict[str, Any]]] = [[] for _ in models]
-    without = replace(
-        split, train=split.train.replace(predicted_tags=None, predicted_model_version=None)
-    )
+    sound_rows: list[dict[str, Any]] = []
+    without = replace(split, train=without_predictions(split.train))
     kw = {"k": k, "ks": ks, "seed": seed, "progress": progress}
     result = evaluate_split([models[i] for i in others], without, **kw)
     for i, entry in zip(others, result["models"], strict=True):
@@ -298,10 +303,13 @@ def _evaluate_taggers(
         prepared, note = prepare(split)
         notes.append(f"{label}: {note}")
         named = [(f"{_label(models[i])} ({label})", _resolve(models[i], seed)) for i in readers]
+        if prepared.train.item_embeddings is not None:  # the CNN: rank by sound alone, too
+            named.append((f"audio-cosine ({label})", create("audio-cosine", seed=seed)))
         scored = evaluate_split(named, prepared, **kw)
-        for i, entry in zip(readers, scored["models"], strict=True):
+        for i, entry in zip(readers, scored["models"][: len(readers)], strict=True):
             rows[i].append(entry)
-    result["models"] = [entry for entries in rows for entry in entries]
+        sound_rows.extend(scored["models"][len(readers) :])
+    result["models"] = [entry for entries in rows for entry in entries] + sound_rows
     result["taggers"] = list(taggers)
     result["notes"] = notes
     return result

@@ -108,10 +108,13 @@ def refit_predicted_tags(
             "stored predicted tags dropped: too few training tags to refit the tagger"
         )
     Y = labels[labelled][:, tags].astype(np.float64)
+    embeddings = None
     if kind == CNN:
-        probabilities, in_distribution = _cnn_fit_and_predict(
+        probabilities, in_distribution, sound = _cnn_fit_and_predict(
             engine, stored.track_ids[known], labelled, Y, seed=seed, params=tagger_params
         )
+        embeddings = np.zeros((train.n_items, sound.shape[1]), dtype=np.float32)
+        embeddings[items] = sound
     else:
         summaries = stored.summaries[known]
         frames = [f for f, keep in zip(stored.frames, known, strict=True) if keep]
@@ -135,7 +138,10 @@ def refit_predicted_tags(
     return replace(
         split,
         train=train.replace(
-            predicted_tags=predicted, predicted_model_version=version, predicted_ood=ood
+            predicted_tags=predicted,
+            predicted_model_version=version,
+            predicted_ood=ood,
+            item_embeddings=embeddings,
         ),
     ), note
 
@@ -145,7 +151,10 @@ def _cleared(split: Split) -> Split:
     return replace(
         split,
         train=split.train.replace(
-            predicted_tags=None, predicted_model_version=None, predicted_ood=None
+            predicted_tags=None,
+            predicted_model_version=None,
+            predicted_ood=None,
+            item_embeddings=None,
         ),
     )
 
@@ -187,8 +196,9 @@ def _cnn_fit_and_predict(
     *,
     seed: int,
     params: dict[str, Any] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The same for the CNN, from the spectrograms of tracks `track_ids` (database ids).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The same for the CNN, from the spectrograms of tracks `track_ids` (database ids),
+    with its embeddings (tracks, dim) as well.
 
     A track whose audio no longer decodes gets no predictions (zeros) and counts as out of
     distribution. The CNN trains for the epochs its own validation share chooses.
@@ -201,11 +211,13 @@ def _cnn_fit_and_predict(
     fit_rows = np.array([where[i] for i in np.flatnonzero(labelled) if where[i] >= 0])
     fit_labels = labels[[j for j, i in enumerate(np.flatnonzero(labelled)) if where[i] >= 0]]
     model = recipe.fit(fit_rows, fit_labels, [str(j) for j in range(labels.shape[1])])
-    probs = recipe.predict(model)
+    probs, sound = recipe.predict(model), recipe.embeddings(model)
     flags = recipe.novelty(model).in_distribution
     decoded = where >= 0
     out = np.zeros((len(track_ids), labels.shape[1]), dtype=np.float32)
     out[decoded] = probs[where[decoded]]
+    embeddings = np.zeros((len(track_ids), sound.shape[1]), dtype=np.float32)
+    embeddings[decoded] = sound[where[decoded]]
     in_distribution = np.zeros(len(track_ids), dtype=bool)
     in_distribution[decoded] = flags[where[decoded]]
-    return out, in_distribution
+    return out, in_distribution, embeddings
