@@ -99,19 +99,12 @@ def evaluate(
     if kinds:
         require_features(engine)
     dataset = load_dataset(engine)
-    if kinds:
-        return evaluate_dataset(
-            dataset,
-            split=split,
-            models=chosen,
-            k=k,
-            seed=seed,
-            progress=progress,
-            split_params=split_params,
-            taggers={
-                kind: leak_free_predicted_tags(engine, seed=seed, kind=kind) for kind in kinds
-            },
-        )
+    if kinds:  # one row per tagger for every model that reads predicted tags
+        hooks = {"taggers": {k: leak_free_predicted_tags(engine, seed=seed, kind=k) for k in kinds}}
+    elif dataset.predicted_tags is not None:
+        hooks = {"prepare": leak_free_predicted_tags(engine, seed=seed)}
+    else:
+        hooks = {}
     return evaluate_dataset(
         dataset,
         split=split,
@@ -120,11 +113,7 @@ def evaluate(
         seed=seed,
         progress=progress,
         split_params=split_params,
-        prepare=(
-            leak_free_predicted_tags(engine, seed=seed)
-            if dataset.predicted_tags is not None
-            else None
-        ),
+        **hooks,
     )
 
 
