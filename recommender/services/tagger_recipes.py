@@ -97,6 +97,7 @@ class CNNRecipe:
         return json.dumps({"cnn": self.config.to_dict()}, sort_keys=True)
 
     def digest(self, rows: np.ndarray) -> bytes:
+        # the first 64 frames (1.5 s) identify a recording; all of them would only cost time
         return b"".join(np.ascontiguousarray(self.mels[i][:, :64]).tobytes() for i in rows)
 
     def fit(self, rows, Y, tags, *, like=None):
@@ -125,11 +126,13 @@ class CNNRecipe:
         return TrackScores.of(model.novelty, scores)
 
     def _outputs(self, model, rows):
-        key = (id(model), None if rows is None else tuple(rows))
-        if self._cache.get("key") != key:  # embeddings and predictions come from one pass
+        """(probabilities, embeddings) of `rows` (all when None): one network pass serves
+        predict, embeddings and novelty of the same model and rows."""
+        rows_key = None if rows is None else tuple(int(r) for r in rows)
+        if self._cache.get("model") is not model or self._cache.get("rows") != rows_key:
             model.threads = self.config.threads or 1
             mels = self.mels if rows is None else [self.mels[i] for i in rows]
-            self._cache = {"key": key, "outputs": model.predict_mels(mels)}
+            self._cache = {"model": model, "rows": rows_key, "outputs": model.predict_mels(mels)}
         return self._cache["outputs"]
 
 
