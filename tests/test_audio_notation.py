@@ -352,6 +352,13 @@ def trained_env(tmp_path, sqlite_url):
     return env
 
 
+def _not_novelty(stderr: str) -> list[str]:
+    """stderr lines other than the tagger's out-of-distribution warnings: a tagger trained
+    on tones and noise rightly finds a rendered piano unlike its audio (tests of that
+    warning are in test_tagging_novelty)."""
+    return [line for line in stderr.strip().splitlines() if "is unlike the audio" not in line]
+
+
 def test_recsys_tag_and_etl_audio_take_scores(trained_env, sqlite_url, tmp_path):
     from recommender.storage.engine import make_engine
 
@@ -361,7 +368,7 @@ def test_recsys_tag_and_etl_audio_take_scores(trained_env, sqlite_url, tmp_path)
     tagged = run_cli(["tag", str(mid), str(xml), "--top", "3", "--json"], trained_env)
     assert tagged.returncode == 0, tagged.stderr
     if notation.find_fluidsynth() is not None:  # (the tests above fail under CI without it)
-        assert tagged.stderr == ""  # FluidSynth: no notice
+        assert _not_novelty(tagged.stderr) == []  # FluidSynth: no notice
     results = json.loads(tagged.stdout)["results"]
     assert [r["file"] for r in results] == [str(mid), str(xml)]
     for result in results:
@@ -371,7 +378,7 @@ def test_recsys_tag_and_etl_audio_take_scores(trained_env, sqlite_url, tmp_path)
     bare = dict(trained_env, PATH=str(tmp_path / "no-programs"))
     table = run_cli(["tag", str(mid), str(xml)], bare)
     assert table.returncode == 0, table.stderr
-    assert table.stderr.strip().splitlines() == [f"warning: {FALLBACK_NOTICE}"]
+    assert _not_novelty(table.stderr) == [f"warning: {FALLBACK_NOTICE}"]
     assert "tune.mid" in table.stdout and "tune.musicxml" in table.stdout
     assert table.stdout.count("tonal") == 2  # one table of tags per file
     engine = make_engine(sqlite_url)
