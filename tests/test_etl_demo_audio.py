@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -269,8 +270,14 @@ def test_cli_names_a_malformed_labels_file_in_one_line(recsys_env, tmp_path) -> 
 @pytest.mark.shared_data
 @pytest.mark.slow
 def test_gtzan_mini_taggers_rank_never_played_real_tracks_better_than_random(
-    recsys_env: dict[str, str],
+    tmp_path: Path, sqlite_url: str
 ) -> None:
+    """End to end on real audio, on SQLite only: both databases load the same world in
+    the tests above, and this is the suite's slowest test."""
+    recsys_env = dict(
+        os.environ, RECSYS_HOME=str(tmp_path / "home"), RECSYS_DATABASE_URL=sqlite_url
+    )
+    recsys_env.pop("RECSYS_DEBUG", None)
     gtzan = shared_data("gtzan-mini")
     done = run_cli(["etl", "demo", "--audio-dir", str(gtzan), "--workers", "2"], recsys_env)
     assert done.returncode == 0, done.stderr
