@@ -22,6 +22,7 @@ BENCHMARKS = [
     "bench.recommend_bench",
     "bench.serve_bench",
     "bench.audio_bench",
+    "bench.cnn_bench",
     "bench.scale_bench",
 ]
 

@@ -101,28 +101,49 @@ class GenreScores:
     accuracy: float
     macro_roc_auc: float
     fold_accuracy: list[float] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)  # sorted genres: columns below
+    per_genre: list[dict[str, Any]] = field(default_factory=list)  # genre, clips, recall, ROC-AUC
+    confusion: list[list[int]] = field(default_factory=list)  # [true genre][predicted genre]
+    probabilities: list[list[float]] = field(default_factory=list)  # out-of-fold, rows sum to 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _genre_scores(
+def genre_scores(
     name: str, labels: np.ndarray, probs: np.ndarray, fold_acc: list[float]
 ) -> GenreScores:
-    from sklearn.metrics import roc_auc_score
+    """Scores of out-of-fold probabilities (n_clips, n_genres; columns in sorted genre order)."""
+    from sklearn.metrics import confusion_matrix, roc_auc_score
 
+    labels = np.asarray(labels)
     classes = np.unique(labels)
     y = np.searchsorted(classes, labels)
     probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
+    guess = probs.argmax(axis=1)
+    per_genre = [
+        {
+            "genre": str(g),
+            "clips": int(np.sum(y == j)),
+            "recall": float(np.mean(guess[y == j] == j)),
+            "roc_auc": float(roc_auc_score(y == j, probs[:, j])),
+        }
+        for j, g in enumerate(classes)
+    ]
     return GenreScores(
         model=name,
-        accuracy=float(np.mean(probs.argmax(axis=1) == y)),
+        accuracy=float(np.mean(guess == y)),
         macro_roc_auc=float(roc_auc_score(y, probs, multi_class="ovr", average="macro")),
         fold_accuracy=fold_acc,
+        classes=[str(g) for g in classes],
+        per_genre=per_genre,
+        confusion=confusion_matrix(y, guess, labels=np.arange(len(classes))).tolist(),
+        probabilities=probs.tolist(),
     )
 
 
-def _folds(labels: np.ndarray, groups: np.ndarray | None, folds: int, seed: int):
+def genre_folds(labels: np.ndarray, groups: np.ndarray | None, folds: int, seed: int):
+    """(train, test) index pairs: stratified k-fold, grouped when `groups` is given."""
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     if groups is None:
@@ -158,14 +179,14 @@ def evaluate_genres(
     codebook = codebook or CodebookConfig(seed=seed)
     probs = np.zeros_like(onehot)
     fold_acc = []
-    for train, test in _folds(labels, groups, folds, seed):
+    for train, test in genre_folds(labels, groups, folds, seed):
         book = fit_codebook([frames[i] for i in train], codebook)
         X_train = song_matrix(summaries[train], [frames[i] for i in train], book)
         X_test = song_matrix(summaries[test], [frames[i] for i in test], book)
         tagger = create(kind, seed=seed, **(tagger_params or {})).fit(X_train, onehot[train])
         probs[test] = tagger.predict_proba(X_test)
         fold_acc.append(float(np.mean(probs[test].argmax(axis=1) == onehot[test].argmax(axis=1))))
-    return _genre_scores(kind, labels, probs, fold_acc)
+    return genre_scores(kind, labels, probs, fold_acc)
 
 
 def evaluate_logistic_baseline(
@@ -185,9 +206,9 @@ def evaluate_logistic_baseline(
     classes = np.unique(labels)
     probs = np.zeros((len(labels), len(classes)))
     fold_acc = []
-    for train, test in _folds(labels, groups, folds, seed):
+    for train, test in genre_folds(labels, groups, folds, seed):
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
         model.fit(X[train], labels[train])
         probs[test] = model.predict_proba(X[test])
         fold_acc.append(float(np.mean(classes[probs[test].argmax(axis=1)] == labels[test])))
-    return _genre_scores("logistic-baseline", labels, probs, fold_acc)
+    return genre_scores("logistic-baseline", labels, probs, fold_acc)
