@@ -187,10 +187,10 @@ def cnn_recipe(
     scanned = load_summaries(engine)[0] if track_ids is None else np.asarray(track_ids)
     if not len(scanned):
         raise InputError("no scanned audio in the database; run `recsys etl audio` first")
-    with engine.connect() as conn:
+    with engine.connect() as conn:  # all paths: an IN list of a big catalogue is too long
         paths = dict(
             conn.execute(
-                select(Track.id, Track.audio_path).where(Track.id.in_(scanned.tolist()))
+                select(Track.id, Track.audio_path).where(Track.audio_path.is_not(None))
             ).all()
         )
     ids, mels, notes = [], [], []

@@ -138,11 +138,8 @@ def store_predictions(
             conn.execute(insert(PredictedTag), rows[start : start + INSERT_CHUNK])
         if embeddings is not None:
             key = embedding_version(model_version)
-            audio = dict(
-                conn.execute(
-                    select(Track.id, Track.checksum).where(Track.id.in_(track_ids.tolist()))
-                ).all()
-            )
+            # every track's checksum: an IN list of a large catalogue exceeds SQLite's limits
+            audio = dict(conn.execute(select(Track.id, Track.checksum)).all())
             conn.execute(
                 insert(TrackFeatures),
                 [
