@@ -91,9 +91,11 @@ def lastfm_2k_command(
     unknown_artists: Annotated[
         str,
         typer.Option(
-            "--unknown-artists", help="Tagged artists missing from artists.dat: create | reject."
+            "--unknown-artists",
+            help="Tagged artists missing from artists.dat (no name): reject (quarantine their"
+            " tag rows) | create (keep them, listed by id).",
         ),
-    ] = "create",
+    ] = "reject",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
     """Load the HetRec 2011 Last.fm 2K dataset (artists are the items)."""
