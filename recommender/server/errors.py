@@ -86,7 +86,8 @@ def error_response(exc: BaseException) -> JSONResponse:
         message, _ = _split(str(exc))  # the CLI's hint names CLI options
         hint = _ONBOARDING.get(message.split(" ")[1] if message.count(" ") else "", "")
         if exc.suggestions:
-            hint = f"did you mean {', '.join(exc.suggestions)}?"
+            closest = f"did you mean {', '.join(exc.suggestions)}?"
+            hint = f"{closest} Otherwise {hint}" if hint else closest
     elif isinstance(exc, AmbiguousNameError):
         status, code = 422, "ambiguous_name"
         message, hint = _split(str(exc))

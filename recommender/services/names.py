@@ -83,8 +83,9 @@ class _Entries:
             for key in keys:
                 self.exact.setdefault(key, []).append(entry)
 
-    def find(self, query: str, n: int) -> list[tuple[int, str]]:
-        """Up to `n` (entry, match) pairs, best match first, then the most popular."""
+    def find(self, query: str, n: int, *, alike: bool = True) -> list[tuple[int, str]]:
+        """Up to `n` (entry, match) pairs, best match first, then the most popular; names
+        difflib finds alike only if `alike` and nothing contains the query."""
         folded = fold(query)
         if not folded:
             return []
@@ -99,7 +100,7 @@ class _Entries:
                     tiers[entry] = (2, 0.0)
                 elif any(folded in k for k in keys):
                     tiers[entry] = (3, 0.0)
-        if len(tiers) < n:
+        if alike and not tiers:
             for entry, similarity in self._alike(folded):
                 tiers.setdefault(entry, (4, -similarity))
         order = sorted(tiers, key=lambda e: (*tiers[e], -self.popularity[e], self.names[e]))
@@ -246,13 +247,16 @@ class NameIndex:
     # ---- search -----------------------------------------------------------------------
     def search(self, query: str, *, n: int = 10) -> list[SearchHit]:
         """Up to `n` hits per kind of thing (items, artists, users, tags), each best first:
-        id, exact name, prefix, substring, then names difflib finds alike."""
-        hits = []
-        for entries in (self.items, self.artists, self.users, self.tags):
-            hits.extend(
+        id, exact name, prefix, substring; names difflib finds alike when none of these."""
+        kinds = (self.items, self.artists, self.users, self.tags)
+        for alike in (False, True):  # alike spellings of any kind only when nothing matches
+            hits = [
                 SearchHit(entries.kinds[e], entries.ids[e], entries.names[e], match)
-                for e, match in entries.find(query, n)
-            )
+                for entries in kinds
+                for e, match in entries.find(query, n, alike=alike)
+            ]
+            if hits:
+                break
         return hits
 
     def _spellings(self, entry: int) -> tuple[str, ...]:
