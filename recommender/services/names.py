@@ -27,7 +27,7 @@ from recommender.hybrid.catalogue import display_name
 if TYPE_CHECKING:
     from recommender.hybrid.recommender import HybridRecommender
 
-FUZZY_CUTOFF = 0.6  # difflib ratio below which two names are not alike
+FUZZY_CUTOFF = 0.75  # difflib ratio below which two names are not alike ("jaz" ~ "jazz": 0.86)
 SUGGESTIONS = 3  # names an "unknown ..." error offers
 CANDIDATES = 10  # lines an ambiguous name lists
 MATCHES = ("id", "exact", "prefix", "substring", "fuzzy")  # best first
@@ -177,7 +177,7 @@ class NameIndex:
             name = display_name(artist, title, item_id)
             folded = {fold(title), fold(artist), fold(name), fold(f"{artist} - {title}")}
             names.append(name)
-            keys.append(tuple(sorted(k for k in folded if k)))
+            keys.append(_keys(folded))
             kinds.append("artist" if fold(name) == fold(artist) else "track")  # HetRec's items
         return _Entries(ids, names, kinds, listeners, keys)
 
@@ -197,7 +197,7 @@ class NameIndex:
             shown = ", ".join(items.ids[e] for e in tracks[:3])
             ids.append(shown + (f", … (+{len(tracks) - 3})" if len(tracks) > 3 else ""))
             popularity.append(sum(items.popularity[e] for e in tracks))
-        keys = [(fold(a),) for a in names]
+        keys = [_keys({fold(a)}) for a in names]
         return _Entries(ids, names, ["artist"] * len(names), np.asarray(popularity), keys)
 
     @cached_property
@@ -271,6 +271,13 @@ class NameIndex:
 
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _keys(folded: set[str]) -> tuple[str, ...]:
+    """The keys of a name: its folded forms, also without a leading "the " ("beatles" finds
+    The Beatles, and "beatls" is alike to it)."""
+    keys = folded | {k.removeprefix("the ") for k in folded}
+    return tuple(sorted(k for k in keys if k))
 
 
 def _plain(ids: Sequence[str], popularity: np.ndarray, *, kind: str) -> _Entries:
