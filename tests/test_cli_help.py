@@ -180,6 +180,18 @@ def test_version(env):
     assert result.stdout == f"recsys {recommender.__version__}\n"
 
 
+def test_version_falls_back_to_the_package_in_a_bare_source_tree(monkeypatch):
+    import importlib.metadata
+
+    from recommender.cli.app import _version
+
+    def not_installed(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    assert _version() == recommender.__version__
+
+
 def test_global_options_after_the_command(env, tmp_path):
     listens = tmp_path / "plays.csv"
     listens.write_text("user,track,count\nu1,t1,3\nu1,t2,1\nu2,t1,2\n")
