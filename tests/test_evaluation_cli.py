@@ -63,7 +63,7 @@ def test_evaluate_json_schema_report_and_determinism(loaded_env, tmp_path):
         "cold-items",
         "--models",
         "pop,knn",
-        "-k",
+        "-n",
         "5",
         "--seed",
         "7",
@@ -149,7 +149,7 @@ def test_evaluate_json_schema_report_and_determinism(loaded_env, tmp_path):
 
 
 def test_evaluate_table_by_default(loaded_env):
-    proc = run_cli(["evaluate", "--models", "pop", "-k", "3"], loaded_env)
+    proc = run_cli(["evaluate", "--models", "pop", "--top", "3"], loaded_env)
     assert proc.returncode == 0, proc.stderr
     assert "random split" in proc.stdout and "NDCG@3" in proc.stdout
     assert np.all([name in proc.stdout for name in ("random", "pop")])
@@ -158,13 +158,16 @@ def test_evaluate_table_by_default(loaded_env):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--split", "sideways"], "unknown split 'sideways'"),
+        (["--split", "sideways"], "'--split': 'sideways' is not one of 'random', 'leave-k-out'"),
         (["--models", "pop,nope"], "unknown model 'nope'"),
         (["--models", ","], "--models is empty"),
         (["--taggers", "linear,cnn9"], "--taggers: unknown tagger 'cnn9'; choose from linear"),
         (["--taggers", " , "], "--taggers is empty"),
         (["--cold-by", "artist"], "--cold-by applies to --split cold-items only"),
-        (["--split", "cold-items", "--cold-by", "album"], "--cold-by: unknown 'album'"),
+        (
+            ["--split", "cold-items", "--cold-by", "album"],
+            "'--cold-by': 'album' is not one of 'item', 'artist'",
+        ),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(tmp_path, args, message):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -13,8 +13,13 @@ from rich.table import Table
 
 from recommender.cli.output import console, make_progress, print_json
 from recommender.cli.state import state
-from recommender.data.split_names import SPLITS
+from recommender.core.registry import RANKER_FAMILIES, names
+from recommender.data.split_names import COLD_UNITS, SPLITS
 from recommender.services.evaluation import DEFAULT_MODELS
+from recommender.services.tagger_kinds import tagger_kinds
+
+Split = Literal[SPLITS]
+ColdUnit = Literal[COLD_UNITS]
 
 
 def _print_table(caption: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -29,44 +34,57 @@ def _print_table(caption: str, columns: list[str], rows: list[list[str]]) -> Non
 
 
 def evaluate(
-    split: Annotated[str, typer.Option("--split", help=f"One of: {', '.join(SPLITS)}.")] = "random",
+    split: Annotated[
+        Split, typer.Option("--split", metavar="SPLIT", help=f"One of: {', '.join(SPLITS)}.")
+    ] = "random",
     models: Annotated[
         str | None,
         typer.Option(
             "--models",
-            help=f"Comma-separated models (default: {','.join(DEFAULT_MODELS)});"
-            " baselines are always added.",
+            metavar="MODELS",
+            help=f"Comma-separated, from: {', '.join(names(*RANKER_FAMILIES))}"
+            f" (default: {','.join(DEFAULT_MODELS)}); baselines are always added.",
         ),
     ] = None,
     k: Annotated[
-        int, typer.Option("-k", "--k", min=1, help="Length of each recommendation list.")
+        int,
+        typer.Option(
+            "-n", "--top", min=1, metavar="N", help="Length of each recommendation list (the k)."
+        ),
     ] = 10,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the split and of every model.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="SEED", help="Seed of the split and of every model.")
+    ] = 0,
     taggers: Annotated[
         str | None,
         typer.Option(
             "--taggers",
-            help="Comma-separated taggers (e.g. linear,mlp,lightgbm), each refit on the split's"
-            " training tags: models that read predicted tags get one row per tagger.",
+            metavar="TAGGERS",
+            help=f"Comma-separated, from: {', '.join(tagger_kinds())}; each is refit on the"
+            " split's training tags, and models that read predicted tags get one row per tagger.",
         ),
     ] = None,
     cold_by: Annotated[
-        str | None,
+        ColdUnit | None,
         typer.Option(
             "--cold-by",
+            metavar="UNIT",
             help="With --split cold-items: make single tracks cold (item, the default) or"
             " whole artists (artist), so no cold track has a sibling in training.",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     report: Annotated[
-        Path | None, typer.Option("--report", help="Also write a Markdown report here.")
+        Path | None,
+        typer.Option("--report", metavar="FILE", help="Also write a Markdown report here."),
     ] = None,
 ) -> None:
     """Split the listens, train each model on the training part and rank for the test users.
 
     Full ranking over all items (the cold items for --split cold-items), each
     user's training items excluded; users without test interactions are skipped.
+
+    Example: recsys evaluate --split cold-items --models pop,als,hybrid -n 10 --report eval.md
     """
     from recommender.evaluation.report import table_columns, table_rows, tie_note, title
     from recommender.services.evaluation import evaluate as run

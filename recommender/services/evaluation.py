@@ -42,7 +42,7 @@ def tagger_names(taggers: str | None) -> list[str]:
     """Registered taggers named in "linear,mlp,..." (none when None)."""
     if taggers is None:
         return []
-    from recommender.services.tagger_training import tagger_kinds
+    from recommender.services.tagger_kinds import tagger_kinds
 
     choices = tagger_kinds()
     chosen = list(dict.fromkeys(name.strip() for name in taggers.split(",") if name.strip()))
@@ -87,7 +87,7 @@ def evaluate(
     kinds = tagger_names(taggers)
     split_params = None
     if cold_by is not None:
-        from recommender.data.splits import COLD_UNITS
+        from recommender.data.split_names import COLD_UNITS
 
         if split != "cold-items":
             raise InputError("--cold-by applies to --split cold-items only")
