@@ -14,7 +14,8 @@ from rich.table import Table
 from recommender.cli.output import console, make_progress, print_json
 from recommender.cli.state import state
 from recommender.data.split_names import SPLITS
-from recommender.services.evaluation import DEFAULT_MODELS
+from recommender.evaluation.significance import ALPHA, RESAMPLES
+from recommender.services.evaluation import DEFAULT_MODELS, DEFAULT_REFERENCE
 
 
 def _print_table(caption: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -58,6 +59,30 @@ def evaluate(
             " whole artists (artist), so no cold track has a sibling in training.",
         ),
     ] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference",
+            metavar="MODEL",
+            help=f"Row every other model is tested against, paired over the same users"
+            f" (default: {DEFAULT_REFERENCE} when evaluated).",
+        ),
+    ] = None,
+    resamples: Annotated[
+        int,
+        typer.Option(
+            "--bootstrap",
+            metavar="N",
+            help="Bootstrap resamples (of the users) for every interval.",
+        ),
+    ] = RESAMPLES,
+    alpha: Annotated[
+        float,
+        typer.Option(
+            "--alpha",
+            help="Significance level after Holm's correction; intervals are 1 - alpha.",
+        ),
+    ] = ALPHA,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     report: Annotated[
         Path | None, typer.Option("--report", help="Also write a Markdown report here.")
@@ -67,8 +92,18 @@ def evaluate(
 
     Full ranking over all items (the cold items for --split cold-items), each
     user's training items excluded; users without test interactions are skipped.
+    Each ranking metric gets a bootstrap interval over users, and a paired test against
+    the reference (marked in the table when it survives Holm's correction).
     """
-    from recommender.evaluation.report import table_columns, table_rows, tie_note, title
+    from recommender.evaluation.report import (
+        interval_columns,
+        interval_rows,
+        significance_note,
+        table_columns,
+        table_rows,
+        tie_note,
+        title,
+    )
     from recommender.services.evaluation import evaluate as run
     from recommender.services.evaluation import write_report
 
@@ -88,6 +123,9 @@ def evaluate(
             seed=seed,
             taggers=taggers,
             cold_by=cold_by,
+            reference=reference,
+            resamples=resamples,
+            alpha=alpha,
             progress=on_progress,
         )
     if report is not None:
@@ -97,9 +135,14 @@ def evaluate(
         print_json(result)
     else:
         _print_table(title(result), table_columns(result), table_rows(result))
-        footnote = tie_note(result)
-        if footnote:
-            console.print(footnote, highlight=False, markup=False)
+        for line in (significance_note(result), tie_note(result)):
+            if line:
+                console.print(line, highlight=False, markup=False)
+        _print_table(
+            "NDCG: interval over users and paired test (all metrics: --json, --report)",
+            interval_columns(result),
+            interval_rows(result),
+        )
         for note in result["notes"]:
             console.print(f"note: {note}", highlight=False)
         if report is not None:
