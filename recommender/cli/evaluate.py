@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -18,9 +19,23 @@ from recommender.evaluation.significance import ALPHA, RESAMPLES
 from recommender.services.evaluation import DEFAULT_MODELS, DEFAULT_REFERENCE
 
 
-def _print_table(caption: str, columns: list[str], rows: list[list[str]]) -> None:
-    """The comparison table, never squeezed: piped output gets room for every column."""
-    table = Table(title=caption)
+def _print_table(
+    caption: str, columns: list[str], rows: list[list[str]], *, compact: bool = False
+) -> None:
+    """The comparison table, never squeezed: piped output gets room for every column.
+
+    `compact` drops the vertical rules, which keeps a 7-column table within 80 columns.
+    """
+    if compact:
+        table = Table(
+            title=caption,
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+    else:
+        table = Table(title=caption)
     for position, column in enumerate(columns):
         table.add_column(column, justify="left" if position == 0 else "right", no_wrap=True)
     for row in rows:
@@ -142,6 +157,7 @@ def evaluate(
             "NDCG: interval over users and paired test (all metrics: --json, --report)",
             interval_columns(result),
             interval_rows(result),
+            compact=True,
         )
         for note in result["notes"]:
             console.print(f"note: {note}", highlight=False)

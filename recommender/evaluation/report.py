@@ -113,7 +113,7 @@ def _span(interval: list[float], *, signed: bool) -> str:
     low, high = interval
     if math.isnan(low):
         return "-"
-    return f"{low:+.4f} {high:+.4f}" if signed else f"{low:.4f}-{high:.4f}"
+    return f"{low:+.4f}\u2026{high:+.4f}" if signed else f"{low:.4f}\u2026{high:.4f}"
 
 
 def _p(p: float) -> str:
