@@ -95,6 +95,7 @@ def evaluate(
         float,
         typer.Option(
             "--alpha",
+            metavar="LEVEL",
             help="Significance level after Holm's correction; intervals are 1 - alpha.",
         ),
     ] = ALPHA,
@@ -107,8 +108,9 @@ def evaluate(
 
     Full ranking over all items (the cold items for --split cold-items), each
     user's training items excluded; users without test interactions are skipped.
-    Each ranking metric gets a bootstrap interval over users, and a paired test against
-    the reference (marked in the table when it survives Holm's correction).
+
+    Every ranking metric gets a bootstrap interval over users and a paired test
+    against the reference; the table marks those that survive Holm's correction.
     """
     from recommender.evaluation.report import (
         interval_columns,
