@@ -119,10 +119,10 @@ def test_tag_filter_keeps_only_items_carrying_the_tag(demo):
     rec = current_recommender(demo["home"] / "models")
     results = recommend_json(demo, "--user", "user-0002", "-n", "10", "--tag", "jazz")
     assert results
-    carriers = set(rec.items.ids[rec.item_tags[:, rec.tags.index_of("jazz")].nonzero()[0]])
+    carriers = set(rec.items.ids[rec.tag_weights[:, rec.tags.index_of("jazz")].nonzero()[0]])
     assert {r["item_id"] for r in results} <= carriers
     both = recommend_json(demo, "--user", "user-0002", "--tag", "jazz", "--tag", "piano")
-    piano = set(rec.items.ids[rec.item_tags[:, rec.tags.index_of("piano")].nonzero()[0]])
+    piano = set(rec.items.ids[rec.tag_weights[:, rec.tags.index_of("piano")].nonzero()[0]])
     assert {r["item_id"] for r in both} <= carriers & piano
     spelled = recommend_json(demo, "--user", "user-0002", "-n", "10", "--tag", "  JAZZ ")
     assert spelled == results  # tags are normalised exactly as the loader stored them
