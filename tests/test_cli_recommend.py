@@ -128,6 +128,31 @@ def test_tag_filter_keeps_only_items_carrying_the_tag(demo):
     assert spelled == results  # tags are normalised exactly as the loader stored them
 
 
+def test_predicted_tags_count_from_the_taggers_own_thresholds(demo):
+    """An untagged track carries exactly the predicted tags whose probability reaches the
+    tagger's threshold for that tag (its best-F1 one, stored in the tagger bundle)."""
+    from recommender.services.bundles import current_recommender, current_tagger
+    from recommender.services.datasets import load_dataset
+    from recommender.storage.engine import make_engine
+
+    rec = current_recommender(demo["home"] / "models")
+    tagger = current_tagger(demo["home"] / "models")
+    engine = make_engine(demo["env"]["RECSYS_DATABASE_URL"])
+    data = load_dataset(engine, predicted_model_version=tagger.model_version)
+    engine.dispose()
+    assert tagger.thresholds and len(set(tagger.thresholds.values())) > 1
+    untagged = np.flatnonzero(data.item_tag_counts().getnnz(axis=1) == 0)
+    assert len(untagged) >= 10
+    predicted = data.predicted_tags.toarray()
+    bars = np.array([tagger.thresholds.get(t, 0.5) for t in data.tags.ids])
+    rows = [rec.items.index_of(t) for t in data.items.ids[untagged]]
+    cols = [rec.tags.index_of(t) for t in data.tags.ids]
+    kept = rec.tag_weights[rows][:, cols].toarray()
+    expected = np.where(predicted[untagged] >= bars, predicted[untagged], 0)
+    np.testing.assert_allclose(kept, expected, rtol=1e-6)
+    assert (expected > 0).any() and ((predicted[untagged] >= 0.5) != (expected > 0)).any()
+
+
 def test_new_user_from_tags(demo):
     truth = demo["truth"]
     results = recommend_json(demo, "--tags", "classical,piano", "-n", "5")
