@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -316,8 +317,13 @@ def test_repeated_tag_is_and_any_tag_is_or(tagged):
     both = ("--tag", "rock", "--any-tag", "jazz", "--any-tag", "pop", *everything)
     assert listed(tagged, *both) == ["i1", "i2"]
     assert listed(tagged, "--tag", "rock") == ["i2"]  # u0 played i0 and i1
-    help_text = run_cli(["recommend", "--help"], tagged["env"]).stdout
-    assert "repeat for AND" in " ".join(help_text.split()) and "--any-tag" in help_text
+    from recommender.hybrid.configs import TagFilterConfig
+
+    help_text = re.sub(r"[│\s]+", " ", run_cli(["recommend", "--help"], tagged["env"]).stdout)
+    assert "repeat for AND" in help_text and "--any-tag" in help_text
+    defaults = TagFilterConfig()  # the help states the config's defaults
+    assert f"min_weight, {defaults.min_weight:g})" in help_text
+    assert f"(else {defaults.min_probability:g})" in help_text
 
 
 @pytest.mark.parametrize(
