@@ -54,7 +54,17 @@ def recommend(
         None,
         "--tag",
         metavar="TAG",
-        help="Keep only items carrying this tag (crowd or predicted); repeatable.",
+        help="Keep only items carrying this tag; repeat for AND (every --tag). An item"
+        " carries a tag when crowd users gave it at least a quarter as often as the item's"
+        " top tag (TagFilterConfig.min_weight, 0.25), or the audio tagger predicts it past"
+        " its threshold (else 0.5).",
+    ),
+    any_tag: list[str] | None = typer.Option(
+        None,
+        "--any-tag",
+        metavar="TAG",
+        help="Keep only items carrying at least one --any-tag (OR); with --tag: all --tag"
+        " and one --any-tag.",
     ),
     include_listened: bool = typer.Option(
         False, "--include-listened", help="Also recommend items the user played."
@@ -91,6 +101,7 @@ def recommend(
             out=out,
             n=n,
             only_tags=tag,
+            any_tags=any_tag,
             include_listened=include_listened,
             engine=engine,
             spark_master=spark_master,
@@ -108,6 +119,7 @@ def recommend(
         tags=tags,
         n=n,
         only_tags=tag,
+        any_tags=any_tag,
         include_listened=include_listened,
         explain=explain,
         batch_options=bool(out) or engine != "local" or bool(spark_master),

@@ -290,7 +290,11 @@ def without_predictions(dataset: Dataset) -> Dataset:
     """The dataset without anything its tagger learned from every crowd tag (held-out ones
     included): predicted tags, their flags, the CNN's embeddings."""
     return dataset.replace(
-        predicted_tags=None, predicted_model_version=None, predicted_ood=None, item_embeddings=None
+        predicted_tags=None,
+        predicted_model_version=None,
+        predicted_thresholds=None,
+        predicted_ood=None,
+        item_embeddings=None,
     )
 
 
