@@ -39,6 +39,10 @@ class AmbiguousNameError(InputError):
         self.candidates = tuple(candidates)
 
 
+class NoMatchError(InputError):
+    """A tag filter that leaves nothing to list: the message says why and what to try."""
+
+
 class AudioDecodeError(InputError):
     """An audio file that cannot be decoded (empty, truncated, not audio, silent)."""
 

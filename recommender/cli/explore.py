@@ -18,10 +18,13 @@ def similar(
         metavar="TRACK",
         help="A track's id, title, artist or 'artist - title'.",
     ),
-    n: int = typer.Option(10, "-n", min=1, help="How many tracks."),
+    n: int = typer.Option(10, "-n", "--top", min=1, metavar="N", help="How many tracks."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Tracks like this one: CF neighbours if it has plays, tag neighbours if it is cold."""
+    """Tracks like this one: CF neighbours if it has plays, tag neighbours if it is cold.
+
+    Example: recsys similar --track "Britney Spears" -n 5
+    """
     from recommender.services import queries
 
     named, results = queries.similar(state.settings, track, n=n)
@@ -32,10 +35,13 @@ def audience(
     track: str = typer.Option(
         ..., "--track", "-t", metavar="TRACK", help="A track (id or name; cold ones too)."
     ),
-    n: int = typer.Option(10, "-n", min=1, help="How many users."),
+    n: int = typer.Option(10, "-n", "--top", min=1, metavar="N", help="How many users."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """The users a track should reach, even one nobody has played yet."""
+    """The users a track should reach, even one nobody has played yet.
+
+    Example: recsys audience --track track-0001 -n 5
+    """
     from recommender.services import queries
 
     named, members = queries.audience(state.settings, track, n=n)
@@ -58,7 +64,10 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Find tracks (by title or artist), artists, users and tags by name: exact, prefix,
-    substring, then alike spellings."""
+    substring, then alike spellings.
+
+    Example: recsys search britney --top 5
+    """
     from recommender.services import queries
 
     hits = queries.search(state.settings, query, n=n)
@@ -78,11 +87,14 @@ def search(
 
 
 def user_tags(
-    user: str = typer.Option(..., "--user", "-u", help="External id of a user."),
-    n: int = typer.Option(20, "-n", min=1, help="How many tags."),
+    user: str = typer.Option(..., "--user", "-u", metavar="USER", help="External id of a user."),
+    n: int = typer.Option(20, "-n", "--top", min=1, metavar="N", help="How many tags."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """A user's tag profile: applied and listened tags, popular tags discounted."""
+    """A user's tag profile: applied and listened tags, popular tags discounted.
+
+    Example: recsys user-tags --user user-0001 -n 10
+    """
     from recommender.services import queries
 
     weights = queries.user_tags(state.settings, user, n=n)

@@ -19,6 +19,7 @@ from recommender.errors import (
     AudioDecodeError,
     InputError,
     ModelBundleError,
+    NoMatchError,
     RecsysError,
     UnknownIdError,
 )
@@ -92,6 +93,11 @@ def error_response(exc: BaseException) -> JSONResponse:
         status, code = 422, "ambiguous_name"
         message, hint = _split(str(exc))
         hint = f"{hint}: {'; '.join(exc.candidates)}"
+    elif isinstance(exc, NoMatchError):
+        status, code = 404, "no_match"
+        message, hint = _split(str(exc))
+        for option, param in (("--any-tag", "any_tag"), ("--include-listened", "include_listened")):
+            hint = hint.replace(option, param)  # the CLI's options are query parameters here
     elif isinstance(exc, AudioDecodeError):
         status, code = 422, "bad_audio"
         message, hint = _split(str(exc))
