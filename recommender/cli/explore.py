@@ -63,8 +63,9 @@ def search(
     n: int = typer.Option(10, "-n", "--top", min=1, metavar="N", help="How many of each kind."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Find tracks (by title or artist), artists, users and tags by name: exact, prefix,
-    substring, then alike spellings.
+    """Find tracks, artists, users and tags by name (or part of one).
+
+    Best first: id or exact name, prefix, substring; else alike spellings. Case, accents ignored.
 
     Example: recsys search britney --top 5
     """
