@@ -22,7 +22,21 @@ class DataFileError(InputError):
 
 
 class UnknownIdError(InputError):
-    """A user, track or tag id that the database or model does not know."""
+    """A user, track or tag id that the database or model does not know. `suggestions`:
+    the closest names or ids it does know (the message says them too)."""
+
+    def __init__(self, message: str, *, suggestions: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.suggestions = tuple(suggestions)
+
+
+class AmbiguousNameError(InputError):
+    """A name that several items carry: `candidates` are one line each ("id  name"), which
+    the CLI prints under the error and the server puts in the hint."""
+
+    def __init__(self, message: str, *, candidates: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.candidates = tuple(candidates)
 
 
 class NoMatchError(InputError):

@@ -107,6 +107,28 @@ def test_every_read_endpoint_answers_as_the_cli_does(home, server):
     assert filtered == cli_json(home, "recommend", "--user", user, "--tag", tag, "-n", "5")
 
 
+def test_tracks_are_found_by_name_as_the_cli_finds_them(home, server):
+    user = demo_users(home)[2]
+    item = cli_json(home, "recommend", "--user", user, "-n", "1")[0]
+    name = f"{item['artist']} - {item['title']}"
+    by_id = httpx.get(f"{server.url}/tracks/{item['item_id']}/similar", params={"n": 4}).json()
+    by_name = httpx.get(f"{server.url}/tracks/{name.lower()}/similar", params={"n": 4}).json()
+    assert by_name == by_id
+    assert by_name["items"] == cli_json(home, "similar", "--track", name, "-n", "4")
+    assert httpx.get(f"{server.url}/tracks/{name}/audience", params={"n": 3}).json()[
+        "users"
+    ] == cli_json(home, "audience", "--track", item["item_id"], "-n", "3")
+    misspelt = httpx.get(f"{server.url}/tracks/{name[:-1] + 'qx'}/similar")
+    error = assert_error(misspelt, 404, "not_found")
+    assert error["hint"].startswith(f"did you mean {name} ({item['item_id']})")
+    # every demo artist has several tracks: an artist's name is an ambiguous track name
+    error = assert_error(
+        httpx.get(f"{server.url}/tracks/{item['artist']}/similar"), 422, "ambiguous_name"
+    )
+    assert error["hint"].startswith("give one of these ids instead: ")
+    assert f"{item['item_id']}  {name}  (" in error["hint"]
+
+
 def test_any_tag_filters_as_the_cli_does(home, server):
     """`any_tag` is `--any-tag` (one of them), `tag` is `--tag` (all of them), and a filter
     nothing passes is a 404 `no_match` saying what the CLI says."""

@@ -98,6 +98,7 @@ def _register_commands() -> None:
     app.command("recommend")(recommend_commands.recommend)
     app.command("similar")(explore_commands.similar)
     app.command("audience")(explore_commands.audience)
+    app.command("search")(explore_commands.search)
     app.command("user-tags")(explore_commands.user_tags)
     app.command("tag")(tag_commands.tag_command)
     app.command("evaluate")(evaluate_commands.evaluate)
@@ -107,9 +108,11 @@ def _register_commands() -> None:
 _register_commands()
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int, details: tuple[str, ...] = ()) -> None:
     first_line = (message.strip().splitlines() or [""])[0]
     err_console.print(f"error: {first_line}", markup=False, highlight=False, soft_wrap=True)
+    for line in details:  # e.g. the ids an ambiguous name could mean, one a line
+        err_console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
@@ -152,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         _fail("aborted", 1)
     except RecsysError as exc:
-        _fail(str(exc), exc.exit_code)
+        _fail(str(exc), exc.exit_code, getattr(exc, "candidates", ()))
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as exc:  # a database failure, or a bug: one line, traceback on request

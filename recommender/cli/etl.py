@@ -17,8 +17,7 @@ from recommender.cli.state import state
 from recommender.services.engines import ENGINES
 
 app = typer.Typer(
-    help="Load listening logs, tags and audio into the database.\n\n"
-    "Example: recsys etl demo",
+    help="Load listening logs, tags and audio into the database.\n\nExample: recsys etl demo",
     no_args_is_help=True,
 )
 
@@ -116,10 +115,11 @@ def lastfm_2k_command(
         typer.Option(
             "--unknown-artists",
             metavar="POLICY",
-            help="Tagged artists missing from artists.dat: create them as items, or reject"
-            f" the rows (one of: {', '.join(UNKNOWN_ARTISTS)}).",
+            help="Tagged artists missing from artists.dat (no name): reject quarantines their"
+            " tag rows, create keeps them as items listed by id"
+            f" (one of: {', '.join(UNKNOWN_ARTISTS)}).",
         ),
-    ] = "create",
+    ] = "reject",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
     """Load the HetRec 2011 Last.fm 2K dataset (artists are the items).

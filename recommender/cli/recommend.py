@@ -28,10 +28,10 @@ def print_recommendations(title: str, results: list, *, as_json: bool, explain: 
             highlight=False,
         )
         return
-    columns = ["#", "track", "artist", "title", "score", "source"] + (["why"] if explain else [])
+    columns = ["#", "id", "name", "score", "source"] + (["why"] if explain else [])
     rows = []
     for rank, r in enumerate(results, 1):
-        row = [rank, r.item_id, r.artist, r.title, f"{r.score:.3f}", r.source]
+        row = [rank, r.item_id, r.name, f"{r.score:.3f}", r.source]
         if explain:
             row.append(r.explanation.summary() if r.explanation else "")
         rows.append(row)

@@ -35,7 +35,7 @@ from recommender.data.dataset import Dataset
 from recommender.data.vocabulary import Vocabulary
 from recommender.errors import InputError
 from recommender.hybrid.blend import sources_for, standardize_rows
-from recommender.hybrid.catalogue import text_column
+from recommender.hybrid.catalogue import display_names, text_column
 from recommender.hybrid.configs import HybridConfig, TagFilterConfig, ranker_spec
 from recommender.hybrid.explain import explain_items, unit_rows
 from recommender.hybrid.models import BlendModel
@@ -132,12 +132,9 @@ class HybridRecommender(Component):
 
     @cached_property
     def labels(self) -> np.ndarray:
-        """ "artist - title" of every item (its id when it has neither), for explanations;
-        built on first use (26 ms on HetRec, which a plain list need not pay)."""
-        labels = np.char.add(
-            np.char.add(self.artists, np.where(self.artists != "", " - ", "")), self.titles
-        )
-        return np.where(labels == "", self.items.ids, labels)
+        """The display name of every item (`catalogue.display_name`), for explanations and
+        name look-ups; built on first use (which a plain list need not pay)."""
+        return display_names(self.artists, self.titles, self.items.ids)
 
     def _state(self) -> State:
         arrays = {

@@ -17,7 +17,7 @@ class Explanation:
     tags: list[MatchedTag] = field(default_factory=list)  # the user's tags the item carries
     close_to: list[str] = field(
         default_factory=list
-    )  # played items it is closest to ("artist - title")
+    )  # played items it is closest to, by display name (`catalogue.display_name`)
 
     def summary(self) -> str:
         parts = []
@@ -41,6 +41,13 @@ class Recommendation:
     score: float
     source: str  # "cf", "content", "hybrid", or "audio" (a cold track's sound-alikes)
     explanation: Explanation | None = None
+
+    @property
+    def name(self) -> str:
+        """What a list shows for the item (never blank, never "X - X")."""
+        from recommender.hybrid.catalogue import display_name
+
+        return display_name(self.artist, self.title, self.item_id)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -179,17 +179,20 @@ def _recommendation_routes(router: APIRouter, state: ServerState) -> None:
     async def similar(
         track: str, n: Annotated[int, Query(ge=1, le=schemas.MAX_N)] = 10
     ) -> Response:
-        """Tracks like this one: CF neighbours of a played track, tag neighbours of a cold one."""
+        """Tracks like this one (an id, or a title, artist or "artist - title"): CF neighbours
+        of a played track, tag neighbours of a cold one."""
         served = state.recommender.served
-        return _answer(served, items=_items(served.model.similar(track, n=n)))
+        _, items = queries.similar_from(served.model, track, n=n)
+        return _answer(served, items=_items(items))
 
     @router.get("/tracks/{track}/audience", response_model=schemas.Audience, responses=ERRORS)
     async def audience(
         track: str, n: Annotated[int, Query(ge=1, le=schemas.MAX_N)] = 10
     ) -> Response:
-        """The artist's view: listeners this track should reach (never-played tracks too)."""
+        """The artist's view: listeners this track (an id or a name) should reach, never-played
+        tracks too."""
         served = state.recommender.served
-        users = served.model.audience(track, n=n)
+        _, users = queries.audience_from(served.model, track, n=n)
         return _answer(served, users=[u.to_dict() for u in users])
 
     @router.get("/users/{user}/tags", response_model=schemas.UserTags, responses=ERRORS)
@@ -198,7 +201,7 @@ def _recommendation_routes(router: APIRouter, state: ServerState) -> None:
     ) -> Response:
         """The user's strongest profile tags, tags popular everywhere discounted."""
         served = state.recommender.served
-        tags = served.model.user_tags(user, n=n)
+        tags = queries.user_tags_from(served.model, user, n=n)
         return _answer(served, tags=[t.to_dict() for t in tags])
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
 from recommender.errors import (
+    AmbiguousNameError,
     AudioDecodeError,
     InputError,
     ModelBundleError,
@@ -85,6 +86,13 @@ def error_response(exc: BaseException) -> JSONResponse:
         status, code = 404, "not_found"
         message, _ = _split(str(exc))  # the CLI's hint names CLI options
         hint = _ONBOARDING.get(message.split(" ")[1] if message.count(" ") else "", "")
+        if exc.suggestions:
+            closest = f"did you mean {', '.join(exc.suggestions)}?"
+            hint = f"{closest} Otherwise {hint}" if hint else closest
+    elif isinstance(exc, AmbiguousNameError):
+        status, code = 422, "ambiguous_name"
+        message, hint = _split(str(exc))
+        hint = f"{hint}: {'; '.join(exc.candidates)}"
     elif isinstance(exc, NoMatchError):
         status, code = 404, "no_match"
         message, hint = _split(str(exc))

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 
-from recommender.errors import UnknownIdError
 from recommender.storage.schema import Listen, Tag, TagAssignment, Track, User
 
 if TYPE_CHECKING:
@@ -77,8 +76,12 @@ def recommend_for_user(
         where = (
             "or the database" if history is None else "and without listens or tags in the database"
         )
-        raise UnknownIdError(
-            f"unknown user {user_id!r}: not in the model {where}; check the id, or"
-            " recommend for a new listener from tags with --tags jazz,piano"
+        from recommender.services.names import NameIndex
+
+        raise NameIndex.of(rec).unknown(
+            "user",
+            user_id,
+            detail=f" (not in the model {where})",
+            otherwise=" Or recommend for a new listener from tags with --tags jazz,piano.",
         )
     return rec.recommend_history(history.plays, history.tagged, **options)

@@ -1,5 +1,5 @@
-"""What `recsys recommend / similar / audience / user-tags` (and the HTTP server) ask of the
-current bundle, with the database consulted only for users who arrived after training."""
+"""What `recsys recommend / similar / audience / search / user-tags` (and the HTTP server)
+ask of the current bundle, with the database consulted only for users who arrived after training."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from recommender.hybrid.recommender import HybridRecommender
     from recommender.hybrid.results import AudienceMember, Recommendation, TagWeight
     from recommender.services.batch import BatchSummary
+    from recommender.services.names import Named, SearchHit
 
 
 def current(settings: Settings) -> HybridRecommender:
@@ -109,6 +110,11 @@ def recommend_from(
 ) -> list[Recommendation]:
     """`recommend` on a loaded bundle (the server's path). `engine` is called only for a
     user the bundle does not know, or one who `changed` (listens newer than the bundle)."""
+    from recommender.services.names import check_tags
+
+    check_tags(
+        rec, [*split_tags([tags] if tags else []), *split_tags(only_tags), *split_tags(any_tags)]
+    )
     if tags is not None:
         if only_tags or any_tags:
             raise InputError(
@@ -147,7 +153,10 @@ def recommend_visitor(
     """A listener with no account: chosen tags, a few played tracks, or both. Tracks are
     folded in as one play each and the tags as tags the visitor applied; tags alone give
     the `--tags` list."""
+    from recommender.services.names import check_tags
+
     tags = split_tags(tags)
+    check_tags(rec, tags)
     if not tracks:
         if not tags:
             raise InputError('give chosen tags, played tracks or both (e.g. tags: ["jazz"])')
@@ -195,13 +204,50 @@ def recommend_all(
     )
 
 
-def similar(settings: Settings, track: str, *, n: int = 10) -> list[Recommendation]:
-    return current(settings).similar(track, n=n)
+def similar(settings: Settings, track: str, *, n: int = 10) -> tuple[Named, list[Recommendation]]:
+    """The track `track` names (an id, a title, an artist or "artist - title") and the
+    tracks like it."""
+    return similar_from(current(settings), track, n=n)
 
 
-def audience(settings: Settings, track: str, *, n: int = 10) -> list[AudienceMember]:
-    return current(settings).audience(track, n=n)
+def similar_from(
+    rec: HybridRecommender, track: str, *, n: int = 10
+) -> tuple[Named, list[Recommendation]]:
+    from recommender.services.names import resolve_track
+
+    named = resolve_track(rec, track)
+    return named, rec.similar(named.id, n=n)
+
+
+def audience(settings: Settings, track: str, *, n: int = 10) -> tuple[Named, list[AudienceMember]]:
+    """The track `track` names and the users it should reach."""
+    return audience_from(current(settings), track, n=n)
+
+
+def audience_from(
+    rec: HybridRecommender, track: str, *, n: int = 10
+) -> tuple[Named, list[AudienceMember]]:
+    from recommender.services.names import resolve_track
+
+    named = resolve_track(rec, track)
+    return named, rec.audience(named.id, n=n)
 
 
 def user_tags(settings: Settings, user: str, *, n: int = 20) -> list[TagWeight]:
-    return current(settings).user_tags(user, n=n)
+    return user_tags_from(current(settings), user, n=n)
+
+
+def user_tags_from(rec: HybridRecommender, user: str, *, n: int = 20) -> list[TagWeight]:
+    from recommender.services.names import check_user
+
+    check_user(rec, user)
+    return rec.user_tags(user, n=n)
+
+
+def search(settings: Settings, query: str, *, n: int = 10) -> list[SearchHit]:
+    """Tracks, artists, users and tags of the current bundle whose names match `query`."""
+    from recommender.services.names import search as find
+
+    if not query.strip():
+        raise InputError("give something to search for, e.g. recsys search 'britney'")
+    return find(current(settings), query, n=n)
