@@ -30,7 +30,7 @@ def tag_command(
     """Print the most likely tags, with probabilities, for each audio file or score."""
     from recommender.services.taggers import tag_files
 
-    tagged = tag_files(state.settings.models_dir, files, top=top)
+    tagged = tag_files(state.settings, files, top=top)
     if as_json:
         if tagged.results:
             print_json(
