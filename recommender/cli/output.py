@@ -55,10 +55,10 @@ def cell(value: Any) -> Text:
 
 
 def say(message: str, *, stderr: bool = False) -> None:
-    """One plain line for people (no rich markup or highlighting), wrapped at spaces only."""
-    (err_console if stderr else console).print(
-        message, markup=False, highlight=False, soft_wrap=True
-    )
+    """A plain message for people (no rich markup or highlighting): wrapped at spaces on a
+    terminal, one line in a pipe (where a script may read it)."""
+    out = err_console if stderr else console
+    out.print(message, markup=False, highlight=False, soft_wrap=not out.is_terminal)
 
 
 def print_table(

@@ -22,12 +22,12 @@ def print_recommendations(
     explain: bool,
     empty: str = EVERYTHING_FILTERED,
 ) -> None:
-    """A table of recommended tracks, or one line on stderr saying why there are none."""
+    """A table of recommended tracks, or one line saying why there are none."""
     if as_json:
         print_json([r.to_dict() for r in results])
         return
     if not results:
-        say(f"{title}: {empty}", stderr=True)
+        say(f"{title}: {empty}")
         return
     if explain:
         print_explained(title, results)
