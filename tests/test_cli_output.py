@@ -161,3 +161,11 @@ def test_catalogue_alone_loads_and_missing_audio_is_quarantined_at_its_line(env,
     assert nothing == (
         "error: nothing to load: give --listens FILE, --tags FILE and/or --catalogue FILE"
     )
+
+
+def test_table_cells_are_text_not_markup(env, tmp_path):
+    plays = tmp_path / "[live] plays.csv"
+    plays.write_text("user,track,count\n[bold]u1[/bold],t1,zero\n")
+    ok(run_cli(["etl", "csv", "--listens", str(plays)], env))
+    table = ok(run_cli(["db", "rejects"], env))
+    assert "[bold]u1[/bold],t1,zero" in table and "[live]" in table

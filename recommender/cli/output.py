@@ -70,7 +70,7 @@ def print_table(
 ) -> None:
     """A table, or with no rows and `empty` given, the line `empty` saying why there is none."""
     table = Table(
-        title=title,
+        title=None if title is None else Text(title),  # a file name "[live].wav" stays whole
         box=box.SIMPLE_HEAD,
         title_justify="left",
         collapse_padding=True,
