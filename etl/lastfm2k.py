@@ -27,10 +27,11 @@ from sqlalchemy import Engine
 from etl.ingest import LoadContext, ingest_catalogue, ingest_listens, ingest_tags, map_ids
 from etl.load import bulk_transaction
 from etl.normalize import normalize_tags
+from etl.options import UNKNOWN_ARTISTS
 from etl.reader import RawTable, read_table
 from etl.runs import RunSummary, tracked_run
 from etl.validate import Checked, RowChecks
-from recommender.errors import DataFileError
+from recommender.errors import DataFileError, InputError
 from recommender.storage.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 
 FILES = ("artists.dat", "tags.dat", "user_artists.dat", "user_taggedartists.dat")
@@ -141,9 +142,10 @@ def load_lastfm_2k(
         raise DataFileError(
             f"{directory}: missing {', '.join(missing)}; is this the hetrec2011-lastfm-2k folder?"
         )
-    if unknown_artists not in ("create", "reject"):
-        raise DataFileError(
-            f"unknown_artists must be 'create' or 'reject', not {unknown_artists!r}"
+    if unknown_artists not in UNKNOWN_ARTISTS:
+        raise InputError(
+            f"--unknown-artists must be {' or '.join(map(repr, UNKNOWN_ARTISTS))},"
+            f" not {unknown_artists!r}"
         )
     with tracked_run(
         engine, "lastfm-2k", {"directory": str(directory), "unknown_artists": unknown_artists}

@@ -25,6 +25,10 @@ class UnknownIdError(InputError):
     """A user, track or tag id that the database or model does not know."""
 
 
+class NoMatchError(InputError):
+    """A tag filter that leaves nothing to list: the message says why and what to try."""
+
+
 class AudioDecodeError(InputError):
     """An audio file that cannot be decoded (empty, truncated, not audio, silent)."""
 

@@ -15,8 +15,8 @@ def env(tmp_path):
     [
         (["--bogus"], "No such option: --bogus"),
         (["db", "nope"], "No such command 'nope'"),
-        (["db", "rejects", "--limit", "x"], "Invalid value for '--limit'"),
-        (["recommend", "--user", "u", "-n", "0"], "Invalid value for '-n'"),
+        (["db", "rejects", "--top", "x"], "Invalid value for '-n' / '--top'"),
+        (["recommend", "--user", "u", "-n", "0"], "Invalid value for '-n' / '--top'"),
     ],
 )
 def test_usage_errors_are_one_line_exit_2(env, args, message):

@@ -25,7 +25,7 @@ def test_db_rejects_lists_quarantined_rows(recsys_env, tmp_path):
     }
     assert all(r["file"] == str(listens) for r in payload["rejects"])
 
-    limited = json.loads(run_cli(["db", "rejects", "--json", "--limit", "1"], recsys_env).stdout)
+    limited = json.loads(run_cli(["db", "rejects", "--json", "-n", "1"], recsys_env).stdout)
     assert len(limited["rejects"]) == 1 and limited["total"] == 3
 
     table = run_cli(["db", "rejects"], recsys_env)

@@ -58,7 +58,7 @@ def test_every_count_shown_has_thousands_separators(env, tmp_path):
     stats = " ".join(ok(run_cli(["db", "stats"], env)).split())
     assert "tracks 1,200" in stats and "listens 1,200" in stats and "rejects 1,538" in stats
     assert re.search(r"csv ok \S+ 2,738 1,200 1,538", stats), stats
-    rejects = " ".join(ok(run_cli(["db", "rejects", "--limit", "2"], env)).split())
+    rejects = " ".join(ok(run_cli(["db", "rejects", "-n", "2"], env)).split())
     assert "rejects (1,538 in total, newest first)" in rejects and "bad_count 1,538" in rejects
     for shown in (summary, stats, rejects):
         assert not re.search(r"\b(1538|1200|2738)\b", shown), shown

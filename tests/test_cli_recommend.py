@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -119,13 +120,38 @@ def test_tag_filter_keeps_only_items_carrying_the_tag(demo):
     rec = current_recommender(demo["home"] / "models")
     results = recommend_json(demo, "--user", "user-0002", "-n", "10", "--tag", "jazz")
     assert results
-    carriers = set(rec.items.ids[rec.item_tags[:, rec.tags.index_of("jazz")].nonzero()[0]])
+    carriers = set(rec.items.ids[rec.tag_weights[:, rec.tags.index_of("jazz")].nonzero()[0]])
     assert {r["item_id"] for r in results} <= carriers
     both = recommend_json(demo, "--user", "user-0002", "--tag", "jazz", "--tag", "piano")
-    piano = set(rec.items.ids[rec.item_tags[:, rec.tags.index_of("piano")].nonzero()[0]])
+    piano = set(rec.items.ids[rec.tag_weights[:, rec.tags.index_of("piano")].nonzero()[0]])
     assert {r["item_id"] for r in both} <= carriers & piano
     spelled = recommend_json(demo, "--user", "user-0002", "-n", "10", "--tag", "  JAZZ ")
     assert spelled == results  # tags are normalised exactly as the loader stored them
+
+
+def test_predicted_tags_count_from_the_taggers_own_thresholds(demo):
+    """An untagged track carries exactly the predicted tags whose probability reaches the
+    tagger's threshold for that tag (its best-F1 one, stored in the tagger bundle)."""
+    from recommender.services.bundles import current_recommender, current_tagger
+    from recommender.services.datasets import load_dataset
+    from recommender.storage.engine import make_engine
+
+    rec = current_recommender(demo["home"] / "models")
+    tagger = current_tagger(demo["home"] / "models")
+    engine = make_engine(demo["env"]["RECSYS_DATABASE_URL"])
+    data = load_dataset(engine, predicted_model_version=tagger.model_version)
+    engine.dispose()
+    assert tagger.thresholds and len(set(tagger.thresholds.values())) > 1
+    untagged = np.flatnonzero(data.item_tag_counts().getnnz(axis=1) == 0)
+    assert len(untagged) >= 10
+    predicted = data.predicted_tags.toarray()
+    bars = np.array([tagger.thresholds.get(t, 0.5) for t in data.tags.ids])
+    rows = [rec.items.index_of(t) for t in data.items.ids[untagged]]
+    cols = [rec.tags.index_of(t) for t in data.tags.ids]
+    kept = rec.tag_weights[rows][:, cols].toarray()
+    expected = np.where(predicted[untagged] >= bars, predicted[untagged], 0)
+    np.testing.assert_allclose(kept, expected, rtol=1e-6)
+    assert (expected > 0).any() and ((predicted[untagged] >= 0.5) != (expected > 0)).any()
 
 
 def test_new_user_from_tags(demo):
@@ -242,3 +268,104 @@ def test_recommend_does_not_import_lightgbm_or_librosa(demo):
     )
     assert "HEAVY [] EXIT 0" in result.stderr, result.stderr
     assert json.loads(result.stdout), "recommend printed no recommendations"
+
+
+# ---- the tag filter through the CLI: the hand-counted catalogue of test_hybrid_tagfilter ----
+@pytest.fixture(scope="module")
+def tagged(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """test_hybrid_tagfilter's crowd tags and plays loaded with `recsys etl csv` and trained
+    (no audio, so no predicted tags): rock is carried by i1 and i2 (i0's and i3's single
+    "rock" are strays), jazz by i2 and i3, pop by i1, electronic by i0."""
+    from tests.test_hybrid_tagfilter import N_ITEMS, N_USERS, TAGS, crowd_events, plays_of
+
+    root = tmp_path_factory.mktemp("tagged")
+    home = root / "home"
+    env = dict(os.environ)
+    env.update(RECSYS_HOME=str(home), RECSYS_DATABASE_URL=f"sqlite:///{home / 'recsys.db'}")
+    env.pop("RECSYS_DEBUG", None)
+    (root / "listens.csv").write_text(
+        "user,track,count\n"
+        + "".join(f"u{u},i{i},{c}\n" for u in range(N_USERS) for i, c in plays_of(u).items())
+    )
+    (root / "tags.csv").write_text(
+        "user,track,tag\n" + "".join(f"u{u},i{i},{TAGS[t]}\n" for u, i, t in crowd_events())
+    )
+    (root / "catalogue.csv").write_text(
+        "track,title,artist\n" + "".join(f"i{i},Song {i},Band {i}\n" for i in range(N_ITEMS))
+    )
+    files = ["--listens", "listens.csv", "--tags", "tags.csv", "--catalogue", "catalogue.csv"]
+    loaded = run_cli(["-q", "etl", "csv", *[str(root / f) if "." in f else f for f in files]], env)
+    assert loaded.returncode == 0, loaded.stderr
+    trained = run_cli(["-q", "train", "--no-validate", "--factors", "4", "--json"], env)
+    assert trained.returncode == 0, trained.stderr
+    return {"env": env, "root": root}
+
+
+def listed(world: dict, *args: str) -> list[str]:
+    return sorted(r["item_id"] for r in recommend_json(world, "--user", "u0", "-n", "10", *args))
+
+
+def test_repeated_tag_is_and_any_tag_is_or(tagged):
+    everything = ("--include-listened",)
+    assert listed(tagged, "--tag", "rock", *everything) == ["i1", "i2"]
+    assert listed(tagged, "--tag", "rock", "--tag", "jazz", *everything) == ["i2"]
+    assert listed(tagged, "--any-tag", "rock", "--any-tag", "jazz", *everything) == [
+        "i1",
+        "i2",
+        "i3",
+    ]
+    both = ("--tag", "rock", "--any-tag", "jazz", "--any-tag", "pop", *everything)
+    assert listed(tagged, *both) == ["i1", "i2"]
+    assert listed(tagged, "--tag", "rock") == ["i2"]  # u0 played i0 and i1
+    from recommender.hybrid.configs import TagFilterConfig
+
+    help_text = re.sub(r"[│\s]+", " ", run_cli(["recommend", "--help"], tagged["env"]).stdout)
+    assert "repeat for AND" in help_text and "--any-tag" in help_text
+    defaults = TagFilterConfig()  # the help states the config's defaults
+    assert f"min_weight, {defaults.min_weight:g})" in help_text
+    assert f"(else {defaults.min_probability:g})" in help_text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--user", "u0", "--tag", "electronic", "--tag", "jazz"],
+            "error: no item carries electronic and jazz (items carrying each alone: electronic 1,"
+            " jazz 2, counting a crowd tag from weight 0.25",
+        ),
+        (
+            ["--user", "u1", "--tag", "rock", "--tag", "jazz"],
+            "error: the one item carrying rock and jazz is already played by u1;"
+            " add --include-listened",
+        ),
+        (["--tags", "rock", "--any-tag", "jazz"], "error: --tag and --any-tag filter a user's"),
+        (["--user", "u0", "--any-tag", "bagpipes"], "error: unknown tag 'bagpipes'"),
+    ],
+)
+def test_a_filter_that_lists_nothing_says_why(tagged, args, message):
+    result = run_cli(["recommend", *args], tagged["env"])
+    assert result.returncode == 2 and not result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), lines
+
+
+def test_batch_filters_as_recommend_does(tagged):
+    import pyarrow.parquet as pq
+
+    out = tagged["root"] / "filtered.parquet"
+    both = ["--tag", "rock", "--any-tag", "jazz", "--any-tag", "pop"]
+    result = run_cli(["recommend", "--all", "--out", str(out), "-n", "3", *both], tagged["env"])
+    assert result.returncode == 0, result.stderr
+    rows = pq.read_table(out).to_pylist()
+    assert {r["track_id"] for r in rows} == {"i1", "i2"}
+    for user in ("u3", "u4", "u7"):  # played i3 and i0, i0 and i1, i3 and i0
+        batch = [(r["track_id"], r["score"]) for r in rows if r["user_id"] == user]
+        single = recommend_json(tagged, "--user", user, "-n", "3", *both)
+        assert batch == [(r["item_id"], pytest.approx(r["score"], abs=1e-4)) for r in single]
+    assert not [r for r in rows if r["user_id"] == "u1"]  # played both carriers: no rows
+    nothing = run_cli(
+        ["recommend", "--all", "--out", str(out), "--tag", "electronic", "--tag", "pop"],
+        tagged["env"],
+    )
+    assert nothing.returncode == 2 and "no item carries electronic and pop" in nothing.stderr

@@ -63,7 +63,7 @@ def test_evaluate_json_schema_report_and_determinism(loaded_env, tmp_path):
         "cold-items",
         "--models",
         "pop,knn",
-        "-k",
+        "-n",
         "5",
         "--seed",
         "7",
@@ -82,6 +82,7 @@ def test_evaluate_json_schema_report_and_determinism(loaded_env, tmp_path):
         "users_evaluated",
         "models",
         "notes",
+        "significance",
     }
     assert result["split"] == "cold-items" and result["k"] == 5 and result["seed"] == 7
     assert result["split_params"]["fraction"] == 0.2
@@ -125,6 +126,7 @@ def test_evaluate_json_schema_report_and_determinism(loaded_env, tmp_path):
             "fit_seconds",
             "rank_seconds",
             "constant_score_users",
+            "ci",  # no "vs_reference": the default reference, als, was not evaluated
         }
         assert set(model["metrics"]) == expected
         assert all(
@@ -149,22 +151,73 @@ def test_evaluate_json_schema_report_and_determinism(loaded_env, tmp_path):
 
 
 def test_evaluate_table_by_default(loaded_env):
-    proc = run_cli(["evaluate", "--models", "pop", "-k", "3"], loaded_env)
+    proc = run_cli(["evaluate", "--models", "pop", "--top", "3"], loaded_env)
     assert proc.returncode == 0, proc.stderr
     assert "random split" in proc.stdout and "NDCG@3" in proc.stdout
     assert np.all([name in proc.stdout for name in ("random", "pop")])
+    assert "95% CI" in proc.stdout and "Holm p" not in proc.stdout  # no als: no paired tests
+
+
+def test_evaluate_intervals_and_paired_tests(loaded_env, tmp_path):
+    args = ["evaluate", "--models", "als,knn", "--reference", "random", "--seed", "3"]
+    result = json.loads(run_cli([*args, "--alpha", "0.1", "--json"], loaded_env).stdout)
+    settings = result["significance"]
+    assert settings["reference"] == "random" and settings["alpha"] == 0.1
+    assert settings["confidence"] == 0.9 and settings["resamples"] == 1000
+    assert settings["users"] == result["users_evaluated"]
+    rows = {model["name"]: model for model in result["models"]}
+    assert list(rows) == ["random", "pop", "als", "knn"] and "vs_reference" not in rows["random"]
+    for name in ("pop", "als", "knn"):
+        test = rows[name]["vs_reference"]["ndcg@10"]
+        low, high = rows[name]["ci"]["ndcg@10"]
+        assert low <= rows[name]["metrics"]["ndcg@10"] <= high
+        assert set(test) == {"difference", "ci", "p", "p_holm", "significant"}
+        assert test["difference"] == pytest.approx(
+            rows[name]["metrics"]["ndcg@10"] - rows["random"]["metrics"]["ndcg@10"]
+        )
+        assert test["p"] <= test["p_holm"] <= 1
+    again = json.loads(run_cli([*args, "--alpha", "0.1", "--json"], loaded_env).stdout)
+    assert [m["ci"] for m in again["models"]] == [m["ci"] for m in result["models"]]
+
+    report = tmp_path / "eval.md"
+    proc = run_cli([*args, "--bootstrap", "200", "--report", str(report)], loaded_env)
+    assert proc.returncode == 0, proc.stderr
+    assert "better/worse than random over the same" in proc.stdout
+    assert "\u0394 random" in proc.stdout and "Holm p" in proc.stdout
+    text = report.read_text()
+    assert "## Confidence intervals and paired tests" in text and "200 resamples" in text
+    assert "--reference random" in text
+
+
+def test_reference_must_be_a_row(loaded_env):
+    proc = run_cli(["evaluate", "--models", "pop", "--reference", "als"], loaded_env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "error: --reference: 'als' is not a row of this evaluation; choose one of random, pop"
+        " (or add it to --models)"
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--split", "sideways"], "unknown split 'sideways'"),
+        (["--split", "sideways"], "'--split': 'sideways' is not one of 'random', 'leave-k-out'"),
         (["--models", "pop,nope"], "unknown model 'nope'"),
         (["--models", ","], "--models is empty"),
         (["--taggers", "linear,cnn9"], "--taggers: unknown tagger 'cnn9'; choose from linear"),
         (["--taggers", " , "], "--taggers is empty"),
         (["--cold-by", "artist"], "--cold-by applies to --split cold-items only"),
-        (["--split", "cold-items", "--cold-by", "album"], "--cold-by: unknown 'album'"),
+        (
+            ["--split", "cold-items", "--cold-by", "album"],
+            "'--cold-by': 'album' is not one of 'item', 'artist'",
+        ),
+        (["--alpha", "1.5"], "--alpha: 1.5 is not between 0 and 1; give e.g. 0.05"),
+        (["--bootstrap", "10"], "--bootstrap: 10 resamples are too few"),
+        (["--reference", "nope"], "--reference: 'nope' is not a row of this evaluation"),
+        (
+            ["--taggers", "linear", "--reference", "content"],
+            "choose one of random, pop, als, bpr, knn, content (linear), hybrid (linear)",
+        ),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(tmp_path, args, message):

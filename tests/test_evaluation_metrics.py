@@ -13,6 +13,7 @@ from recommender.evaluation.metrics import (
     hit_matrix,
     novelty,
     per_tag_auc,
+    per_user_ranking_metrics,
     ranking_metrics,
 )
 
@@ -37,6 +38,11 @@ def test_ranking_metrics_on_a_hand_computed_case():
     # MAP@3: user 0 has precision 1/2 at its only hit, divided by min(3 relevant, k=3)
     assert m["map"] == pytest.approx(np.mean([0.5 / 3, 1.0]))
     assert m["hit"] == pytest.approx(1.0)
+    # the means above are over these per-user values (users 0 and 2, in row order)
+    users = per_user_ranking_metrics(top, rel, k=3)
+    assert users["ndcg"].tolist() == pytest.approx([(1 / math.log2(3)) / idcg0, 1.0])
+    assert users["map"].tolist() == pytest.approx([0.5 / 3, 1.0])
+    assert users["hit"].tolist() == [1.0, 1.0]
 
 
 def test_ideal_dcg_uses_min_of_relevant_and_k():

@@ -134,7 +134,7 @@ def test_folded_in_user_ranks_like_the_trained_user_with_the_same_history(world)
 def test_tag_filter_and_include_listened_apply_to_folded_users(world):
     rec = world["rec"]
     kept = recommend_json(world, "--user", "newbie", "--tag", "jazz", "-n", "20")
-    jazz = rec.item_tags[:, rec.tags.index_of("jazz")].toarray().ravel()
+    jazz = rec.tag_weights[:, rec.tags.index_of("jazz")].toarray().ravel()
     carrying = {rec.items.id_of(int(i)) for i in np.flatnonzero(jazz)}
     assert kept and {r["item_id"] for r in kept} <= carrying
     with_played = recommend_json(world, "--user", "newbie", "--include-listened", "-n", "20")

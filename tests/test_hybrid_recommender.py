@@ -99,7 +99,7 @@ def test_tag_filter_keeps_only_items_carrying_the_tag(rec):
     results = rec.recommend("u00", n=10, tags=["piano"])
     assert results
     carriers = {
-        rec.items.id_of(int(i)) for i in rec.item_tags[:, rec.tags.index_of("piano")].nonzero()[0]
+        rec.items.id_of(int(i)) for i in rec.tag_weights[:, rec.tags.index_of("piano")].nonzero()[0]
     }
     assert {r.item_id for r in results} <= carriers
     # predicted-only carriers count: the cold jazz tracks carry "piano" from audio alone

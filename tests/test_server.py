@@ -107,6 +107,43 @@ def test_every_read_endpoint_answers_as_the_cli_does(home, server):
     assert filtered == cli_json(home, "recommend", "--user", user, "--tag", tag, "-n", "5")
 
 
+def test_any_tag_filters_as_the_cli_does(home, server):
+    """`any_tag` is `--any-tag` (one of them), `tag` is `--tag` (all of them), and a filter
+    nothing passes is a 404 `no_match` saying what the CLI says."""
+    from recommender.services.bundles import current_recommender
+
+    rec = current_recommender(home["home"] / "models")
+    user = demo_users(home)[0]
+    a, b = [t["tag"] for t in cli_json(home, "user-tags", "--user", user, "-n", "2")]
+    url = f"{server.url}/users/{user}/recommendations"
+    every = httpx.get(url, params=[("any_tag", a), ("any_tag", b), ("include_listened", "true"),
+                                   ("n", "1000")])  # fmt: skip
+    assert every.status_code == 200, every.text
+    carriers = rec.items.ids[rec.carrying(any_tags=[a, b])]
+    assert sorted(i["item_id"] for i in every.json()["items"]) == sorted(carriers)
+    assert len(carriers) > len(rec.items.ids[rec.carrying([a])])  # b adds items: an OR
+    for params, args in (
+        ([("any_tag", a), ("any_tag", b)], ["--any-tag", a, "--any-tag", b]),
+        ([("tag", a), ("any_tag", b)], ["--tag", a, "--any-tag", b]),
+    ):
+        got = httpx.get(url, params=[*params, ("n", "6")]).json()["items"]
+        assert got and got == cli_json(home, "recommend", "--user", user, *args, "-n", "6")
+
+    weights = rec.tag_weights.tocsc()
+    carried = [t for t in range(weights.shape[1]) if weights[:, t].nnz]
+    x, y = next(  # two tags that each have carriers but share none
+        (x, y) for x in carried for y in carried if x < y and not weights[:, [x, y]].min(axis=1).nnz
+    )
+    x, y = str(rec.tags.id_of(x)), str(rec.tags.id_of(y))
+    error = assert_error(httpx.get(url, params=[("tag", x), ("tag", y)]), 404, "no_match")
+    cli = run_cli(["recommend", "--user", user, "--tag", x, "--tag", y], home["env"])
+    assert cli.returncode == 2
+    hint = error["hint"].replace("any_tag", "--any-tag")  # the CLI names its options
+    assert cli.stderr.strip() == f"error: {error['message']}; {hint}"
+    assert error["message"].startswith(f"no item carries {x} and {y} (items carrying each alone")
+    assert error["hint"].startswith("try any_tag for any of them")
+
+
 def test_a_visitor_gets_recommendations_from_tags_tracks_or_both(home, server):
     user = demo_users(home)[1]
     tags = [t["tag"] for t in cli_json(home, "user-tags", "--user", user, "-n", "2")]

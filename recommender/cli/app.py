@@ -14,39 +14,75 @@ import warnings
 
 import typer
 
+from recommender.cli.group import GLOBAL_PANEL, RecsysGroup
 from recommender.cli.output import err_console
 from recommender.cli.state import state
 from recommender.errors import RecsysError, RecsysWarning
 
 app = typer.Typer(
     name="recsys",
-    help="Hybrid music recommender: ETL, audio auto-tagging, collaborative filtering.",
+    cls=RecsysGroup,
+    help="Hybrid music recommender: ETL, audio auto-tagging, collaborative filtering.\n\n"
+    "Example: recsys etl demo && recsys train && recsys recommend --user user-0001 --explain",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
 
 
+def _version() -> str:
+    """The installed distribution's version; the package's own in a bare source tree."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("recsys")
+    except PackageNotFoundError:
+        from recommender import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"recsys {_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
     home: str | None = typer.Option(
-        None, "--home", help="State folder (default $RECSYS_HOME or ./.recsys)."
+        None,
+        "--home",
+        metavar="DIR",
+        rich_help_panel=GLOBAL_PANEL,
+        help="State folder (default $RECSYS_HOME or ./.recsys).",
     ),
     database_url: str | None = typer.Option(
         None,
         "--database-url",
+        metavar="URL",
+        rich_help_panel=GLOBAL_PANEL,
         help="SQLAlchemy URL (default $RECSYS_DATABASE_URL or SQLite in home).",
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", rich_help_panel=GLOBAL_PANEL, help="No progress bars."
+    ),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        is_eager=True,
+        expose_value=False,
+        callback=_print_version,
+        help="Print the version and exit.",
+    ),
 ) -> None:
-    state.home = home
-    state.database_url = database_url
-    state.quiet = quiet
-    state._engine = None
+    # Global options are accepted after any command too (RecsysGroup copies them there).
+    state.update(home=home, database_url=database_url, quiet=quiet)
 
 
 def _register_commands() -> None:
     # Command modules import only typer and rich at module level; heavy work is lazy.
+    # The root help lists commands in workflow order (group.COMMAND_ORDER), not this order.
     from recommender.cli import db as db_commands
     from recommender.cli import etl as etl_commands
     from recommender.cli import evaluate as evaluate_commands
@@ -56,15 +92,15 @@ def _register_commands() -> None:
     from recommender.cli import tag as tag_commands
     from recommender.cli import train as train_commands
 
-    app.add_typer(db_commands.app, name="db")
     app.add_typer(etl_commands.app, name="etl")
-    app.command("tag")(tag_commands.tag_command)
-    app.command("evaluate")(evaluate_commands.evaluate)
+    app.add_typer(db_commands.app, name="db")
     app.add_typer(train_commands.app, name="train")
     app.command("recommend")(recommend_commands.recommend)
     app.command("similar")(explore_commands.similar)
     app.command("audience")(explore_commands.audience)
     app.command("user-tags")(explore_commands.user_tags)
+    app.command("tag")(tag_commands.tag_command)
+    app.command("evaluate")(evaluate_commands.evaluate)
     app.command("serve")(serve_commands.serve)
 
 
@@ -80,7 +116,8 @@ def _fail(message: str, code: int) -> None:
 def _usage_hint(exc: typer.TyperException) -> str:
     ctx = getattr(exc, "ctx", None)
     command = ctx.command_path if ctx is not None else "recsys"
-    return f"{exc.format_message()} (see '{command} --help')"
+    message = exc.format_message().replace("Value error, ", "")  # typer's validator prefix
+    return f"{message} (see '{command} --help')"
 
 
 def _is_database_error(exc: Exception) -> bool:
@@ -106,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     warnings.showwarning = _show_warning
     warnings.filterwarnings("always", category=RecsysWarning)  # _show_warning says each once
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, prog_name="recsys", standalone_mode=False)
     except typer.TyperException as exc:  # usage errors and bad option values: exit 2
         if type(exc).__name__ == "NoArgsIsHelpError":
             exc.show()  # a bare group prints its help, as click does

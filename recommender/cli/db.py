@@ -7,12 +7,15 @@ import typer
 from recommender.cli.output import number, print_json, print_table, say
 from recommender.cli.state import state
 
-app = typer.Typer(help="Inspect the database.", no_args_is_help=True)
+app = typer.Typer(help="Inspect the database.\n\nExample: recsys db stats", no_args_is_help=True)
 
 
 @app.command("stats")
 def stats(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Counts of users, tracks, listens, tags, features, rejects, and the last ETL runs."""
+    """Counts of users, tracks, listens, tags, features, rejects, and the last ETL runs.
+
+    Example: recsys db stats --json
+    """
     from recommender.storage.stats import database_stats
 
     result = database_stats(state.engine)
@@ -43,11 +46,14 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
 @app.command("rejects")
 def rejects(
     limit: int = typer.Option(
-        50, "--limit", min=0, help="Show at most N rows (newest first; 0 = all)."
+        50, "-n", "--top", min=0, metavar="N", help="Show at most N rows (newest first; 0 = all)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Quarantined input rows: file, physical line, reason and raw text."""
+    """Quarantined input rows: file, physical line, reason and raw text.
+
+    Example: recsys db rejects -n 20
+    """
     from recommender.storage.stats import list_rejects
 
     result = list_rejects(state.engine, limit=limit or None)

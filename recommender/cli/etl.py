@@ -7,16 +7,23 @@ Commands print the run summary with `print_run_summary` (a table, or `--json`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
+from etl.options import UNKNOWN_ARTISTS
 from recommender.cli.output import make_progress, number, print_json, print_table, say
 from recommender.cli.state import state
+from recommender.services.engines import ENGINES
 
 app = typer.Typer(
-    help="Load listening logs, tags and audio into the database.", no_args_is_help=True
+    help="Load listening logs, tags and audio into the database.\n\n"
+    "Example: recsys etl demo",
+    no_args_is_help=True,
 )
+
+UnknownArtists = Literal[UNKNOWN_ARTISTS]
+EngineName = Literal[ENGINES]
 
 
 def print_run_summary(summary: Any, *, as_json: bool = False) -> None:
@@ -52,20 +59,34 @@ def csv_command(
     listens: Annotated[
         Path | None,
         typer.Option(
-            "--listens", help="user,track,count or user,track,timestamp (CSV/TSV/Parquet)."
+            "--listens",
+            metavar="FILE",
+            help="user,track,count or user,track,timestamp (CSV/TSV/Parquet).",
         ),
     ] = None,
-    tags: Annotated[Path | None, typer.Option("--tags", help="user,track,tag[,timestamp].")] = None,
+    tags: Annotated[
+        Path | None,
+        typer.Option("--tags", metavar="FILE", help="user,track,tag[,timestamp]."),
+    ] = None,
     catalogue: Annotated[
-        Path | None, typer.Option("--catalogue", help="track,title,artist,audio_path.")
+        Path | None,
+        typer.Option("--catalogue", metavar="FILE", help="track,title,artist,audio_path."),
     ] = None,
     delimiter: Annotated[
         str | None,
-        typer.Option("--delimiter", help="Field separator (default: sniffed; 'tab' for TSV)."),
+        typer.Option(
+            "--delimiter",
+            metavar="CHAR",
+            help="Field separator: one character, or tab, comma, semicolon, pipe"
+            " (default: sniffed).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
-    """Load generic listens, tags and/or a catalogue; bad rows go to `recsys db rejects`."""
+    """Load generic listens, tags and/or a catalogue; bad rows go to `recsys db rejects`.
+
+    Example: recsys etl csv --listens plays.csv --tags tags.csv --catalogue tracks.csv
+    """
     from etl.csv_source import load_csv
 
     with make_progress(quiet=state.quiet) as progress:
@@ -82,16 +103,24 @@ def csv_command(
 
 @app.command("lastfm-2k")
 def lastfm_2k_command(
-    directory: Annotated[Path, typer.Argument(help="The hetrec2011-lastfm-2k folder.")],
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="The hetrec2011-lastfm-2k folder.")
+    ],
     unknown_artists: Annotated[
-        str,
+        UnknownArtists,
         typer.Option(
-            "--unknown-artists", help="Tagged artists missing from artists.dat: create | reject."
+            "--unknown-artists",
+            metavar="POLICY",
+            help="Tagged artists missing from artists.dat: create them as items, or reject"
+            f" the rows (one of: {', '.join(UNKNOWN_ARTISTS)}).",
         ),
     ] = "create",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
-    """Load the HetRec 2011 Last.fm 2K dataset (artists are the items)."""
+    """Load the HetRec 2011 Last.fm 2K dataset (artists are the items).
+
+    Example: recsys etl lastfm-2k ../shared/data/hetrec2011-lastfm-2k
+    """
     from etl.lastfm2k import load_lastfm_2k
 
     with make_progress(quiet=state.quiet) as progress:
@@ -102,33 +131,52 @@ def lastfm_2k_command(
 @app.command("demo")
 def demo_command(
     users: Annotated[
-        int, typer.Option("--users", min=2, help="Number of synthetic listeners.")
+        int, typer.Option("--users", min=2, metavar="N", help="Number of synthetic listeners.")
     ] = 200,
     tracks: Annotated[
         int | None,
-        typer.Option("--tracks", min=10, help="Tracks (about 20% stay cold; default 300)."),
+        typer.Option(
+            "--tracks", min=10, metavar="N", help="Tracks (about 20% stay cold; default 300)."
+        ),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Same seed, byte-identical catalogue.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="SEED", help="Same seed, byte-identical catalogue.")
+    ] = 0,
     clip_seconds: Annotated[
         float | None,
-        typer.Option("--clip-seconds", min=1.0, max=60.0, help="Length of each clip (default 6)."),
+        typer.Option(
+            "--clip-seconds",
+            min=1.0,
+            max=60.0,
+            metavar="SECONDS",
+            help="Length of each clip (default 6).",
+        ),
     ] = None,
     audio_dir: Annotated[
         Path | None,
         typer.Option(
             "--audio-dir",
+            metavar="DIR",
             help="Build the world around these recordings: DIR/labels.csv gives each file's"
             " labels (path plus label columns, or a ;-separated tags column).",
         ),
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", min=1, help="Audio rendering processes (default: all cores)."),
+        typer.Option(
+            "--workers",
+            min=1,
+            metavar="N",
+            help="Audio rendering processes (default: all cores).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
     """Generate the demo catalogue (synthetic audio, or real recordings with --audio-dir) in
-    RECSYS_HOME/demo, load it and extract its audio features."""
+    RECSYS_HOME/demo, load it and extract its audio features.
+
+    Example: recsys etl demo --users 100 --seed 1
+    """
     from etl.demo import load_demo
     from recommender.errors import InputError
 
@@ -201,17 +249,23 @@ def scan_audio(
 @app.command("audio")
 def audio_command(
     workers: int | None = typer.Option(
-        None, "--workers", min=1, help="Processes (default: all cores)."
+        None, "--workers", min=1, metavar="N", help="Processes (default: all cores)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
-    engine: str = typer.Option(
-        "local", "--engine", help="local (process pool) or spark (same vectors)."
+    engine: EngineName = typer.Option(
+        "local",
+        "--engine",
+        metavar="ENGINE",
+        help="local (process pool) or spark (same vectors).",
     ),
     spark_master: str | None = typer.Option(
-        None, "--spark-master", help="With --engine spark: master URL."
+        None, "--spark-master", metavar="URL", help="With --engine spark: master URL."
     ),
 ) -> None:
-    """Extract audio features for every track with an audio path (resumable; failures: rejects)."""
+    """Extract audio features for every track with an audio path (resumable; failures: rejects).
+
+    Example: recsys etl audio --workers 2
+    """
     from recommender.services.engines import spark_for
 
     runner = None

@@ -10,11 +10,16 @@ from recommender.cli.state import state
 
 
 def similar(
-    track: str = typer.Option(..., "--track", "-t", help="External id of a track."),
-    n: int = typer.Option(10, "-n", min=1, help="How many tracks."),
+    track: str = typer.Option(
+        ..., "--track", "-t", metavar="TRACK", help="External id of a track."
+    ),
+    n: int = typer.Option(10, "-n", "--top", min=1, metavar="N", help="How many tracks."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Tracks like this one: CF neighbours if it has plays, tag neighbours if it is cold."""
+    """Tracks like this one: CF neighbours if it has plays, tag neighbours if it is cold.
+
+    Example: recsys similar --track track-0001 -n 5
+    """
     from recommender.services import queries
 
     results = queries.similar(state.settings, track, n=n)
@@ -28,11 +33,16 @@ def similar(
 
 
 def audience(
-    track: str = typer.Option(..., "--track", "-t", help="External id of a track (cold ones too)."),
-    n: int = typer.Option(10, "-n", min=1, help="How many users."),
+    track: str = typer.Option(
+        ..., "--track", "-t", metavar="TRACK", help="External id of a track (cold ones too)."
+    ),
+    n: int = typer.Option(10, "-n", "--top", min=1, metavar="N", help="How many users."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """The users a track should reach, even one nobody has played yet."""
+    """The users a track should reach, even one nobody has played yet.
+
+    Example: recsys audience --track track-0001 -n 5
+    """
     from recommender.services import queries
 
     members = queries.audience(state.settings, track, n=n)
@@ -51,11 +61,14 @@ def audience(
 
 
 def user_tags(
-    user: str = typer.Option(..., "--user", "-u", help="External id of a user."),
-    n: int = typer.Option(20, "-n", min=1, help="How many tags."),
+    user: str = typer.Option(..., "--user", "-u", metavar="USER", help="External id of a user."),
+    n: int = typer.Option(20, "-n", "--top", min=1, metavar="N", help="How many tags."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """A user's tag profile: applied and listened tags, popular tags discounted."""
+    """A user's tag profile: applied and listened tags, popular tags discounted.
+
+    Example: recsys user-tags --user user-0001 -n 10
+    """
     from recommender.services import queries
 
     weights = queries.user_tags(state.settings, user, n=n)

@@ -6,10 +6,15 @@ LightGBM/librosa are never imported on this path.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import typer
 
 from recommender.cli.output import number, print_json, print_table, say
 from recommender.cli.state import state
+from recommender.services.engines import ENGINES
+
+EngineName = Literal[ENGINES]
 
 EVERYTHING_FILTERED = "nothing to list (every candidate is already played or filtered out)"
 
@@ -54,14 +59,31 @@ def print_explained(title: str, results: list) -> None:
 
 def recommend(
     user: str | None = typer.Option(
-        None, "--user", "-u", help="External id of a user (one loaded after training too)."
+        None,
+        "--user",
+        "-u",
+        metavar="USER",
+        help="External id of a user (one loaded after training too).",
     ),
     tags: str | None = typer.Option(
-        None, "--tags", help="New user: comma-separated tags, e.g. jazz,piano."
+        None, "--tags", metavar="TAGS", help="New user: comma-separated tags, e.g. jazz,piano."
     ),
-    n: int = typer.Option(10, "-n", min=1, help="How many items."),
+    n: int = typer.Option(10, "-n", "--top", min=1, metavar="N", help="How many items."),
     tag: list[str] | None = typer.Option(
-        None, "--tag", help="Keep only items carrying this tag (crowd or predicted); repeatable."
+        None,
+        "--tag",
+        metavar="TAG",
+        help="Keep only items carrying this tag; repeat for AND (every --tag). An item"
+        " carries a tag when crowd users gave it at least a quarter as often as the item's"
+        " top tag (TagFilterConfig.min_weight, 0.25), or the audio tagger predicts it past"
+        " its threshold (else 0.5).",
+    ),
+    any_tag: list[str] | None = typer.Option(
+        None,
+        "--any-tag",
+        metavar="TAG",
+        help="Keep only items carrying at least one --any-tag (OR); with --tag: all --tag"
+        " and one --any-tag.",
     ),
     include_listened: bool = typer.Option(
         False, "--include-listened", help="Also recommend items the user played."
@@ -74,14 +96,22 @@ def recommend(
         False, "--all", help="Batch: every user's list (as --user gives it) into --out."
     ),
     out: str | None = typer.Option(
-        None, "--out", help="With --all: output Parquet path (a directory with --engine spark)."
+        None,
+        "--out",
+        metavar="PATH",
+        help="With --all: output Parquet path (a directory with --engine spark).",
     ),
-    engine: str = typer.Option("local", "--engine", help="With --all: local or spark."),
+    engine: EngineName = typer.Option(
+        "local", "--engine", metavar="ENGINE", help="With --all: local or spark."
+    ),
     spark_master: str | None = typer.Option(
-        None, "--spark-master", help="With --engine spark: master URL."
+        None, "--spark-master", metavar="URL", help="With --engine spark: master URL."
     ),
 ) -> None:
-    """Recommend tracks for --user U, or for a new user from --tags, or for --all users."""
+    """Recommend tracks for --user U, or for a new user from --tags, or for --all users.
+
+    Example: recsys recommend --user user-0001 -n 5 --explain
+    """
     from recommender.services import queries
 
     if all_users:
@@ -90,6 +120,7 @@ def recommend(
             out=out,
             n=n,
             only_tags=tag,
+            any_tags=any_tag,
             include_listened=include_listened,
             engine=engine,
             spark_master=spark_master,
@@ -110,6 +141,7 @@ def recommend(
         tags=tags,
         n=n,
         only_tags=tag,
+        any_tags=any_tag,
         include_listened=include_listened,
         explain=explain,
         batch_options=bool(out) or engine != "local" or bool(spark_master),

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import typer
 
 from recommender.cli.state import state
+from recommender.server.run import LOG_LEVELS
+
+LogLevel = Literal[LOG_LEVELS]
+LEVEL_LIST = ", ".join(LOG_LEVELS)
 
 
 def serve(
@@ -21,8 +27,8 @@ def serve(
         metavar="SECONDS",
         help="Seconds between checks for a new bundle and for other workers' listens.",
     ),
-    log_level: str = typer.Option(
-        "info", "--log-level", metavar="LEVEL", help="debug, info, warning or error."
+    log_level: LogLevel = typer.Option(
+        "info", "--log-level", metavar="LEVEL", help=f"One of: {LEVEL_LIST}."
     ),
 ) -> None:
     """Serve recommendations over HTTP (OpenAPI docs at /docs). Writes need RECSYS_API_KEY.

@@ -18,6 +18,14 @@ class CliState:
     quiet: bool = False
     _engine: Engine | None = field(default=None, repr=False)
 
+    def update(self, **options: str | bool | None) -> None:
+        """Set global options (by parameter name); the engine follows the new settings."""
+        for name, value in options.items():
+            if name not in ("home", "database_url", "quiet"):
+                raise AttributeError(f"no global option {name!r}")
+            setattr(self, name, value)
+        self._engine = None
+
     @property
     def settings(self) -> Settings:
         return Settings.load(home=self.home, database_url=self.database_url)

@@ -20,14 +20,18 @@ def tag_command(
     files: Annotated[
         list[Path],
         typer.Argument(
+            metavar="FILE",
             help="Audio files (WAV, FLAC, Ogg, MP3, AU) or scores, rendered to audio:"
             " MIDI (.mid, .midi), MusicXML (.musicxml, .xml, .mxl)."
         ),
     ],
-    top: int = typer.Option(5, "--top", min=1, help="How many tags per file."),
+    top: int = typer.Option(5, "-n", "--top", min=1, metavar="N", help="How many tags per file."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Print the most likely tags, with probabilities, for each audio file or score."""
+    """Print the most likely tags, with probabilities, for each audio file or score.
+
+    Example: recsys tag song.wav score.mid -n 3
+    """
     from recommender.services.taggers import tag_files
 
     tagged = tag_files(state.settings, files, top=top)

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import typer
 
 from recommender.cli.output import err_console, number, print_json, print_table
 from recommender.cli.state import state
 from recommender.core.registry import names
+from recommender.services.engines import ENGINES
+from recommender.services.tagger_kinds import tagger_kinds
 
-app = typer.Typer(help="Train models: plain `recsys train` trains everything into a new bundle.")
+app = typer.Typer(
+    help="Train models: plain `recsys train` trains everything into a new bundle.\n\n"
+    "Example: recsys train --model bpr --seed 1"
+)
+
+CF_MODELS = names("cf")
+TAGGERS = tagger_kinds()
+CfModel = Literal[CF_MODELS]
+Tagger = Literal[TAGGERS]
+EngineName = Literal[ENGINES]
+CF_LIST = ", ".join(CF_MODELS)
+SONG_VECTOR_TAGGERS = ", ".join(names("tagger"))
 
 
 def _steps(as_json: bool):
@@ -24,11 +39,13 @@ def _steps(as_json: bool):
 @app.callback(invoke_without_command=True)
 def train_all(
     ctx: typer.Context,
-    model: str = typer.Option("als", "--model", help=f"CF model: {', '.join(names('cf'))}."),
-    factors: int | None = typer.Option(
-        None, "--factors", min=1, help="CF factors (factor models; default tuned)."
+    model: CfModel = typer.Option(
+        "als", "--model", metavar="MODEL", help=f"CF model: {CF_LIST}."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of every stochastic step."),
+    factors: int | None = typer.Option(
+        None, "--factors", min=1, metavar="N", help="CF factors (factor models; default tuned)."
+    ),
+    seed: int = typer.Option(0, "--seed", metavar="SEED", help="Seed of every stochastic step."),
     validate: bool = typer.Option(
         True, "--validate/--no-validate", help="Measure NDCG@10 on a held-out split."
     ),
@@ -38,16 +55,23 @@ def train_all(
         help="Also train the LightGBM re-ranker; it is served if it beats the blend on validation.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the training report as JSON."),
-    engine: str = typer.Option(
-        "local", "--engine", help="local (implicit) or spark (Spark MLlib ALS; the spark extra)."
+    engine: EngineName = typer.Option(
+        "local",
+        "--engine",
+        metavar="ENGINE",
+        help="local (implicit) or spark (Spark MLlib ALS; the spark extra).",
     ),
     spark_master: str | None = typer.Option(
-        None, "--spark-master", help="Spark master URL (default local[*] or RECSYS_SPARK_MASTER)."
+        None,
+        "--spark-master",
+        metavar="URL",
+        help="Spark master URL (default local[*] or RECSYS_SPARK_MASTER).",
     ),
-    tagger: str = typer.Option(
+    tagger: Tagger = typer.Option(
         "mlp",
         "--tagger",
-        help=f"Audio tagger trained first: {', '.join(names('tagger'))} or cnn (the cnn extra).",
+        metavar="TAGGER",
+        help=f"Audio tagger trained first: {SONG_VECTOR_TAGGERS} or cnn (the cnn extra).",
     ),
 ) -> None:
     """Tagger (if audio features exist), CF, content map and ranker into RECSYS_HOME/models/."""
@@ -95,25 +119,35 @@ def train_all(
 
 @app.command("tagger")
 def tagger_command(
-    model: str = typer.Option(
+    model: Tagger = typer.Option(
         "mlp",
         "--model",
-        help=f"Tagger: {', '.join(names('tagger'))} on song vectors, or cnn on mel"
-        " spectrograms (trains with PyTorch: the cnn extra).",
+        metavar="TAGGER",
+        help=f"Tagger: {SONG_VECTOR_TAGGERS} on song vectors, or cnn on mel spectrograms"
+        " (trains with PyTorch: the cnn extra).",
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed for the split, codebook and model."),
+    seed: int = typer.Option(
+        0, "--seed", metavar="SEED", help="Seed for the split, codebook and model."
+    ),
     min_users: int = typer.Option(
-        1, "--min-users", min=1, help="Distinct users needed to make a tag a label."
+        1, "--min-users", min=1, metavar="N", help="Distinct users needed to make a tag a label."
     ),
     min_positives: int = typer.Option(
-        5, "--min-positives", min=1, help="Tags with fewer positive tracks are left out."
+        5,
+        "--min-positives",
+        min=1,
+        metavar="N",
+        help="Tags with fewer positive tracks are left out.",
     ),
     labels: str | None = typer.Option(
-        None, "--labels", help="Curated track,tag CSV instead of the crowd's tags."
+        None, "--labels", metavar="FILE", help="Curated track,tag CSV instead of the crowd's tags."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the training report as JSON."),
 ) -> None:
-    """Audio tagger only: held-out metrics vs popularity; predictions for every scanned track."""
+    """Audio tagger only: held-out metrics vs popularity; predictions for every scanned track.
+
+    Example: recsys train tagger --model lightgbm --seed 1
+    """
     from pathlib import Path
 
     from recommender.services.labels import LabelConfig

@@ -3,7 +3,7 @@
 A bundle is a directory:
 
     manifest.json        format, versions, what was trained on, sha256 of every file
-    component.json       registry name, config, JSON-able state
+    component.json       registry name, state layout (`Component.schema`), config, JSON-able state
     arrays/NAME.npy      numpy arrays (written and read with allow_pickle=False)
     texts/NAME           model text (e.g. LightGBM)
     blobs/NAME           opaque model bytes (e.g. an ONNX network), parsed by their runtime
@@ -202,6 +202,7 @@ def _write_tree(directory: Path, component: Component) -> None:
         _write_tree(directory / "parts" / name, part)
     description = {
         "component": component.name,
+        "schema": component.schema,
         "config": component.config.to_dict(),
         "meta": state.meta,
         "arrays": sorted(state.arrays),
@@ -220,6 +221,13 @@ def _read_tree(root: Path, directory: Path, *, mmap: bool) -> Component:
     try:
         description = json.loads((directory / COMPONENT).read_text())
         cls = component_class(description["component"])
+        schema = description.get("schema", 1)  # bundles before schemas were all 1
+        if schema != cls.schema:
+            raise bundle_error(
+                root,
+                f"holds a {cls.name!r}{label} saved in layout {schema}; this recsys reads"
+                f" layout {cls.schema}",
+            )
         component = cls(cls.Config.from_dict(description["config"]))
         arrays = {
             name: np.load(

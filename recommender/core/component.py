@@ -32,6 +32,9 @@ class Component(ABC):
 
     name: ClassVar[str]  # its registry name
     Config: ClassVar[type[Config]]
+    # The layout of its saved state: raised when `_state` changes in a way `_restore` cannot
+    # read back from older bundles, which are then refused with "run `recsys train`".
+    schema: ClassVar[int] = 1
 
     def __init__(self, config: Config | None = None) -> None:
         config = self.Config() if config is None else config

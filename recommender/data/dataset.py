@@ -47,6 +47,9 @@ class Dataset:
     # items x tags, probabilities from the audio tagger (None when no tagger has run)
     predicted_tags: sp.csr_matrix | None = None
     predicted_model_version: str | None = None
+    # (n_tags,) float32: that tagger's decision threshold per tag, NaN where it has none
+    # (None: not known, e.g. no tagger bundle; the tag filter then uses its default)
+    predicted_thresholds: np.ndarray | None = None
     # users x items, Unix seconds of the latest play, same sparsity as `plays` (None without times)
     last_played: sp.csr_matrix | None = None
     # per item index: title, artist, has_audio

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from recommender.data.dataset import Dataset
 from recommender.data.leakage import sorted_unique
-from recommender.data.split_names import SPLITS
+from recommender.data.split_names import COLD_UNITS, SPLITS
 from recommender.errors import InputError
 
 
@@ -248,9 +248,6 @@ def time_split(
 def _check_fraction(name: str, value: float) -> None:
     if not 0 <= value < 1:
         raise InputError(f"{name} must be in [0, 1), got {value}")
-
-
-COLD_UNITS = ("item", "artist")
 
 
 def cold_items_split(

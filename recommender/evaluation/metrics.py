@@ -36,17 +36,18 @@ def hit_matrix(top: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
     return hits & (top >= 0)
 
 
-def ranking_metrics(top: np.ndarray, relevant: sp.csr_matrix, k: int) -> dict[str, float]:
-    """Mean precision, recall, NDCG, MAP and hit rate at k over users with a relevant item.
+def per_user_ranking_metrics(
+    top: np.ndarray, relevant: sp.csr_matrix, k: int
+) -> dict[str, np.ndarray]:
+    """Precision, recall, NDCG, MAP and hit at k of each user with a relevant item, in row order.
 
     Rows of `relevant` with no entries are left out (they have nothing to find),
-    as RecBole and Microsoft Recommenders do.
+    as RecBole and Microsoft Recommenders do. The per-user values are what a
+    confidence interval or a paired test between two models resamples.
     """
     relevant = sp.csr_matrix(relevant)
     n_relevant = np.diff(relevant.indptr)
     users = n_relevant > 0
-    if not users.any():
-        return {name: float("nan") for name in RANKING_METRICS}
     hits = hit_matrix(top[:, :k], relevant)[users].astype(np.float64)
     n_rel = n_relevant[users].astype(np.float64)
     if hits.shape[1] < k:  # fewer columns than k: the missing positions are misses
@@ -60,11 +61,24 @@ def ranking_metrics(top: np.ndarray, relevant: sp.csr_matrix, k: int) -> dict[st
     precision_at = np.cumsum(hits, axis=1) / positions
     average_precision = (precision_at * hits).sum(axis=1) / np.minimum(n_rel, k)
     return {
-        "precision": float(np.mean(n_hits / k)),
-        "recall": float(np.mean(n_hits / n_rel)),
-        "ndcg": float(np.mean(dcg / ideal)),
-        "map": float(np.mean(average_precision)),
-        "hit": float(np.mean(n_hits > 0)),
+        "precision": n_hits / k,
+        "recall": n_hits / n_rel,
+        "ndcg": dcg / ideal,
+        "map": average_precision,
+        "hit": (n_hits > 0).astype(np.float64),
+    }
+
+
+def ranking_metrics(top: np.ndarray, relevant: sp.csr_matrix, k: int) -> dict[str, float]:
+    """Mean precision, recall, NDCG, MAP and hit rate at k over users with a relevant item."""
+    return user_means(per_user_ranking_metrics(top, relevant, k))
+
+
+def user_means(per_user: dict[str, np.ndarray]) -> dict[str, float]:
+    """The mean of each metric over users (NaN when there is no user to average)."""
+    return {
+        name: float(np.mean(values)) if len(values) else float("nan")
+        for name, values in per_user.items()
     }
 
 

@@ -24,7 +24,13 @@ from recommender.data.dataset import Dataset
 from recommender.data.leakage import check_no_leakage
 from recommender.data.splits import Split
 from recommender.errors import RecsysError
-from recommender.evaluation.metrics import average_popularity, coverage, novelty, ranking_metrics
+from recommender.evaluation.metrics import (
+    average_popularity,
+    coverage,
+    novelty,
+    per_user_ranking_metrics,
+    user_means,
+)
 
 BASELINES = ("random", "pop")
 COLD_ITEM_BASELINES = ("tag-pop", "tag-cosine")
@@ -40,6 +46,11 @@ def with_baselines(models: Sequence[str], split_name: str) -> list[str]:
     baselines = BASELINES + (COLD_ITEM_BASELINES if split_name == "cold-items" else ())
     ordered = [*baselines, *models]
     return list(dict.fromkeys(ordered))
+
+
+def tagger_row(name: str, tagger: str) -> str:
+    """The row of a model that reads predicted tags, fitted on one tagger's predictions."""
+    return f"{name} ({tagger})"
 
 
 # A model to evaluate: a registered name, a Ranker, or (label, Ranker) to report it as label.
@@ -162,10 +173,13 @@ def evaluate_split(
             results.append(entry)
             continue
         metrics: dict[str, float] = {}
+        per_user: dict[str, np.ndarray] = {}
         for cutoff in cutoffs:
             head = top[:, :cutoff]
-            for metric, value in ranking_metrics(head, relevant, cutoff).items():
-                metrics[f"{metric}@{cutoff}"] = value
+            values = per_user_ranking_metrics(head, relevant, cutoff)
+            for metric, mean in user_means(values).items():
+                per_user[f"{metric}@{cutoff}"] = values[metric]
+                metrics[f"{metric}@{cutoff}"] = mean
             metrics[f"coverage@{cutoff}"] = coverage(head, n_catalogue)
             metrics[f"novelty@{cutoff}"] = novelty(head, item_users, train.n_users)
             metrics[f"avg_popularity@{cutoff}"] = average_popularity(head, item_users)
@@ -176,6 +190,9 @@ def evaluate_split(
             # share of users whose listed items all scored the same (e.g. CF on cold items):
             # their list is item order, so read those metrics as a tie-break artefact
             constant_score_users=round(float(constant.mean()) if len(constant) else 0.0, 4),
+            # each test user's ranking metrics, in `split.test_users` order, for intervals and
+            # paired tests (`significance.with_significance` summarises and drops them)
+            per_user=per_user,
         )
         results.append(entry)
 
@@ -273,7 +290,11 @@ def without_predictions(dataset: Dataset) -> Dataset:
     """The dataset without anything its tagger learned from every crowd tag (held-out ones
     included): predicted tags, their flags, the CNN's embeddings."""
     return dataset.replace(
-        predicted_tags=None, predicted_model_version=None, predicted_ood=None, item_embeddings=None
+        predicted_tags=None,
+        predicted_model_version=None,
+        predicted_thresholds=None,
+        predicted_ood=None,
+        item_embeddings=None,
     )
 
 
@@ -302,9 +323,9 @@ def _evaluate_taggers(
     for label, prepare in taggers.items():
         prepared, note = prepare(split)
         notes.append(f"{label}: {note}")
-        named = [(f"{_label(models[i])} ({label})", _resolve(models[i], seed)) for i in readers]
+        named = [(tagger_row(_label(models[i]), label), _resolve(models[i], seed)) for i in readers]
         if prepared.train.item_embeddings is not None:  # the CNN: rank by sound alone, too
-            named.append((f"audio-cosine ({label})", create("audio-cosine", seed=seed)))
+            named.append((tagger_row("audio-cosine", label), create("audio-cosine", seed=seed)))
         scored = evaluate_split(named, prepared, **kw)
         for i, entry in zip(readers, scored["models"][: len(readers)], strict=True):
             rows[i].append(entry)

@@ -31,11 +31,12 @@ def ranked_rows(
     *,
     n: int,
     tags: Sequence[str] | None = None,
+    any_tags: Sequence[str] | None = None,
     include_listened: bool = False,
 ) -> pa.RecordBatch:
     """The top-n of each user row as Arrow rows, exactly as `rec.rank` ranks them."""
     rows = np.asarray(user_rows, dtype=np.int64)
-    top = rec.rank(rows, n=n, tags=tags, include_listened=include_listened)
+    top = rec.rank(rows, n=n, tags=tags, any_tags=any_tags, include_listened=include_listened)
     keep = top.ids >= 0
     ranks = np.broadcast_to(np.arange(1, top.ids.shape[1] + 1, dtype=np.int32), top.ids.shape)
     ids = top.ids[keep]

@@ -1,26 +1,10 @@
-"""What the recommender keeps about items besides scores: which tags they carry, their names."""
+"""What the recommender keeps about items besides scores and tags (`tagfilter`): their names."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-
-from recommender.data.dataset import Dataset
-
-# A predicted probability at or above this means the item carries the tag (for --tag).
-TAG_PRESENT_PROBABILITY = 0.5
-
-
-def item_tag_sets(dataset: Dataset) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """(crowd tag counts, binary 'carries the tag' from crowd or predicted), both items x tags."""
-    crowd = dataset.item_tag_counts()
-    present = (crowd > 0).astype(np.float32)
-    if dataset.predicted_tags is not None:
-        present = present + (dataset.predicted_tags >= TAG_PRESENT_PROBABILITY).astype(np.float32)
-    present = sp.csr_matrix(present > 0, dtype=np.float32)
-    return crowd, present
 
 
 def text_column(values: Any, n: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The typed configs of the hybrid family: blend, content, hybrid and re-ranker."""
+"""The typed configs of the hybrid family: blend, content, hybrid, re-ranker, tag filter."""
 
 from __future__ import annotations
 
@@ -61,6 +61,36 @@ class ContentConfig(Config):
     idf_power: float = 1.0
     ridge_alpha: float = 1.0
     ood_content_weight: float = 0.5
+
+
+@dataclass(frozen=True)
+class TagFilterConfig(Config):
+    """When an item carries a tag for `--tag` / `--any-tag` (`hybrid.tagfilter`).
+
+    min_weight: a crowd tag counts when its weight on the item, the tag's assignments
+    divided by those of the item's most-assigned tag (1 = the item's top tag), is at
+    least this. That is Last.fm's own tag weight (its top tags are scaled so the top one
+    is 100; the Million Song Dataset's Last.fm tags keep that scale), so an item's tags
+    are weighed against its own main tag. A share of all assignments is not comparable
+    across items: it shrinks with how many different tags an item has attracted, and on
+    HetRec it drops Tom Waits (jazz) and Sting (jazz), both tagged by many users, from
+    `--tag rock --tag jazz` while keeping artists with a handful of assignments.
+    0.25 (a quarter of the top tag's votes) keeps genre tags a crowd agrees on and drops
+    strays: on HetRec The Prodigy's one "rock" and one "jazz" among 29 "electronic"
+    weigh 0.034, while its "dance", "industrial" and "techno" weigh 0.38-0.45.
+
+    min_probability: a predicted (audio) tag counts when its probability reaches the
+    tagger's own decision threshold for that tag (chosen for the best F1 on held-out
+    tracks, stored in the tagger bundle), or this where the tagger stored none."""
+
+    min_weight: float = 0.25
+    min_probability: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("min_weight", "min_probability"):
+            value = getattr(self, name)
+            if not 0 < value <= 1:
+                raise InputError(f"tag_filter.{name} must be in (0, 1], got {value!r}")
 
 
 def _default_cf() -> Spec:

@@ -8,6 +8,10 @@ user folded in from their history comes from `rank_folded`; both end in the one 
 
     rec = HybridRecommender.load(bundle_dir)
     rec.recommend("user-42", n=10, tags=["jazz"], explain=True)
+    rec.recommend("user-42", tags=["rock"], any_tags=["piano", "organ"])  # rock, piano or organ
+
+An item carries a tag when the tag's weight on it passes the bar of `config.tag_filter`
+(`hybrid.tagfilter`): one stray crowd assignment does not make a rock artist.
 """
 
 from __future__ import annotations
@@ -31,12 +35,18 @@ from recommender.data.dataset import Dataset
 from recommender.data.vocabulary import Vocabulary
 from recommender.errors import InputError
 from recommender.hybrid.blend import sources_for, standardize_rows
-from recommender.hybrid.catalogue import item_tag_sets, text_column
-from recommender.hybrid.configs import HybridConfig, ranker_spec
+from recommender.hybrid.catalogue import text_column
+from recommender.hybrid.configs import HybridConfig, TagFilterConfig, ranker_spec
 from recommender.hybrid.explain import explain_items, unit_rows
 from recommender.hybrid.models import BlendModel
 from recommender.hybrid.results import AudienceMember, Recommendation, TagWeight
 from recommender.hybrid.scorer import HybridScorer, UserParts
+from recommender.hybrid.tagfilter import (
+    carriers,
+    filtered_out_error,
+    no_carrier_error,
+    tag_weights,
+)
 from recommender.tags.normalize import normalize_tag
 from recommender.tags.profiles import top_tags
 
@@ -49,9 +59,11 @@ def _default_ranker() -> Spec:
 
 @dataclass(frozen=True)
 class RecommenderConfig(Config):
-    """ranker: the component that orders items ("hybrid" or "rerank") and its config."""
+    """ranker: the component that orders items ("hybrid" or "rerank") and its config;
+    tag_filter: when an item carries a tag for `tags` / `any_tags`."""
 
     ranker: Spec = field(default_factory=_default_ranker)
+    tag_filter: TagFilterConfig = field(default_factory=TagFilterConfig)
 
     def __post_init__(self) -> None:
         if self.ranker.name not in RANKERS:
@@ -63,6 +75,7 @@ class RecommenderConfig(Config):
 class HybridRecommender(Component):
     name: ClassVar[str] = "recommender"
     Config: ClassVar[type[Config]] = RecommenderConfig
+    schema: ClassVar[int] = 2  # 2: tag weights (`tag_weights`) replace the boolean item_tags
 
     ranker: Ranker
     users: Vocabulary
@@ -96,7 +109,13 @@ class HybridRecommender(Component):
         self.ranker = create(spec.name, spec.config).fit(dataset)
         self.users, self.items, self.tags = dataset.users, dataset.items, dataset.tags
         self.plays = sp.csr_matrix(dataset.plays)
-        self.item_crowd, self.item_tags = item_tag_sets(dataset)
+        self.item_crowd = dataset.item_tag_counts()
+        self.tag_weights = tag_weights(
+            self.item_crowd,
+            dataset.predicted_tags,
+            self.config.tag_filter,
+            thresholds=dataset.predicted_thresholds,
+        )
         meta = dataset.item_meta
         self.titles = text_column(None if meta is None else meta["title"], dataset.n_items)
         self.artists = text_column(None if meta is None else meta["artist"], dataset.n_items)
@@ -129,7 +148,7 @@ class HybridRecommender(Component):
             "artists": self.artists,
             **sparse_arrays("plays", self.plays),
             **sparse_arrays("item_crowd", self.item_crowd),
-            **sparse_arrays("item_tags", self.item_tags),
+            **sparse_arrays("tag_weights", self.tag_weights),
         }
         if self.sound is not None:
             arrays["sound"] = self.sound
@@ -143,7 +162,7 @@ class HybridRecommender(Component):
         self.titles, self.artists = np.asarray(a["titles"]), np.asarray(a["artists"])
         self.plays = sparse_from("plays", a)
         self.item_crowd = sparse_from("item_crowd", a)
-        self.item_tags = sparse_from("item_tags", a)
+        self.tag_weights = sparse_from("tag_weights", a)
         self.sound = a.get("sound")  # absent: no CNN embeddings (or a bundle from before them)
         self.ranker = state.parts["ranker"]
         expected = (len(self.users), len(self.items))
@@ -163,15 +182,17 @@ class HybridRecommender(Component):
         *,
         n: int = 10,
         tags: Sequence[str] | None = None,
+        any_tags: Sequence[str] | None = None,
         include_listened: bool = False,
     ) -> TopK:
-        """Top-n item indices and scores for trained users (rows of `users`), best first."""
+        """Top-n item indices and scores for trained users (rows of `users`), best first;
+        only items carrying every tag in `tags` and one of `any_tags` (see `carrying`)."""
         rows = np.atleast_1d(np.asarray(user_rows, dtype=np.int64))
         return self.ranker.recommend(
             rows,
             n=n,
             exclude=None if include_listened else take_rows(self.plays, rows),
-            candidates=self.carrying(tags),
+            candidates=self.carrying(tags, any_tags),
         )
 
     def rank_folded(
@@ -181,12 +202,16 @@ class HybridRecommender(Component):
         *,
         n: int = 10,
         tags: Sequence[str] | None = None,
+        any_tags: Sequence[str] | None = None,
         include_listened: bool = False,
     ) -> TopK:
         """`rank` for users the model never saw, given their parts and their play rows."""
         scores = self.ranker.score_parts(parts, history)
         return top_k(
-            scores, n, exclude=None if include_listened else history, candidates=self.carrying(tags)
+            scores,
+            n,
+            exclude=None if include_listened else history,
+            candidates=self.carrying(tags, any_tags),
         )
 
     def sources(self, ids: np.ndarray) -> np.ndarray:
@@ -195,13 +220,46 @@ class HybridRecommender(Component):
         labels = sources_for(self.scorer.play_counts[np.maximum(ids, 0)], k=self.scorer.blend.k)
         return np.where(ids >= 0, labels, "")
 
-    def carrying(self, tags: Sequence[str] | None) -> np.ndarray | None:
-        """Sorted indices of items carrying every tag in `tags` (crowd or predicted)."""
-        if not tags:
+    def carrying(
+        self, tags: Sequence[str] | None = None, any_tags: Sequence[str] | None = None
+    ) -> np.ndarray | None:
+        """Sorted indices of the items carrying every tag in `tags` and, if given, at least
+        one in `any_tags` (crowd or predicted, each past its bar: `hybrid.tagfilter`); None
+        without a filter. An unknown tag is an UnknownIdError; a filter no item passes, a
+        NoMatchError saying how many items carry each tag."""
+        every, some = self._tag_names(tags), self._tag_names(any_tags)
+        if not every and not some:
             return None
-        idx = self._tag_indices(tags)
-        hits = np.asarray(self.item_tags[:, idx].sum(axis=1)).ravel()
-        return np.flatnonzero(hits >= len(idx))
+        index = {t: self.tags.index_of(t) for t in [*every, *some]}
+        found = carriers(self.tag_weights, [index[t] for t in every], [index[t] for t in some])
+        if len(found) == 0:
+            raise no_carrier_error(
+                self.tag_weights, every, some, index=index, config=self.config.tag_filter
+            )
+        return found
+
+    def _check_listed(
+        self,
+        top: TopK,
+        tags: Sequence[str] | None,
+        any_tags: Sequence[str] | None,
+        *,
+        who: str,
+        include_listened: bool,
+    ) -> None:
+        """An empty list under a tag filter is a NoMatchError saying why (all carriers
+        already played), not an empty table."""
+        if include_listened or (top.ids >= 0).any():
+            return
+        found = self.carrying(tags, any_tags)
+        if found is not None:
+            every, some = self._tag_names(tags), self._tag_names(any_tags)
+            raise filtered_out_error(len(found), every, some, who=who)
+
+    @staticmethod
+    def _tag_names(tags: Sequence[str] | None) -> list[str]:
+        """Normalised, without blanks and repeats, in the order given."""
+        return list(dict.fromkeys(t for t in map(normalize_tag, tags or ()) if t))
 
     def _tag_indices(self, tags: Sequence[str]) -> np.ndarray:
         names = [normalize_tag(t) for t in tags]
@@ -214,17 +272,22 @@ class HybridRecommender(Component):
         *,
         n: int = 10,
         tags: Sequence[str] | None = None,
+        any_tags: Sequence[str] | None = None,
         include_listened: bool = False,
         explain: bool = False,
     ) -> list[Recommendation]:
-        """Top-n items for a user in the model; `tags` keeps only items carrying all of them.
+        """Top-n items for a user in the model; `tags` keeps only items carrying all of them,
+        `any_tags` only those carrying at least one of these.
 
         A user who arrived after training is not in the model: look up their history
         (`recommender.services.history.recommend_for_user` does it from the database)
         and call `recommend_history`.
         """
         row = self.users.index_of(user_id)
-        top = self.rank(np.array([row]), n=n, tags=tags, include_listened=include_listened)
+        top = self.rank(
+            np.array([row]), n=n, tags=tags, any_tags=any_tags, include_listened=include_listened
+        )
+        self._check_listed(top, tags, any_tags, who=user_id, include_listened=include_listened)
         if not explain:
             return self._results(top)
         profile = self.scorer.space.user_profiles[row]
@@ -237,6 +300,7 @@ class HybridRecommender(Component):
         *,
         n: int = 10,
         tags: Sequence[str] | None = None,
+        any_tags: Sequence[str] | None = None,
         include_listened: bool = False,
         explain: bool = False,
     ) -> list[Recommendation]:
@@ -265,7 +329,15 @@ class HybridRecommender(Component):
             factors = self.scorer.fold_in_factors(cf_scores)
             parts = UserParts(cf_scores, factors, profile, np.array([folded.plays.nnz]))
         top = self.rank_folded(
-            parts, folded.plays, n=n, tags=tags, include_listened=include_listened
+            parts,
+            folded.plays,
+            n=n,
+            tags=tags,
+            any_tags=any_tags,
+            include_listened=include_listened,
+        )
+        self._check_listed(
+            top, tags, any_tags, who="this listener", include_listened=include_listened
         )
         return self._results(top, explain=explain, profile=profile, played=folded.plays.indices)
 

@@ -125,7 +125,17 @@ def _recommendation_routes(router: APIRouter, state: ServerState) -> None:
         n: Annotated[int, Query(ge=1, le=schemas.MAX_N)] = 10,
         tag: Annotated[
             list[str] | None,
-            Query(max_length=schemas.MAX_TAG_FILTER, description="keep items carrying all"),
+            Query(
+                max_length=schemas.MAX_TAG_FILTER,
+                description="keep items carrying every `tag` (AND; as `recsys recommend --tag`)",
+            ),
+        ] = None,
+        any_tag: Annotated[
+            list[str] | None,
+            Query(
+                max_length=schemas.MAX_TAG_FILTER,
+                description="and carrying at least one `any_tag` (OR; as --any-tag)",
+            ),
         ] = None,
         include_listened: bool = False,
         explain: bool = False,
@@ -141,6 +151,7 @@ def _recommendation_routes(router: APIRouter, state: ServerState) -> None:
             user=user,
             n=n,
             only_tags=tag,
+            any_tags=any_tag,
             include_listened=include_listened,
             explain=explain,
             changed=changed,

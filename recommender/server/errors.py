@@ -18,6 +18,7 @@ from recommender.errors import (
     AudioDecodeError,
     InputError,
     ModelBundleError,
+    NoMatchError,
     RecsysError,
     UnknownIdError,
 )
@@ -84,6 +85,11 @@ def error_response(exc: BaseException) -> JSONResponse:
         status, code = 404, "not_found"
         message, _ = _split(str(exc))  # the CLI's hint names CLI options
         hint = _ONBOARDING.get(message.split(" ")[1] if message.count(" ") else "", "")
+    elif isinstance(exc, NoMatchError):
+        status, code = 404, "no_match"
+        message, hint = _split(str(exc))
+        for option, param in (("--any-tag", "any_tag"), ("--include-listened", "include_listened")):
+            hint = hint.replace(option, param)  # the CLI's options are query parameters here
     elif isinstance(exc, AudioDecodeError):
         status, code = 422, "bad_audio"
         message, hint = _split(str(exc))

@@ -40,16 +40,18 @@ def recommend_all(
     out: str,
     n: int = 10,
     tags: Sequence[str] | None = None,
+    any_tags: Sequence[str] | None = None,
     include_listened: bool = False,
     session: Any | None = None,
 ) -> BatchSummary:
-    """Top-n for every user of `rec` (loaded from `bundle_dir`) into Parquet at `out`."""
+    """Top-n for every user of `rec` (loaded from `bundle_dir`) into Parquet at `out`; a
+    user whose every item under the tag filter is played gets no rows."""
     if n < 1:
         raise InputError(f"-n must be at least 1, got {n}")
-    rec.carrying(tags)  # an unknown tag fails here, before any work
+    rec.carrying(tags, any_tags)  # an unknown tag or an empty filter fails here, before any work
     started = time.perf_counter()
     n_users = len(rec.users)
-    options = {"n": n, "tags": tags, "include_listened": include_listened}
+    options = {"n": n, "tags": tags, "any_tags": any_tags, "include_listened": include_listened}
     if session is not None:
         from recommender.spark.batch import recommend_all_spark
 

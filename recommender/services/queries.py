@@ -40,12 +40,14 @@ def recommend(
     tags: str | None = None,
     n: int = 10,
     only_tags: Sequence[str] | None = None,
+    any_tags: Sequence[str] | None = None,
     include_listened: bool = False,
     explain: bool = False,
     batch_options: bool = False,
 ) -> list[Recommendation]:
     """A user's list (trained, or folded in from their database history), or a list for a
-    new listener who picked `tags` ("jazz,piano"). `batch_options`: the caller also gave
+    new listener who picked `tags` ("jazz,piano"). `only_tags`: keep items carrying all of
+    these; `any_tags`: and at least one of these. `batch_options`: the caller also gave
     options only batch mode takes (a usage error here)."""
     if batch_options:
         raise InputError("--out, --engine and --spark-master apply to batch mode (--all)")
@@ -68,6 +70,7 @@ def recommend(
         tags=tags,
         n=n,
         only_tags=only_tags,
+        any_tags=any_tags,
         include_listened=include_listened,
         explain=explain,
         changed=changed,
@@ -99,6 +102,7 @@ def recommend_from(
     tags: str | None = None,
     n: int = 10,
     only_tags: Sequence[str] | None = None,
+    any_tags: Sequence[str] | None = None,
     include_listened: bool = False,
     explain: bool = False,
     changed: bool = False,
@@ -106,13 +110,18 @@ def recommend_from(
     """`recommend` on a loaded bundle (the server's path). `engine` is called only for a
     user the bundle does not know, or one who `changed` (listens newer than the bundle)."""
     if tags is not None:
-        if only_tags:
+        if only_tags or any_tags:
             raise InputError(
-                "--tag filters a user's recommendations; with --tags just list every tag there"
+                "--tag and --any-tag filter a user's recommendations;"
+                " with --tags just list every tag there"
             )
         return rec.recommend_for_tags(split_tags([tags]), n=n, explain=explain)
     options = dict(
-        n=n, tags=split_tags(only_tags), include_listened=include_listened, explain=explain
+        n=n,
+        tags=split_tags(only_tags),
+        any_tags=split_tags(any_tags),
+        include_listened=include_listened,
+        explain=explain,
     )
     if not reads_history(rec, user, changed=changed):  # the common case: no database
         return rec.recommend(user, **options)
@@ -156,6 +165,7 @@ def recommend_all(
     out: str | None,
     n: int = 10,
     only_tags: Sequence[str] | None = None,
+    any_tags: Sequence[str] | None = None,
     include_listened: bool = False,
     engine: str = "local",
     spark_master: str | None = None,
@@ -179,6 +189,7 @@ def recommend_all(
         out=out,
         n=n,
         tags=split_tags(only_tags),
+        any_tags=split_tags(any_tags),
         include_listened=include_listened,
         session=session,
     )

@@ -138,6 +138,7 @@ def refit_predicted_tags(
         train=train.replace(
             predicted_tags=predicted,
             predicted_model_version=version,
+            predicted_thresholds=None,  # those of the stored tagger, not of this refit
             predicted_ood=ood,
             item_embeddings=embeddings,
         ),
@@ -151,6 +152,7 @@ def _cleared(split: Split) -> Split:
         train=split.train.replace(
             predicted_tags=None,
             predicted_model_version=None,
+            predicted_thresholds=None,
             predicted_ood=None,
             item_embeddings=None,
         ),

@@ -27,11 +27,11 @@ import numpy as np
 from sqlalchemy import Engine, delete, insert, select
 
 from recommender.audio.config import FeatureConfig
-from recommender.core.registry import names
 from recommender.errors import InputError
 from recommender.services.bundles import TAGGER, publish, write_version
 from recommender.services.labels import LabelConfig, LabelMatrix, crowd_labels, curated_labels
 from recommender.services.novelty import TrackScores, delete_novelty, store_novelty
+from recommender.services.tagger_kinds import CNN, check_kind
 from recommender.storage.schema import PredictedTag, Tag, Track, TrackFeatures
 from recommender.tagging.evaluation import (
     TagMetrics,
@@ -43,7 +43,6 @@ from recommender.tagging.evaluation import (
 from recommender.tagging.features import CodebookConfig
 
 MIN_LABELLED_TRACKS = 10
-CNN = "cnn"  # the kind that learns from spectrograms, not stored song vectors
 INSERT_CHUNK = 20_000
 
 
@@ -67,17 +66,6 @@ class TaggerReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def tagger_kinds() -> tuple[str, ...]:
-    """What `--model`/`--tagger` accept: the song-vector taggers and the CNN."""
-    return (*names("tagger"), CNN)
-
-
-def check_kind(kind: str) -> None:
-    """An unknown tagger kind is a usage error before any work."""
-    if kind not in tagger_kinds():
-        raise InputError(f"unknown tagger {kind!r}; choose one of {', '.join(tagger_kinds())}")
 
 
 def _model_version(kind: str, fingerprint: str) -> str:

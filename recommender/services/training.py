@@ -100,6 +100,29 @@ def choose_ranker(metrics: dict[str, Any], *, k: int = 10) -> tuple[str, str]:
     return "rerank", f"re-ranker: NDCG@{k} {rerank} vs the blend's {blend} on held-out plays"
 
 
+def with_tagger_thresholds(dataset: Dataset, models_dir: Path) -> Dataset:
+    """`dataset` with the per-tag decision thresholds of the tagger whose predictions it
+    holds (from that tagger's bundle), so the tag filter takes a predicted tag where the
+    tagger itself would; unchanged when there are no predictions or no such bundle."""
+    import numpy as np
+
+    from recommender.errors import ModelBundleError
+    from recommender.services.bundles import TAGGER, kind_dir, read_tagger
+
+    version = dataset.predicted_model_version
+    if dataset.predicted_tags is None or not version:
+        return dataset
+    try:
+        tagger = read_tagger(kind_dir(models_dir, TAGGER) / version)
+    except ModelBundleError:  # pruned or never kept: the filter falls back to its default
+        return dataset
+    bars = np.full(len(dataset.tags), np.nan, dtype=np.float32)
+    for tag, threshold in tagger.thresholds.items():
+        if tag in dataset.tags:
+            bars[dataset.tags.index_of(tag)] = threshold
+    return dataset.replace(predicted_thresholds=bars)
+
+
 def train_bundle(
     engine: Engine,
     models_dir: Path,
@@ -159,6 +182,7 @@ def train_bundle(
         raise InputError(
             "the database has no listens to train on; load data first with `recsys etl ...`"
         )
+    dataset = with_tagger_thresholds(dataset, models_dir)
     metrics: dict[str, Any] = {}
     if validate:
         step("validating on a held-out split")

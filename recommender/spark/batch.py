@@ -36,6 +36,7 @@ def recommend_all_spark(
     out: str,
     n: int,
     tags: Sequence[str] | None = None,
+    any_tags: Sequence[str] | None = None,
     include_listened: bool = False,
 ) -> int:
     """Write every user's top-n to the Parquet dataset `out` (replaced); returns its rows.
@@ -47,7 +48,7 @@ def recommend_all_spark(
     context = session.sparkContext
     context.addFile(str(bundle_dir), recursive=True)
     name = Path(bundle_dir).name
-    chosen = list(tags or [])
+    chosen, some = list(tags or []), list(any_tags or [])
 
     def rank_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from threadpoolctl import threadpool_limits
@@ -58,7 +59,9 @@ def recommend_all_spark(
         with threadpool_limits(1):  # Spark's tasks are the parallelism
             for batch in batches:
                 rows = batch.column("id").to_numpy()
-                yield ranked_rows(rec, rows, n=n, tags=chosen, include_listened=include_listened)
+                yield ranked_rows(
+                    rec, rows, n=n, tags=chosen, any_tags=some, include_listened=include_listened
+                )
 
     users = session.range(n_users).repartition(max(context.defaultParallelism, 1))
     users.mapInArrow(rank_partition, OUTPUT_SCHEMA).write.mode("overwrite").parquet(str(out))
