@@ -3,8 +3,10 @@
 Parallel across processes (recommender.audio.batch.make_pool); resumable (a
 track whose file checksum already has features for this extractor version is
 skipped); tolerant: a file that cannot be decoded is recorded in `rejects`
-(reason `audio_undecodable`, the file path, the message) and the scan carries
-on. Results are committed in batches, so an interrupted scan keeps its work.
+(reason `audio_undecodable`, the file path, the message), and so is one that is no
+longer there (`audio_missing`; a catalogue row naming a missing file is reported at
+load time, with its catalogue line, and its track has no audio to scan), and the scan
+carries on. Results are committed in batches, so an interrupted scan keeps its work.
 
 What is stored (see recommender.services.audio_features): the summary vector, plus an evenly
 spaced sample of frame vectors from which the tagger learns its bag-of-frames
@@ -31,9 +33,11 @@ from sqlalchemy import Engine, and_, delete, insert, select, update
 
 from recommender.audio.config import FeatureConfig
 from recommender.errors import RecsysWarning
+from recommender.services.audio_steps import AUDIO_MISSING
 from recommender.storage.schema import Reject, Track, TrackFeatures
 
 UNDECODABLE = "audio_undecodable"
+FILE_REASONS = (UNDECODABLE, AUDIO_MISSING)  # what a scan says about a file; the newest wins
 FEATURE_ERROR = "audio_feature_error"
 BATCH = 32
 
@@ -86,8 +90,15 @@ def _extract_one(path: str, known_checksum: str | None, config_json: str) -> dic
     from recommender.services.audio_features import to_bytes
 
     file = Path(path)
+    if not file.is_file():
+        return {
+            "status": "failed",
+            "reason": AUDIO_MISSING,
+            "message": f"{path}: no such file (moved since the catalogue was loaded? fix its"
+            " audio_path and reload it with `recsys etl csv --catalogue FILE`)",
+        }
     try:
-        checksum = file_checksum(file) if file.is_file() else None
+        checksum = file_checksum(file)
     except OSError as exc:
         return {"status": "failed", "reason": UNDECODABLE, "message": f"{path}: unreadable ({exc})"}
     if checksum is not None and checksum == known_checksum:
@@ -132,14 +143,7 @@ def _write_batch(
                 )
             )
             if r["status"] == "ok":
-                # a file that decodes now is no longer a reject
-                conn.execute(
-                    delete(Reject).where(
-                        and_(
-                            Reject.file == r["path"], Reject.line == 0, Reject.reason == UNDECODABLE
-                        )
-                    )
-                )
+                _forget_file_rejects(conn, r["path"])  # a file that decodes now is no reject
                 conn.execute(
                     insert(TrackFeatures),
                     [
@@ -163,13 +167,7 @@ def _write_batch(
                     update(Track).where(Track.id == r["track_id"]).values(checksum=r["checksum"])
                 )
             else:  # the newest run owns the reject row for this file
-                conn.execute(
-                    delete(Reject).where(
-                        and_(
-                            Reject.file == r["path"], Reject.line == 0, Reject.reason == r["reason"]
-                        )
-                    )
-                )
+                _forget_file_rejects(conn, r["path"])
                 conn.execute(
                     insert(Reject).values(
                         run_id=run_id,
@@ -179,6 +177,14 @@ def _write_batch(
                         raw=r["message"][:4096],
                     )
                 )
+
+
+def _forget_file_rejects(conn, path: str) -> None:
+    conn.execute(
+        delete(Reject).where(
+            and_(Reject.file == path, Reject.line == 0, Reject.reason.in_(FILE_REASONS))
+        )
+    )
 
 
 def scan_catalogue(

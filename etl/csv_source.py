@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 from sqlalchemy import Engine
 
@@ -22,7 +23,8 @@ from etl.normalize import normalize_tags
 from etl.reader import RawTable, read_table
 from etl.runs import RunSummary, tracked_run
 from etl.validate import Checked, RowChecks
-from recommender.errors import DataFileError
+from recommender.errors import DataFileError, InputError
+from recommender.services.audio_steps import AUDIO_MISSING
 from recommender.storage.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 
 LISTEN_COLUMNS = {
@@ -87,7 +89,22 @@ def check_catalogue(raw: RawTable) -> Checked:
         else:
             columns[name] = pa.nulls(raw.table.num_rows, pa.string())
     columns["audio_path"] = _absolute_paths(columns["audio_path"], raw.path.parent)
-    return checks.result(columns)
+    return _quarantine_missing_audio(checks.result(columns))
+
+
+def _quarantine_missing_audio(checked: Checked) -> Checked:
+    """A row naming an audio file that is not there is reported as `audio_missing` (catalogue
+    file and line); its track loads without audio, so `recsys etl audio` skips it. Reloading
+    the fixed catalogue sets the path."""
+    paths = checked.table.column("audio_path").to_pylist()
+    missing = np.array([p is not None and not Path(p).is_file() for p in paths], dtype=bool)
+    if not missing.any():
+        return checked
+    checked.flagged = checked.flag(missing, AUDIO_MISSING)
+    audio = pa.array([None if gone else p for p, gone in zip(paths, missing, strict=True)])
+    index = checked.table.column_names.index("audio_path")
+    checked.table = checked.table.set_column(index, "audio_path", audio.cast(pa.string()))
+    return checked
 
 
 def checks_lengths(values: pa.Array):
@@ -110,15 +127,24 @@ def _absolute_paths(paths: pa.Array, base: Path) -> pa.Array:
 
 def load_csv(
     engine: Engine,
-    listens: Path,
+    listens: Path | None = None,
     tags: Path | None = None,
     catalogue: Path | None = None,
     delimiter: str | None = None,
     progress=None,
+    *,
+    source: str = "csv",
 ) -> RunSummary:
-    """Load generic listens (+ tags, catalogue) files in one transaction; see module docs."""
+    """Load listens, tags and a catalogue (any of them; at least one) in one transaction.
+
+    `source` names the run (`etl_runs.source`, the summary's title): "demo" for the demo.
+    """
     files = {"listens": listens, "tags": tags, "catalogue": catalogue}
     files = {k: Path(v).absolute() for k, v in files.items() if v is not None}
+    if not files:
+        raise InputError(
+            "nothing to load: give --listens FILE, --tags FILE and/or --catalogue FILE"
+        )
     for path in files.values():
         if not path.is_file():
             what = (
@@ -128,7 +154,7 @@ def load_csv(
             )
             raise DataFileError(f"{path}: {what}")
     with tracked_run(
-        engine, "csv", {k: str(v) for k, v in files.items()} | {"delimiter": delimiter}
+        engine, source, {k: str(v) for k, v in files.items()} | {"delimiter": delimiter}
     ) as summary:
         run_id = summary.run_id
         with bulk_transaction(engine) as writer:
@@ -143,21 +169,11 @@ def load_csv(
                     )
                     checked = check_catalogue(raw)
                 ingest_catalogue(ctx, checked)
-            with ctx.step(f"reading {files['listens'].name}"):
-                raw = read_table(
-                    files["listens"],
-                    aliases=LISTEN_COLUMNS,
-                    required=["user", "track"],
-                    delimiter=delimiter,
-                    dictionary=("user", "track"),
+                writer.forget_rejects(  # audio files that are there now
+                    str(files["catalogue"]), AUDIO_MISSING, keep=[r.line for r in checked.flagged]
                 )
-                checked, is_events = check_listens(raw)
-            del raw
-            if is_events:
-                ingest_events(ctx, checked, label=files["listens"].name)
-            else:
-                ingest_listens(ctx, checked, label=files["listens"].name)
-            del checked
+            if "listens" in files:
+                _load_listens(ctx, files["listens"], delimiter)
             if "tags" in files:
                 with ctx.step(f"reading {files['tags'].name}"):
                     raw = read_table(
@@ -173,3 +189,21 @@ def load_csv(
             summary.add_rejects(ctx.rejects)
             summary.rows_loaded = summary.rows_in - summary.rows_rejected
     return summary
+
+
+def _load_listens(ctx: LoadContext, path: Path, delimiter: str | None) -> None:
+    """Read, check and ingest a listens file (counts or play events)."""
+    with ctx.step(f"reading {path.name}"):
+        raw = read_table(
+            path,
+            aliases=LISTEN_COLUMNS,
+            required=["user", "track"],
+            delimiter=delimiter,
+            dictionary=("user", "track"),
+        )
+        checked, is_events = check_listens(raw)
+    del raw
+    if is_events:
+        ingest_events(ctx, checked, label=path.name)
+    else:
+        ingest_listens(ctx, checked, label=path.name)

@@ -154,7 +154,12 @@ def load_demo(
         audio_dir=audio_dir,
     )
     return load_csv(
-        engine, listens=files.listens, tags=files.tags, catalogue=files.catalogue, progress=progress
+        engine,
+        listens=files.listens,
+        tags=files.tags,
+        catalogue=files.catalogue,
+        progress=progress,
+        source="demo",
     )
 
 

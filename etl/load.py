@@ -22,7 +22,7 @@ Counts returned are rows inserted or changed, so reloading the same input report
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -340,6 +340,20 @@ class BulkWriter:
             table,
             advance,
         )
+
+    def forget_rejects(self, file: str, reason: str, *, keep: Iterable[int]) -> int:
+        """Delete `file`'s rejects for `reason` except those at lines `keep`: a reload
+        forgets the rows fixed since, and changes nothing when nothing changed."""
+        p = self.placeholder
+        self.cursor.execute(
+            f"SELECT line FROM rejects WHERE file = {p} AND reason = {p}", (file, reason)
+        )
+        stale = sorted({row[0] for row in self.cursor.fetchall()} - set(keep))
+        self.cursor.executemany(
+            f"DELETE FROM rejects WHERE file = {p} AND reason = {p} AND line = {p}",
+            [(file, reason, line) for line in stale],
+        )
+        return len(stale)
 
     def insert_rejects(self, run_id: int, rejects: Sequence) -> int:
         """Quarantine rows; (file, line, reason) already present is left as it is."""

@@ -34,19 +34,28 @@ class Checked:
     rows: np.ndarray  # index of each kept row in the raw table (for later checks)
     raw: RawTable
     rejects: list[Reject] = field(default_factory=list)
+    # kept rows quarantined in part (e.g. a catalogue row whose audio file is missing):
+    # they load, and they are also reported, with their file and line, in `rejects`
+    flagged: list[Reject] = field(default_factory=list)
 
     def reject(self, mask: np.ndarray, reason: str) -> tuple[pa.Table, list[Reject]]:
         """Set aside kept rows failing a check that needed the database (e.g. unknown_track)."""
+        found = self.flag(mask, reason)
+        if not found:
+            return self.table, []
+        return self.table.filter(pa.array(~mask)), found
+
+    def flag(self, mask: np.ndarray, reason: str) -> list[Reject]:
+        """A Reject (file, physical line, raw text) for each kept row in `mask`."""
         bad = np.nonzero(mask)[0]
         if bad.size == 0:
-            return self.table, []
+            return []
         raw_rows = self.raw.table.take(pa.array(self.rows[bad])).to_pylist()
         sep = self.raw.delimiter or ","
-        found = [
+        return [
             Reject(str(self.raw.path), line, reason, sep.join(row.values()))
             for line, row in zip(self.raw.lines_of(self.rows[bad]).tolist(), raw_rows, strict=True)
         ]
-        return self.table.filter(pa.array(~mask)), found
 
 
 class RowChecks:

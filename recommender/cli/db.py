@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from recommender.cli.output import print_json, print_table
+from recommender.cli.output import number, print_json, print_table, say
 from recommender.cli.state import state
 
 app = typer.Typer(help="Inspect the database.\n\nExample: recsys db stats", no_args_is_help=True)
@@ -23,23 +23,24 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
         print_json(result)
         return
     print_table("recsys database", ["what", "count"], result["counts"].items())
-    if result["last_runs"]:
-        print_table(
-            "last ETL runs",
-            ["run", "source", "status", "started", "in", "loaded", "rejected"],
-            (
-                [
-                    r["id"],
-                    r["source"],
-                    r["status"],
-                    r["started_at"],
-                    r["rows_in"],
-                    r["rows_loaded"],
-                    r["rows_rejected"],
-                ]
-                for r in result["last_runs"]
-            ),
-        )
+    print_table(
+        "last ETL runs",
+        ["run", "source", "status", "started", "in", "loaded", "rejected"],
+        (
+            [
+                r["id"],
+                r["source"],
+                r["status"],
+                r["started_at"],
+                r["rows_in"],
+                r["rows_loaded"],
+                r["rows_rejected"],
+            ]
+            for r in result["last_runs"]
+        ),
+        empty="none yet (load data with `recsys etl demo`, `recsys etl csv` or"
+        " `recsys etl lastfm-2k`)",
+    )
 
 
 @app.command("rejects")
@@ -59,8 +60,11 @@ def rejects(
     if as_json:
         print_json(result)
         return
+    if not result["total"]:
+        say("no rejects: every row loaded so far was accepted")
+        return
     print_table(
-        f"rejects ({result['total']:,} in total, newest first)",
+        f"rejects ({number(result['total'])} in total, newest first)",
         ["run", "file", "line", "reason", "raw"],
         ([r["run_id"], r["file"], r["line"], r["reason"], r["raw"]] for r in result["rejects"]),
     )

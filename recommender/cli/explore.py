@@ -28,7 +28,13 @@ def similar(
     from recommender.services import queries
 
     named, results = queries.similar(state.settings, track, n=n)
-    print_recommendations(f"tracks similar to {named}", results, as_json=as_json, explain=False)
+    print_recommendations(
+        f"tracks similar to {named}",
+        results,
+        as_json=as_json,
+        explain=False,
+        empty="no other track to compare it with (the catalogue has no neighbours for it)",
+    )
 
 
 def audience(
@@ -55,6 +61,7 @@ def audience(
             [i, m.user_id, f"{m.score:.3f}", m.source, ", ".join(m.matched_tags)]
             for i, m in enumerate(members, 1)
         ),
+        empty="no user to reach (every user the model knows has already played it)",
     )
 
 
@@ -106,4 +113,5 @@ def user_tags(
         f"tag profile of {user}",
         ["#", "tag", "weight"],
         ([i, w.tag, f"{w.weight:.3f}"] for i, w in enumerate(weights, 1)),
+        empty="no tags (none applied by this user, none on the tracks they played)",
     )

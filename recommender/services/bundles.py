@@ -48,11 +48,16 @@ def publish(models_dir: Path, kind: str, version: str) -> None:
     os.replace(tmp, pointer)
 
 
+def has_current(models_dir: Path, kind: str) -> bool:
+    """Whether a bundle of `kind` was ever published (its `current` pointer exists)."""
+    return (kind_dir(models_dir, kind) / CURRENT).is_file()
+
+
 def current_path(models_dir: Path, kind: str) -> Path:
     """The bundle `kind`'s `current` pointer names; missing pieces are ModelBundleErrors."""
     folder = kind_dir(models_dir, kind)
     pointer = folder / CURRENT
-    if not pointer.is_file():
+    if not has_current(models_dir, kind):
         raise ModelBundleError(f"no trained {kind} in {folder}; {_FIX[kind]}")
     version = pointer.read_text().strip()
     path = folder / version

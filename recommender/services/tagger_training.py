@@ -208,12 +208,14 @@ def train_tagger(
     row_of = {int(t): i for i, t in enumerate(recipe.track_ids)}
     labelled = [i for i, t in enumerate(label_matrix.track_ids) if int(t) in row_of]
     if len(labelled) < MIN_LABELLED_TRACKS or not label_matrix.tag_names:
+        excluded = "; ".join(f"{t}: {why}" for t, why in list(label_matrix.excluded.items())[:3])
         raise InputError(
-            f"only {len(labelled)} labelled tracks with audio features and "
-            f"{len(label_matrix.tag_names)} "
-            f"usable tags (need >= {MIN_LABELLED_TRACKS} tracks and 1 tag; excluded: "
-            f"{len(label_matrix.excluded)}); add tags, lower --min-positives/--min-users, "
-            "or scan more audio"
+            f"only {len(labelled):,} labelled tracks with audio features and "
+            f"{len(label_matrix.tag_names):,} usable tags (need >= {MIN_LABELLED_TRACKS} tracks"
+            f" and 1 tag; {len(label_matrix.excluded):,} tags left out{': ' if excluded else ''}"
+            f"{excluded}); give your own labels with --labels FILE (columns track,tag), add"
+            " tags, lower --min-positives/--min-users, or load and scan more audio"
+            " (`recsys etl csv --catalogue FILE`, `recsys etl audio`)"
         )
     rows = np.array([row_of[int(label_matrix.track_ids[i])] for i in labelled])
     Y = label_matrix.Y[labelled].astype(np.float64)
