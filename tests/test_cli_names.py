@@ -8,11 +8,10 @@ after itself (Billy Ray Cyrus) and a track without any name (t20, cold: tagged, 
 
 from __future__ import annotations
 
-import re
-
 import csv
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
