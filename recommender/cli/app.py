@@ -55,7 +55,11 @@ def _global_options(
         "--home",
         metavar="DIR",
         rich_help_panel=GLOBAL_PANEL,
-        help="State folder (default $RECSYS_HOME or ./.recsys).",
+        help=(
+            "State folder (database, models, demo audio). Default: $RECSYS_HOME, else the"
+            " nearest .recsys folder in the current folder or above it (as git finds .git),"
+            " else ./.recsys."
+        ),
     ),
     database_url: str | None = typer.Option(
         None,
