@@ -304,7 +304,7 @@ def _listeners(count: int) -> str:
 
 def _did_you_mean(suggestions: Sequence[str]) -> str:
     if not suggestions:
-        return "no known name is like it (`recsys search` finds tracks, artists, users, tags)"
+        return "no known name is like it (`recsys search` finds tracks, artists, users, tags)."
     return "did you mean " + ", ".join(suggestions) + "?"
 
 
