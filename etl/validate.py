@@ -63,6 +63,7 @@ class RowChecks:
         blank = np.ones(self.n, dtype=bool)
         for name in raw.table.column_names:
             blank &= _per_row(raw.table.column(name), lambda v: _np(pc.binary_length(v)) == 0)
+        blank[raw.dropped_rows] = True  # rejected by the reader already
         self.blank = blank
 
     def fail(self, mask: np.ndarray, reason: str) -> None:

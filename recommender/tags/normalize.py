@@ -26,7 +26,7 @@ _BLANK = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
 
 def _invisible(char: str) -> bool:
     code = ord(char)
-    return (
+    return not char.isspace() and (
         unicodedata.category(char) in ("Cc", "Cf")
         or char in _BLANK
         or 0xFE00 <= code <= 0xFE0F  # variation selectors
