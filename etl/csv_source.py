@@ -19,7 +19,6 @@ from sqlalchemy import Engine
 
 from etl.ingest import LoadContext, ingest_catalogue, ingest_events, ingest_listens, ingest_tags
 from etl.load import bulk_transaction
-from etl.normalize import normalize_tags
 from etl.reader import RawTable, read_table
 from etl.runs import RunSummary, tracked_run
 from etl.validate import Checked, RowChecks
@@ -68,9 +67,7 @@ def check_tags(raw: RawTable) -> Checked:
     checks = RowChecks(raw)
     user = checks.ids("user", max_length=MAX_ID_LENGTH)
     track = checks.ids("track", max_length=MAX_ID_LENGTH)
-    tag = normalize_tags(checks.column("tag"))
-    checks.fail(checks_lengths(tag) == 0, "empty_tag")
-    checks.fail(checks_lengths(tag) > MAX_ID_LENGTH, "too_long")
+    tag = checks.tags("tag", max_length=MAX_ID_LENGTH)
     if "timestamp" in raw.table.column_names:
         tagged_at = pa.array(checks.timestamps("timestamp"), pa.int64())
     else:
@@ -105,12 +102,6 @@ def _quarantine_missing_audio(checked: Checked) -> Checked:
     index = checked.table.column_names.index("audio_path")
     checked.table = checked.table.set_column(index, "audio_path", audio.cast(pa.string()))
     return checked
-
-
-def checks_lengths(values: pa.Array):
-    import pyarrow.compute as pc
-
-    return pc.utf8_length(values).to_numpy(zero_copy_only=False)
 
 
 def _absolute_paths(paths: pa.Array, base: Path) -> pa.Array:

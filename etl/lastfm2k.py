@@ -31,7 +31,6 @@ from sqlalchemy import Engine
 
 from etl.ingest import LoadContext, ingest_catalogue, ingest_listens, ingest_tags, map_ids
 from etl.load import bulk_transaction
-from etl.normalize import normalize_tags
 from etl.options import UNKNOWN_ARTISTS
 from etl.reader import RawTable, read_table
 from etl.runs import RunSummary, tracked_run
@@ -72,10 +71,7 @@ def _check_artists(raw: RawTable) -> Checked:
 def _check_tag_names(raw: RawTable) -> Checked:
     checks = RowChecks(raw)
     tag_id = checks.ids("tagID", max_length=MAX_ID_LENGTH)
-    name = normalize_tags(checks.column("tagValue"))
-    lengths = pc.utf8_length(name).to_numpy(zero_copy_only=False)
-    checks.fail(lengths == 0, "empty_tag")
-    checks.fail(lengths > MAX_ID_LENGTH, "too_long")
+    name = checks.tags("tagValue", max_length=MAX_ID_LENGTH)
     return checks.result({"tag_id": tag_id, "name": name})
 
 
