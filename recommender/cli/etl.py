@@ -101,6 +101,7 @@ def csv_command(
             catalogue=catalogue,
             delimiter=_delimiter(delimiter),
             progress=progress,
+            audio_root=state.settings.audio_root,
         )
     print_run_summary(summary, as_json=as_json)
 
@@ -200,6 +201,7 @@ def demo_command(
             workers=workers,
             progress=progress,
             audio_dir=audio_dir,
+            audio_root=state.settings.audio_root,
         )
     print_run_summary(summary, as_json=as_json)
     if not as_json:
@@ -219,6 +221,7 @@ def scan_audio(
         summary = scan_catalogue(
             state.engine,
             workers=workers,
+            root=state.settings.audio_root,
             runner=runner,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )

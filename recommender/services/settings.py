@@ -1,7 +1,9 @@
-"""Where recsys keeps its state: `RECSYS_HOME` and `RECSYS_DATABASE_URL`.
+"""Where recsys keeps its state: `RECSYS_HOME` and `RECSYS_DATABASE_URL`; where audio may
+be read from: `RECSYS_AUDIO_ROOT`.
 
 CLI flags override the environment; the environment overrides the defaults
-(`./.recsys/` and a SQLite file inside it).
+(`./.recsys/` and a SQLite file inside it; no audio root: each catalogue's audio stays
+inside the catalogue's own folder).
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ if TYPE_CHECKING:
 
 DEFAULT_HOME = Path(".recsys")
 SQLITE_FILENAME = "recsys.db"
+AUDIO_ROOT_ENV = "RECSYS_AUDIO_ROOT"
 
 
 @dataclass(frozen=True)
 class Settings:
     home: Path
     database_url: str
+    # Catalogue audio paths resolve against it and must stay inside it; the scan reads
+    # nothing outside it. None: each catalogue's own folder (see etl.csv_source).
+    audio_root: Path | None = None
 
     @property
     def models_dir(self) -> Path:
@@ -44,4 +50,6 @@ class Settings:
         url = database_url or os.environ.get("RECSYS_DATABASE_URL")
         if not url:
             url = f"sqlite:///{resolved_home / SQLITE_FILENAME}"
-        return cls(home=resolved_home, database_url=url)
+        root = os.environ.get(AUDIO_ROOT_ENV)
+        audio_root = Path(root).expanduser().absolute() if root else None
+        return cls(home=resolved_home, database_url=url, audio_root=audio_root)

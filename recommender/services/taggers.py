@@ -27,10 +27,13 @@ class TaggedFiles:
 
 
 def tag_files(models_dir: Path, files: list[Path], *, top: int = 5) -> TaggedFiles:
-    """The current tagger's `top` tags for each file; undecodable files are collected, not
-    raised, so the others are still tagged."""
+    """The current tagger's `top` tags for each file; undecodable files (missing, not a
+    regular file, over the byte cap, malformed) are collected, not raised, so the others
+    are still tagged."""
+    from recommender.audio.files import max_audio_bytes
     from recommender.services.bundles import current_tagger
 
+    max_audio_bytes()  # a bad RECSYS_AUDIO_MAX_BYTES is one error, not one per file
     pipeline = current_tagger(models_dir)
     results, failures = [], []
     for file in files:
