@@ -57,7 +57,7 @@ def malformed(tmp_path: Path) -> dict[str, Path]:
         "t1,Title One,Artist A,audio/t1.wav\n"  # 2 good, relative path resolved
         ",No id,X,\n"  # 3 empty_id
         f"t12,{'y' * 1025},X,\n"  # 4 too_long title
-        "tcat,Catalogue Only,Artist B,/abs/tcat.wav\n",  # 5 good, no listens
+        f"tcat,Catalogue Only,Artist B,{tmp_path}/audio/tcat.wav\n",  # 5 good, no listens
     )
     tags = write(
         tmp_path / "tags.csv",
@@ -119,7 +119,12 @@ def test_every_malformed_row_is_quarantined_and_every_good_row_loads(engine, mal
     assert snap["tracks"] == sorted(
         [
             ("t1", "Title One", "Artist A", str((tmp_path / "audio" / "t1.wav").resolve())),
-            ("tcat", "Catalogue Only", "Artist B", "/abs/tcat.wav"),
+            (
+                "tcat",
+                "Catalogue Only",
+                "Artist B",
+                str((tmp_path / "audio" / "tcat.wav").resolve()),
+            ),
             ("t2", None, None, None),
             ("tëst", None, None, None),
             ("t11", None, None, None),

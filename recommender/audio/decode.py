@@ -97,6 +97,8 @@ def _decode(
                 source = audioread.audio_open(str(path))
             with source:
                 check_header(path, source.samplerate, source.channels)
+                if isinstance(source, sf.SoundFile) and offset * source.samplerate >= source.frames:
+                    return np.zeros(0, dtype=np.float32)  # a handle cannot seek past its end
                 y, _ = librosa.load(source, sr=sr, mono=True, offset=offset, duration=duration)
     except (RuntimeError, EOFError, ValueError, OSError, DecodeError) as exc:
         # soundfile raises LibsndfileError (a RuntimeError), audioread DecodeError, and
