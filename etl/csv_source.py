@@ -5,8 +5,13 @@ delimiter is sniffed from the header unless given. Listens are counts
 (`user,track,count`) or play events (`user,track,timestamp`, Unix seconds or ISO-8601):
 events are kept in `listen_events` and aggregated into `listens`. Tag rows whose track
 is in neither the catalogue, the listens nor the database are rejected as
-`unknown_track`; users are created from any file. Catalogue `audio_path`s relative to
-the catalogue file's folder are stored absolute.
+`unknown_track`; users are created from any file.
+
+Catalogue `audio_path`s resolve against the audio root: the configured one
+(`RECSYS_AUDIO_ROOT`, `Settings.audio_root`) or else the catalogue file's own folder.
+They are stored absolute with every symlink resolved, and a path that resolves outside
+the root (`../../etc/passwd`, `/dev/zero`, a symlink pointing out) is quarantined as
+`audio_outside_root`, its track not loaded; the scan (etl.audio_scan) reads nothing else.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ import numpy as np
 import pyarrow as pa
 from sqlalchemy import Engine
 
+from etl.audio_scan import OUTSIDE_ROOT
 from etl.ingest import LoadContext, ingest_catalogue, ingest_events, ingest_listens, ingest_tags
 from etl.load import bulk_transaction
 from etl.reader import RawTable, read_table
 from etl.runs import RunSummary, tracked_run
 from etl.validate import Checked, RowChecks
+from recommender.audio.files import inside
 from recommender.errors import DataFileError, InputError
 from recommender.services.audio_steps import AUDIO_MISSING
 from recommender.storage.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH
@@ -75,7 +82,8 @@ def check_tags(raw: RawTable) -> Checked:
     return checks.result({"user": user, "track": track, "tag": tag, "tagged_at": tagged_at})
 
 
-def check_catalogue(raw: RawTable) -> Checked:
+def check_catalogue(raw: RawTable, audio_root: Path | None = None) -> Checked:
+    """Catalogue rows; audio paths confined to `audio_root` (default: the file's folder)."""
     checks = RowChecks(raw)
     track = checks.ids("track", max_length=MAX_ID_LENGTH)
     columns = {"external_id": track}
@@ -85,7 +93,13 @@ def check_catalogue(raw: RawTable) -> Checked:
             columns[name] = checks.text(name, max_length=limit)
         else:
             columns[name] = pa.nulls(raw.table.num_rows, pa.string())
-    columns["audio_path"] = _absolute_paths(columns["audio_path"], raw.path.parent)
+    root = raw.path.parent if audio_root is None else audio_root
+    confined = _confined_paths(columns["audio_path"], root)
+    checks.fail(
+        confined.is_null().to_numpy(zero_copy_only=False) & ~_nulls(columns["audio_path"]),
+        OUTSIDE_ROOT,
+    )
+    columns["audio_path"] = confined
     return _quarantine_missing_audio(checks.result(columns))
 
 
@@ -104,16 +118,19 @@ def _quarantine_missing_audio(checked: Checked) -> Checked:
     return checked
 
 
-def _absolute_paths(paths: pa.Array, base: Path) -> pa.Array:
-    """Resolve relative audio paths against the catalogue's folder (once per distinct path)."""
-    values = paths.to_pylist()
-    return pa.array(
-        [
-            None if p is None else str((base / p).resolve()) if not Path(p).is_absolute() else p
-            for p in values
-        ],
-        pa.string(),
-    )
+def _nulls(values: pa.Array):
+    return values.is_null().to_numpy(zero_copy_only=False)
+
+
+def _confined_paths(paths: pa.Array, root: Path) -> pa.Array:
+    """Each path resolved against `root` (symlinks too), or null where it lands outside it;
+    resolved once per distinct path."""
+    resolved: dict[str, str | None] = {}
+    for p in paths.to_pylist():
+        if p is not None and p not in resolved:
+            where = inside(root / p, root)  # an absolute p replaces root: still checked
+            resolved[p] = None if where is None else str(where)
+    return pa.array([None if p is None else resolved[p] for p in paths.to_pylist()], pa.string())
 
 
 def load_csv(
@@ -123,13 +140,19 @@ def load_csv(
     catalogue: Path | None = None,
     delimiter: str | None = None,
     progress=None,
+    audio_root: Path | None = None,
     *,
     source: str = "csv",
 ) -> RunSummary:
     """Load listens, tags and a catalogue (any of them; at least one) in one transaction.
 
     `source` names the run (`etl_runs.source`, the summary's title): "demo" for the demo.
+    `audio_root`: the folder catalogue audio must stay inside (default: the catalogue's).
     """
+    if audio_root is not None and not Path(audio_root).is_dir():
+        raise DataFileError(
+            f"audio root {audio_root}: no such folder; check RECSYS_AUDIO_ROOT or unset it"
+        )
     files = {"listens": listens, "tags": tags, "catalogue": catalogue}
     files = {k: Path(v).absolute() for k, v in files.items() if v is not None}
     if not files:
@@ -158,7 +181,7 @@ def load_csv(
                         required=["track"],
                         delimiter=delimiter,
                     )
-                    checked = check_catalogue(raw)
+                    checked = check_catalogue(raw, audio_root)
                 ingest_catalogue(ctx, checked)
                 writer.forget_rejects(  # audio files that are there now
                     str(files["catalogue"]), AUDIO_MISSING, keep=[r.line for r in checked.flagged]

@@ -2,7 +2,8 @@
 
 Contract: `DIR/labels.csv`, UTF-8, comma-separated, with a header row.
 
-- `path` (required): the audio file, relative to DIR (or absolute). Every audio
+- `path` (required): the audio file, relative to DIR (or absolute), inside DIR once
+  symlinks are resolved (it is the demo's audio root). Every audio
   file under DIR needs a row, and no file may be listed twice.
 - `artist`, `title` (optional): catalogue fields. Without `artist`, each run of
   `ARTIST_RUN` neighbouring files (in path order) with the same first label is
@@ -96,6 +97,11 @@ def read_labelled_audio(directory: Path, *, min_files: int = 1) -> LabelledAudio
         if not relative:
             raise DataFileError(f"{where}: empty path")
         path = (directory / relative).resolve()
+        if not path.is_relative_to(directory.resolve()):
+            raise DataFileError(
+                f"{where}: {relative!r} resolves to {path}, outside {directory};"
+                " every labelled file must be inside the audio folder"
+            )
         if not path.is_file():
             raise DataFileError(f"{where}: audio file {relative!r} not found under {directory}")
         if path in by_path:

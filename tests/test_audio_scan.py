@@ -159,4 +159,5 @@ def test_feature_bug_fails_the_cli_with_exit_1(sqlite_url, tmp_path, monkeypatch
         main(["--database-url", sqlite_url, "-q", "etl", "audio", "--workers", "1", "--json"])
     assert exit_info.value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "feature extraction failed on 4 file(s)" in err[0]  # not gone.wav
+    # the missing file is refused when opened, before any feature code: 4 files, not 5
+    assert len(err) == 1 and "feature extraction failed on 4 file(s)" in err[0]

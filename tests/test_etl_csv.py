@@ -60,7 +60,7 @@ def malformed(tmp_path: Path) -> dict[str, Path]:
         "t1,Title One,Artist A,audio/t1.wav\n"  # 2 good, relative path resolved
         ",No id,X,\n"  # 3 empty_id
         f"t12,{'y' * 1025},X,\n"  # 4 too_long title
-        "tcat,Catalogue Only,Artist B,/abs/tcat.wav\n",  # 5 audio_missing: loads without audio
+        f"tcat,Catalogue Only,Artist B,{tmp_path}/audio/tcat.wav\n",  # 5 audio_missing: no audio
     )
     tags = write(
         tmp_path / "tags.csv",

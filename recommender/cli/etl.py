@@ -96,6 +96,7 @@ def csv_command(
             catalogue=catalogue,
             delimiter=_delimiter(delimiter),
             progress=progress,
+            audio_root=state.settings.audio_root,
         )
     print_run_summary(summary, as_json=as_json)
 
@@ -195,6 +196,7 @@ def demo_command(
             workers=workers,
             progress=progress,
             audio_dir=audio_dir,
+            audio_root=state.settings.audio_root,
         )
     print_run_summary(summary, as_json=as_json)
     if not as_json:
@@ -213,6 +215,7 @@ def scan_audio(
         summary = scan_catalogue(
             state.engine,
             workers=workers,
+            root=state.settings.audio_root,
             runner=runner,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )

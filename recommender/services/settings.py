@@ -1,4 +1,5 @@
-"""Where recsys keeps its state: `RECSYS_HOME` and `RECSYS_DATABASE_URL`.
+"""Where recsys keeps its state: `RECSYS_HOME` and `RECSYS_DATABASE_URL`; where audio may
+be read from: `RECSYS_AUDIO_ROOT`.
 
 The home folder is found the way git finds `.git`, so the CLI, the server and a
 notebook opened in `notebooks/` all reach the same database:
@@ -8,6 +9,8 @@ notebook opened in `notebooks/` all reach the same database:
 3. else `./.recsys` (created by the first command that writes).
 The database is `--database-url`, else `$RECSYS_DATABASE_URL`, else the SQLite
 file `recsys.db` in the home folder.
+Audio is read only inside `$RECSYS_AUDIO_ROOT` when set, else inside each
+catalogue's own folder.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 HOME_FOLDER = ".recsys"
 DEFAULT_HOME = Path(HOME_FOLDER)
 SQLITE_FILENAME = "recsys.db"
+AUDIO_ROOT_ENV = "RECSYS_AUDIO_ROOT"
 
 
 def resolve_home(home: str | Path | None = None, *, cwd: Path | None = None) -> tuple[Path, str]:
@@ -46,6 +50,9 @@ class Settings:
     home: Path
     database_url: str
     home_source: str = "given"  # how `home` was chosen: told when its database is missing
+    # Catalogue audio paths resolve against it and must stay inside it; the scan reads
+    # nothing outside it. None: each catalogue's own folder (see etl.csv_source).
+    audio_root: Path | None = None
 
     @property
     def models_dir(self) -> Path:
@@ -92,4 +99,8 @@ class Settings:
         url = database_url or os.environ.get("RECSYS_DATABASE_URL")
         if not url:
             url = f"sqlite:///{resolved_home / SQLITE_FILENAME}"
-        return cls(home=resolved_home, database_url=url, home_source=source)
+        root = os.environ.get(AUDIO_ROOT_ENV)
+        audio_root = Path(root).expanduser().absolute() if root else None
+        return cls(
+            home=resolved_home, database_url=url, audio_root=audio_root, home_source=source
+        )

@@ -28,12 +28,15 @@ class TaggedFiles:
 
 
 def tag_files(settings: Settings, files: list[Path], *, top: int = 5) -> TaggedFiles:
-    """The current tagger's `top` tags for each file; undecodable files are collected, not
-    raised, so the others are still tagged. Without a tagger, the error says how to get one
-    from what the database holds."""
+    """The current tagger's `top` tags for each file; undecodable files (missing, not a
+    regular file, over the byte cap, malformed) are collected, not raised, so the others
+    are still tagged. Without a tagger, the error says how to get one from what the
+    database holds."""
+    from recommender.audio.files import max_audio_bytes
     from recommender.services.audio_steps import steps_to_a_tagger
     from recommender.services.bundles import TAGGER, current_tagger, has_current, kind_dir
 
+    max_audio_bytes()  # a bad RECSYS_AUDIO_MAX_BYTES is one error, not one per file
     if not has_current(settings.models_dir, TAGGER):
         folder = kind_dir(settings.models_dir, TAGGER)
         engine = settings.engine()
