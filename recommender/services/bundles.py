@@ -210,7 +210,9 @@ def tidy(models_dir: Path, *, keep: int | None = None) -> set[str]:
             current = current_path(models_dir, kind).name
         except ModelBundleError:
             current = None
-        protected = leased | {current} | ({recommender_tagger(models_dir)} if kind == TAGGER else set())
+        protected = leased | {current}
+        if kind == TAGGER:
+            protected.add(recommender_tagger(models_dir))
         versions = sorted(
             (p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
             reverse=True,

@@ -208,9 +208,7 @@ def _train_bundle(
         from recommender.services.tagger_training import train_tagger
 
         step(f"training the audio tagger ({tagger_kind})")
-        report = train_tagger(
-            engine, models_dir, kind=tagger_kind, seed=seed, make_current=False
-        )
+        report = train_tagger(engine, models_dir, kind=tagger_kind, seed=seed, make_current=False)
         tagger_summary = {
             "model_version": report.model_version,
             "kind": report.kind,
