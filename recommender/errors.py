@@ -47,6 +47,11 @@ class AudioDecodeError(InputError):
     """An audio file that cannot be decoded (empty, truncated, not audio, silent)."""
 
 
+class DatabaseBusyError(InputError):
+    """Another writer (a load, most often) kept the SQLite database locked for longer than
+    the lock wait (RECSYS_LOCK_TIMEOUT seconds, default 30): wait and run it again."""
+
+
 class ModelBundleError(InputError):
     """A model bundle that is missing, incomplete or corrupt; the fix is `recsys train`."""
 

@@ -10,7 +10,9 @@ A bundle is a directory:
     parts/NAME/...       nested components, each with its own component.json
 
 Writers fill a hidden temp directory renamed into place only when complete, so a
-reader sees the old bundle or the new one, never half of one. Readers check every
+reader sees the old bundle or the new one, never half of one. Temp names end in the
+writer's PID (`.<name>.<random>.tmp-<pid>`), so `remove_stale_temps` can clear what a
+killed writer left without touching a live one's. Readers check every
 checksum before anything is parsed, and loading never executes code from the bundle
 (no pickle). Arrays are plain .npy files so they can be memory-mapped read-only
 (`mmap=True`): processes serving the same bundle then share one copy of its pages.
@@ -24,6 +26,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.core.process import fault_point, pid_alive
 from recommender.core.registry import component_class
 from recommender.errors import InputError, ModelBundleError
 
@@ -44,6 +48,9 @@ COMPONENT = "component.json"
 FIX = "run `recsys train` to build a new model bundle"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 VERSIONED_PACKAGES = ("recsys", "numpy", "scipy", "scikit-learn", "implicit", "lightgbm")
+# a hidden name ending in its writer's PID: `.x.tmp-123` (temp dir or file), `.x.old-123`
+_OWNED = re.compile(r"^\..*\.(?:tmp|old)-(\d+)$")
+_STARTED = time.time()  # leftovers of the old naming are stale once older than this process
 
 
 @dataclass
@@ -72,9 +79,12 @@ def write_bundle(
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp = Path(
+        tempfile.mkdtemp(prefix=f".{target.name}.", suffix=f".tmp-{os.getpid()}", dir=target.parent)
+    )
     try:
         _write_tree(tmp, component)
+        fault_point(f"bundle-write:{target.parent.name}")  # files written, manifest not yet
         files = {
             path.relative_to(tmp).as_posix(): _sha256(path)
             for path in sorted(tmp.rglob("*"))
@@ -100,6 +110,36 @@ def write_bundle(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def temp_name(name: str) -> str:
+    """A hidden sibling name for `name` owned by this process (see `remove_stale_temps`)."""
+    return f".{name}.tmp-{os.getpid()}"
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Remove the hidden temp dirs and files in `folder` that a dead process left (a killed
+    bundle write, pointer flip or lease); a live writer's are kept. Returns what went."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for entry in folder.iterdir():
+        if not entry.name.startswith("."):
+            continue
+        owned = _OWNED.match(entry.name)
+        if owned:
+            stale = not pid_alive(int(owned.group(1)))
+        else:  # a temp dir from before PIDs were in the name, made before this process
+            stale = entry.is_dir() and entry.stat().st_mtime < _STARTED
+        if not stale:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
 
 
 def read_bundle(

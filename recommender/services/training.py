@@ -1,7 +1,9 @@
 """`recsys train` as a library call: tagger (if audio exists), ranker, validation, bundle.
 
 The bundle goes to models/recommender/<version>/ and `current` moves to it only once
-it is complete, so a running `recsys recommend` never sees half a model.
+it is complete, so a running `recsys recommend` never sees half a model. The tagger trained
+on the way is published by that same flip (`services.bundles`): a run killed anywhere
+publishes both or neither, and the next run clears what it left (`tidy_models`).
 """
 
 from __future__ import annotations
@@ -145,15 +147,58 @@ def train_bundle(
     the LightGBM re-ranker is trained too and served if it beats the blend on
     validation; without it, no re-ranker is trained at all.
     """
+    from recommender.services.bundles import lease
+    from recommender.services.tagger_training import tidy_models
+
+    models_dir = Path(models_dir)
+    if reranker and not validate:
+        raise InputError("--reranker is chosen on validation; drop --no-validate")
+    with lease(models_dir) as claims:
+        tidy_models(engine, models_dir)  # what a killed run left, before anything new
+        report = _train_bundle(
+            engine,
+            models_dir,
+            claims,
+            model=model,
+            seed=seed,
+            cf_params=cf_params,
+            reranker=reranker,
+            tagger=tagger,
+            tagger_kind=tagger_kind,
+            validate=validate,
+            on_step=on_step,
+        )
+        tidy_models(engine, models_dir)  # retention, now that the new bundles are current
+    return report
+
+
+def _train_bundle(
+    engine: Engine,
+    models_dir: Path,
+    claims,
+    *,
+    model: str,
+    seed: int,
+    cf_params: dict[str, Any] | None,
+    reranker: bool,
+    tagger: bool | None,
+    tagger_kind: str,
+    validate: bool,
+    on_step: Callable[[str], None] | None,
+) -> TrainReport:
+    from recommender.core.process import fault_point
     from recommender.hybrid.recommender import HybridRecommender, RecommenderConfig
-    from recommender.services.bundles import RECOMMENDER, new_version, publish, write_version
+    from recommender.services.bundles import (
+        RECOMMENDER,
+        TAGGER,
+        new_version,
+        publish,
+        write_version,
+    )
     from recommender.services.datasets import load_dataset
 
     started = time.perf_counter()
     step = on_step or (lambda _message: None)
-    models_dir = Path(models_dir)
-    if reranker and not validate:
-        raise InputError("--reranker is chosen on validation; drop --no-validate")
     hybrid = ranker_spec(model, seed=seed, **(cf_params or {}))
     candidates = {"hybrid": hybrid}  # only what could be served is trained and validated
     if reranker:
@@ -163,13 +208,14 @@ def train_bundle(
         from recommender.services.tagger_training import train_tagger
 
         step(f"training the audio tagger ({tagger_kind})")
-        report = train_tagger(engine, models_dir, kind=tagger_kind, seed=seed)
+        report = train_tagger(engine, models_dir, kind=tagger_kind, seed=seed, make_current=False)
         tagger_summary = {
             "model_version": report.model_version,
             "kind": report.kind,
             "predicted_tracks": report.predicted_tracks,
             "tags": len(report.tags),
         }
+        fault_point("after-tagger")  # tagger bundle and rows written, not published
     step("loading the dataset")
     from recommender.services.live import WATERMARK, last_update
 
@@ -218,8 +264,13 @@ def train_bundle(
         "ranker_reason": reason,
     }
     step("writing the bundle")
+    claims.claim(version)
     path = write_version(models_dir, RECOMMENDER, version, rec, manifest)
-    publish(models_dir, RECOMMENDER, version)
+    fault_point("before-publish")
+    publish(models_dir, RECOMMENDER, version)  # the commit: this bundle and its tagger
+    fault_point("after-publish")
+    if tagger_summary:  # the tagger is already current through the manifest; say it plainly
+        publish(models_dir, TAGGER, tagger_summary["model_version"])
     return TrainReport(
         version=version,
         path=str(path),
