@@ -108,7 +108,7 @@ def _quarantine_missing_audio(checked: Checked) -> Checked:
     file and line); its track loads without audio, so `recsys etl audio` skips it. Reloading
     the fixed catalogue sets the path."""
     paths = checked.table.column("audio_path").to_pylist()
-    missing = np.array([p is not None and not Path(p).is_file() for p in paths], dtype=bool)
+    missing = np.array([p is not None and not Path(p).exists() for p in paths], dtype=bool)
     if not missing.any():
         return checked
     checked.flagged = checked.flag(missing, AUDIO_MISSING)

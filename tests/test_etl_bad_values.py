@@ -51,6 +51,7 @@ def test_a_nul_in_any_text_field_costs_only_its_row(recsys_env, engine, tmp_path
     listens = tmp_path / "listens.csv"
     listens.write_bytes(b"user,track,count\nu1,t1,3\nu\x002,t2,1\nu3,t\x003,1\nu4,t4,2\n")
     catalogue = tmp_path / "catalogue.csv"
+    (tmp_path / "one.wav").write_bytes(b"")  # there: only the NUL rows are quarantined
     catalogue.write_bytes(
         b"track,title,artist,audio_path\n"
         b"t1,One,A,one.wav\n"
