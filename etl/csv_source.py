@@ -22,7 +22,7 @@ from etl.normalize import normalize_tags
 from etl.reader import RawTable, read_table
 from etl.runs import RunSummary, tracked_run
 from etl.validate import Checked, RowChecks
-from recommender.errors import DataFileError
+from recommender.errors import DataFileError, regular_file
 from recommender.storage.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 
 LISTEN_COLUMNS = {
@@ -120,13 +120,7 @@ def load_csv(
     files = {"listens": listens, "tags": tags, "catalogue": catalogue}
     files = {k: Path(v).absolute() for k, v in files.items() if v is not None}
     for path in files.values():
-        if not path.is_file():
-            what = (
-                "is a directory, expected a file"
-                if path.is_dir()
-                else "file not found; check the path"
-            )
-            raise DataFileError(f"{path}: {what}")
+        regular_file(path)
     with tracked_run(
         engine, "csv", {k: str(v) for k, v in files.items()} | {"delimiter": delimiter}
     ) as summary:

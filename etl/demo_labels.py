@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from etl.demo_world import UNINFORMATIVE
-from recommender.errors import DataFileError
+from recommender.errors import DataFileError, regular_file
 from recommender.tagging.genre_data import AUDIO_SUFFIXES
 from recommender.tags.normalize import normalize_tag
 
@@ -59,8 +59,9 @@ def read_labelled_audio(directory: Path, *, min_files: int = 1) -> LabelledAudio
     if not directory.is_dir():
         raise DataFileError(f"--audio-dir {directory}: no such folder")
     source = directory / LABELS_FILE
-    if not source.is_file():
+    if not source.exists():
         raise DataFileError(f"{source}: no labels file; --audio-dir needs one with {CONTRACT}")
+    regular_file(source, "labels file")
     header, rows = _read_rows(source)
     where = f"{source}:1"
     names = [normalize_tag(name) for name in header]

@@ -142,7 +142,7 @@ def load_lastfm_2k(
         raise DataFileError(
             f"{directory}: cannot read directory ({exc.strerror}); check permissions"
         ) from None
-    missing = [name for name in FILES if not (directory / name).is_file()]
+    missing = [name for name in FILES if not (directory / name).exists()]
     if missing:
         raise DataFileError(
             f"{directory}: missing {', '.join(missing)}; is this the hetrec2011-lastfm-2k folder?"

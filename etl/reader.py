@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from etl.encoding import decode_file
-from recommender.errors import DataFileError
+from recommender.errors import DataFileError, regular_file
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _DELIMITER_CANDIDATES = (",", "\t", ";", "|")
@@ -74,15 +74,7 @@ class RawTable:
 
 
 def _check_readable(path: Path) -> None:
-    if not path.exists():
-        raise DataFileError(f"{path}: file not found; check the path")
-    if path.is_dir():
-        raise DataFileError(f"{path}: is a directory, expected a file")
-    try:
-        with path.open("rb"):
-            pass
-    except OSError as exc:
-        raise DataFileError(f"{path}: cannot read ({exc.strerror}); check permissions") from None
+    regular_file(path)
 
 
 def _sniff_delimiter(header: str, path: Path) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from recommender.audio.notation import is_notation, render_score
-from recommender.errors import AudioDecodeError
+from recommender.errors import AudioDecodeError, file_problem
 
 # Peak amplitude below which a decoded signal counts as silent (about -100 dBFS).
 SILENCE_PEAK = 1e-5
@@ -35,10 +35,9 @@ def load_audio(
     A MIDI or MusicXML file (see notation.NOTATION_SUFFIXES) is rendered to audio first.
     """
     path = Path(path)
-    if not path.exists():
-        raise AudioDecodeError(f"{path}: no such audio file")
-    if not path.is_file():
-        raise AudioDecodeError(f"{path}: not a file")
+    problem = file_problem(path, "audio file")
+    if problem is not None:
+        raise AudioDecodeError(f"{path}: {problem}")
     if path.stat().st_size == 0:
         raise AudioDecodeError(f"{path}: empty file (0 bytes); re-export the audio")
     if is_notation(path):
