@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from etl.demo_world import UNINFORMATIVE
-from recommender.errors import DataFileError, regular_file
+from recommender.errors import DataFileError, regular_file, shown
 from recommender.tagging.genre_data import AUDIO_SUFFIXES
 from recommender.tags.normalize import normalize_tag
 
@@ -74,7 +74,7 @@ def read_labelled_audio(directory: Path, *, min_files: int = 1) -> LabelledAudio
         if not name:
             raise DataFileError(f"{where}: an empty column name; need {CONTRACT}")
         if name in seen:
-            raise DataFileError(f"{where}: column {name!r} appears twice")
+            raise DataFileError(f"{where}: column {shown(name)} appears twice")
         seen.add(name)
     label_columns = [name for name in names if name not in RESERVED]
     if not label_columns:
@@ -98,10 +98,12 @@ def read_labelled_audio(directory: Path, *, min_files: int = 1) -> LabelledAudio
             raise DataFileError(f"{where}: empty path")
         path = (directory / relative).resolve()
         if not path.is_file():
-            raise DataFileError(f"{where}: audio file {relative!r} not found under {directory}")
+            raise DataFileError(
+                f"{where}: audio file {shown(relative)} not found under {directory}"
+            )
         if path in by_path:
             raise DataFileError(
-                f"{where}: {relative!r} is listed twice (also line {by_path[path]})"
+                f"{where}: {shown(relative)} is listed twice (also line {by_path[path]})"
             )
         by_path[path] = line
         labels: dict[str, tuple[str, ...]] = {}
@@ -112,17 +114,19 @@ def read_labelled_audio(directory: Path, *, min_files: int = 1) -> LabelledAudio
             for value in values:
                 if value in noise:
                     raise DataFileError(
-                        f"{where}: label {value!r} is one of the noise tags ({', '.join(noise)})"
+                        f"{where}: label {shown(value)} is one of the noise tags"
+                        f" ({', '.join(noise)})"
                     )
                 first = column_of.setdefault(value, column)
                 if first != column:
                     raise DataFileError(
-                        f"{where}: label {value!r} is in columns {first!r} and {column!r};"
+                        f"{where}: label {shown(value)} is in columns {shown(first)}"
+                        f" and {shown(column)};"
                         " a tag belongs to one column"
                     )
             labels[column] = values
         if not any(labels.values()):
-            raise DataFileError(f"{where}: {relative!r} has no label")
+            raise DataFileError(f"{where}: {shown(relative)} has no label")
         records.append((relative, path, row, labels))
 
     if len(records) < min_files:
@@ -135,7 +139,7 @@ def read_labelled_audio(directory: Path, *, min_files: int = 1) -> LabelledAudio
     if unlisted:
         raise DataFileError(
             f"{source}: {len(unlisted)} audio file(s) under {directory} have no row,"
-            f" e.g. {unlisted[0]!r}; every audio file needs its labels"
+            f" e.g. {shown(unlisted[0])}; every audio file needs its labels"
         )
 
     records.sort(key=lambda record: (record[1].as_posix(), record[0]))

@@ -36,7 +36,7 @@ from etl.options import UNKNOWN_ARTISTS
 from etl.reader import RawTable, read_table
 from etl.runs import RunSummary, tracked_run
 from etl.validate import Checked, RowChecks
-from recommender.errors import DataFileError, InputError
+from recommender.errors import DataFileError, InputError, shown
 from recommender.storage.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 
 FILES = ("artists.dat", "tags.dat", "user_artists.dat", "user_taggedartists.dat")
@@ -150,7 +150,7 @@ def load_lastfm_2k(
     if unknown_artists not in UNKNOWN_ARTISTS:
         raise InputError(
             f"--unknown-artists must be {' or '.join(map(repr, UNKNOWN_ARTISTS))},"
-            f" not {unknown_artists!r}"
+            f" not {shown(unknown_artists)}"
         )
     with tracked_run(
         engine, "lastfm-2k", {"directory": str(directory), "unknown_artists": unknown_artists}

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from etl.encoding import decode_file
-from recommender.errors import DataFileError, regular_file
+from recommender.errors import DataFileError, regular_file, shown
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _DELIMITER_CANDIDATES = (",", "\t", ";", "|")
@@ -184,7 +184,9 @@ def _read_delimited(
         raise DataFileError(f"{path}: line 1 is empty; a header row naming the columns is required")
     delim = delimiter or _sniff_delimiter(header, path)
     if len(delim) != 1:
-        raise DataFileError(f"delimiter {delim!r} must be a single character (e.g. ',' or '\\t')")
+        raise DataFileError(
+            f"delimiter {shown(delim)} must be a single character (e.g. ',' or '\\t')"
+        )
     names = [n.strip().strip('"') for n in header.split(delim)]
     columns = _map_columns(names, aliases, required, path)
     # Unique placeholder names keep duplicate/blank header cells from confusing pyarrow.

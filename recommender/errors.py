@@ -94,7 +94,9 @@ def writing(what: str) -> Iterator[None]:
         yield
     except OSError as exc:
         if is_no_space(exc):
-            raise NoSpaceError(f"no space left on device writing {what}; free space and rerun") from exc
+            raise NoSpaceError(
+                f"no space left on device writing {what}; free space and rerun"
+            ) from exc
         raise
 
 
