@@ -10,12 +10,21 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 DEFAULT_HOME = Path(".recsys")
 SQLITE_FILENAME = "recsys.db"
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLite URL of file `path`, percent-escaped: a folder named `a?b`, `a#b` or `a%b`
+    is a folder, not URL parameters. SQLAlchemy (>= 2.0) decodes the database part, so this
+    is what `URL.create("sqlite", database=...)` renders, without importing sqlalchemy
+    (0.2-0.5 s) in commands that never open the database."""
+    return "sqlite:///" + quote(str(path), safe="/")
 
 
 @dataclass(frozen=True)
@@ -43,5 +52,5 @@ class Settings:
         resolved_home = Path(home or os.environ.get("RECSYS_HOME") or DEFAULT_HOME).absolute()
         url = database_url or os.environ.get("RECSYS_DATABASE_URL")
         if not url:
-            url = f"sqlite:///{resolved_home / SQLITE_FILENAME}"
+            url = sqlite_url(resolved_home / SQLITE_FILENAME)
         return cls(home=resolved_home, database_url=url)
