@@ -34,7 +34,7 @@ from etl.load import bulk_transaction
 from etl.normalize import normalize_tags
 from etl.options import UNKNOWN_ARTISTS
 from etl.reader import RawTable, read_table
-from etl.runs import RunSummary, tracked_run
+from etl.runs import RunSummary, record, tracked_run
 from etl.validate import Checked, RowChecks
 from recommender.errors import DataFileError, InputError, shown
 from recommender.storage.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH
@@ -184,4 +184,5 @@ def load_lastfm_2k(
             summary.add_loaded("rejects", ctx.writer.insert_rejects(run_id, ctx.rejects))
             summary.add_rejects(ctx.rejects)
             summary.rows_loaded = summary.rows_in - summary.rows_rejected
+            record(writer.conn, summary)  # 'ok' commits with the rows, or neither does
     return summary
