@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from recommender.errors import NoSpaceError, RecsysWarning
+from recommender.errors import NoSpaceError, RecsysError, RecsysWarning
 from recommender.storage.failures import describe, is_disk_full
 from recommender.storage.schema import EtlRun
 
@@ -221,11 +221,10 @@ def tracked_run(
                 f"etl run {summary.run_id} is still marked 'running': recording "
                 f"'{status}' failed ({_first_line(secondary)})"
             )
-        if is_disk_full(exc):
-            url = engine.url.render_as_string(hide_password=True)
-            raise NoSpaceError(
-                f"{describe(exc, url)} (etl run {summary.run_id} {status}, {what})"
-            ) from exc
+        said = describe(exc, engine.url.render_as_string(hide_password=True))
+        if said is not None and hasattr(exc, "orig"):  # a database failure we can explain
+            error = NoSpaceError if is_disk_full(exc) else RecsysError
+            raise error(f"{said} (etl run {summary.run_id} {status}, {what})") from exc
         raise
     summary.seconds = time.perf_counter() - started
     if summary.recorded:

@@ -132,7 +132,7 @@ def _is_database_error(exc: Exception) -> bool:
 
 def _database_url() -> str | None:
     try:
-        return state.settings().database_url
+        return state.settings.database_url
     except Exception:  # describing a failure must never fail
         return None
 
