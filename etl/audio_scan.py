@@ -33,7 +33,7 @@ from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import Engine, and_, delete, insert, select, update
 
@@ -42,6 +42,9 @@ from recommender.audio.files import inside, max_audio_bytes
 from recommender.errors import RecsysWarning
 from recommender.services.audio_steps import AUDIO_MISSING
 from recommender.storage.schema import Reject, Track, TrackFeatures
+
+if TYPE_CHECKING:
+    from etl.runs import RunSummary
 
 UNDECODABLE = "audio_undecodable"
 FEATURE_ERROR = "audio_feature_error"
@@ -163,10 +166,15 @@ def refusal(track_id: int, path: str, root: Path | None) -> dict[str, Any] | Non
 
 
 def _write_batch(
-    engine: Engine, results: list[dict[str, Any]], config: FeatureConfig, run_id: int
+    engine: Engine, results: list[dict[str, Any]], config: FeatureConfig, run: RunSummary
 ) -> None:
+    """Store `results` and the run's counts so far in one transaction."""
+    from etl.runs import record
+
+    run_id = run.run_id
     versions = [config.extractor_version, config.frames_version]
     with engine.begin() as conn:
+        record(conn, run, done=False)  # the run log counts only what committed
         for r in results:
             if r["status"] == "skipped":
                 continue
@@ -261,7 +269,7 @@ def scan_catalogue(
         {"workers": workers, "extractor_version": config.extractor_version},
         ok_message=counts,
     ) as run:
-        summary.run_id = run_id = run.run_id
+        summary.run_id = run.run_id
         with engine.connect() as conn:
             tracks = conn.execute(
                 select(Track.id, Track.external_id, Track.audio_path)
@@ -292,11 +300,11 @@ def scan_catalogue(
             run.rows_loaded, run.rows_rejected = summary.extracted, summary.failed
             pending.append(result)
             if len(pending) >= BATCH:
-                _write_batch(engine, pending, config, run_id)
+                _write_batch(engine, pending, config, run)
                 pending = []
             if progress is not None:
                 progress(done, len(tracks))
-        _write_batch(engine, pending, config, run_id)
+        _write_batch(engine, pending, config, run)
         summary.seconds = time.perf_counter() - started
     for notice in summary.notices:
         warnings.warn(notice, RecsysWarning, stacklevel=2)

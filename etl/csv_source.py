@@ -26,10 +26,10 @@ from etl.audio_scan import OUTSIDE_ROOT
 from etl.ingest import LoadContext, ingest_catalogue, ingest_events, ingest_listens, ingest_tags
 from etl.load import bulk_transaction
 from etl.reader import RawTable, read_table
-from etl.runs import RunSummary, tracked_run
+from etl.runs import RunSummary, record, tracked_run
 from etl.validate import Checked, RowChecks
 from recommender.audio.files import inside
-from recommender.errors import DataFileError, InputError
+from recommender.errors import DataFileError, InputError, regular_file
 from recommender.services.audio_steps import AUDIO_MISSING
 from recommender.storage.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 
@@ -160,13 +160,7 @@ def load_csv(
             "nothing to load: give --listens FILE, --tags FILE and/or --catalogue FILE"
         )
     for path in files.values():
-        if not path.is_file():
-            what = (
-                "is a directory, expected a file"
-                if path.is_dir()
-                else "file not found; check the path"
-            )
-            raise DataFileError(f"{path}: {what}")
+        regular_file(path)
     with tracked_run(
         engine, source, {k: str(v) for k, v in files.items()} | {"delimiter": delimiter}
     ) as summary:
@@ -202,6 +196,7 @@ def load_csv(
             summary.add_loaded("rejects", ctx.writer.insert_rejects(run_id, ctx.rejects))
             summary.add_rejects(ctx.rejects)
             summary.rows_loaded = summary.rows_in - summary.rows_rejected
+            record(writer.conn, summary)  # 'ok' commits with the rows, or neither does
     return summary
 
 

@@ -33,9 +33,9 @@ from etl.ingest import LoadContext, ingest_catalogue, ingest_listens, ingest_tag
 from etl.load import bulk_transaction
 from etl.options import UNKNOWN_ARTISTS
 from etl.reader import RawTable, read_table
-from etl.runs import RunSummary, tracked_run
+from etl.runs import RunSummary, record, tracked_run
 from etl.validate import Checked, RowChecks
-from recommender.errors import DataFileError, InputError
+from recommender.errors import DataFileError, InputError, shown
 from recommender.storage.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 
 FILES = ("artists.dat", "tags.dat", "user_artists.dat", "user_taggedartists.dat")
@@ -138,7 +138,7 @@ def load_lastfm_2k(
         raise DataFileError(
             f"{directory}: cannot read directory ({exc.strerror}); check permissions"
         ) from None
-    missing = [name for name in FILES if not (directory / name).is_file()]
+    missing = [name for name in FILES if not (directory / name).exists()]
     if missing:
         raise DataFileError(
             f"{directory}: missing {', '.join(missing)}; is this the hetrec2011-lastfm-2k folder?"
@@ -146,7 +146,7 @@ def load_lastfm_2k(
     if unknown_artists not in UNKNOWN_ARTISTS:
         raise InputError(
             f"--unknown-artists must be {' or '.join(map(repr, UNKNOWN_ARTISTS))},"
-            f" not {unknown_artists!r}"
+            f" not {shown(unknown_artists)}"
         )
     with tracked_run(
         engine, "lastfm-2k", {"directory": str(directory), "unknown_artists": unknown_artists}
@@ -180,4 +180,5 @@ def load_lastfm_2k(
             summary.add_loaded("rejects", ctx.writer.insert_rejects(run_id, ctx.rejects))
             summary.add_rejects(ctx.rejects)
             summary.rows_loaded = summary.rows_in - summary.rows_rejected
+            record(writer.conn, summary)  # 'ok' commits with the rows, or neither does
     return summary

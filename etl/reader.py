@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from etl.encoding import DecodedFile, decode_file
 from etl.long_lines import BLOCK_SIZE, BlankedReader, preview
-from recommender.errors import DataFileError
+from recommender.errors import DataFileError, regular_file, shown
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _DELIMITER_CANDIDATES = (",", "\t", ";", "|")
@@ -80,15 +80,7 @@ class RawTable:
 
 
 def _check_readable(path: Path) -> None:
-    if not path.exists():
-        raise DataFileError(f"{path}: file not found; check the path")
-    if path.is_dir():
-        raise DataFileError(f"{path}: is a directory, expected a file")
-    try:
-        with path.open("rb"):
-            pass
-    except OSError as exc:
-        raise DataFileError(f"{path}: cannot read ({exc.strerror}); check permissions") from None
+    regular_file(path)
 
 
 def _sniff_delimiter(header: str, path: Path) -> str:
@@ -203,7 +195,9 @@ def _read_delimited(
         raise DataFileError(f"{path}: line 1 is empty; a header row naming the columns is required")
     delim = delimiter or _sniff_delimiter(header, path)
     if len(delim) != 1:
-        raise DataFileError(f"delimiter {delim!r} must be a single character (e.g. ',' or '\\t')")
+        raise DataFileError(
+            f"delimiter {shown(delim)} must be a single character (e.g. ',' or '\\t')"
+        )
     names = [n.strip().strip('"') for n in header.split(delim)]
     columns = _map_columns(names, aliases, required, path)
     # Unique placeholder names keep duplicate/blank header cells from confusing pyarrow.

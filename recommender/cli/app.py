@@ -8,6 +8,7 @@ line on stderr, once per run.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import warnings
@@ -17,7 +18,7 @@ import typer
 from recommender.cli.group import GLOBAL_PANEL, RecsysGroup
 from recommender.cli.output import err_console
 from recommender.cli.state import state
-from recommender.errors import RecsysError, RecsysWarning
+from recommender.errors import RecsysError, RecsysWarning, is_no_space
 
 app = typer.Typer(
     name="recsys",
@@ -133,6 +134,25 @@ def _is_database_error(exc: Exception) -> bool:
     return errors is not None and isinstance(exc, errors.DBAPIError)
 
 
+def _database_url() -> str | None:
+    try:
+        return state.settings.database_url
+    except Exception:  # describing a failure must never fail
+        return None
+
+
+def _os_error(exc: OSError) -> str:
+    """A file the command could not write or read: which, and why, in one line."""
+    if is_no_space(exc):
+        return f"no space left on device writing {exc.filename}; free space and rerun"
+    if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+        return (
+            f"cannot write {exc.filename}: {exc.strerror} (read-only?);"
+            " make it writable or use another --home"
+        )
+    return f"{exc.filename}: {exc.strerror or type(exc).__name__}"
+
+
 _show_other_warnings = warnings.showwarning
 _shown: set[str] = set()
 
@@ -166,12 +186,17 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("RECSYS_DEBUG"):
             raise
         if _is_database_error(exc):
+            from recommender.storage.failures import describe
+
             orig = exc.orig
             _fail(
-                f"database error: {str(orig).strip() or type(orig).__name__}"
+                describe(exc, _database_url())
+                or f"database error: {str(orig).strip() or type(orig).__name__}"
                 " (check RECSYS_DATABASE_URL)",
                 1,
             )
+        if isinstance(exc, OSError) and exc.filename is not None:
+            _fail(_os_error(exc), 1)
         _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with RECSYS_DEBUG=1 for details)", 1)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -8,6 +8,7 @@ import typer
 from recommender.cli.output import err_console, print_json, print_table
 from recommender.cli.recommend import print_recommendations
 from recommender.cli.state import state
+from recommender.errors import shown
 
 
 def similar(
@@ -84,7 +85,7 @@ def search(
         return
     if not hits:
         err_console.print(
-            f"nothing in the model is named like {query!r}", markup=False, highlight=False
+            f"nothing in the model is named like {shown(query)}", markup=False, highlight=False
         )
         return
     print_table(

@@ -7,7 +7,7 @@ from typing import Any
 
 from recommender.core.configs import Config
 from recommender.core.registry import Spec, component_class, names
-from recommender.errors import InputError
+from recommender.errors import InputError, shown
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class TagFilterConfig(Config):
         for name in ("min_weight", "min_probability"):
             value = getattr(self, name)
             if not 0 < value <= 1:
-                raise InputError(f"tag_filter.{name} must be in (0, 1], got {value!r}")
+                raise InputError(f"tag_filter.{name} must be in (0, 1], got {shown(value)}")
 
 
 def _default_cf() -> Spec:

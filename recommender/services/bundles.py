@@ -34,7 +34,7 @@ from recommender.core.bundle import (
 )
 from recommender.core.component import Component
 from recommender.core.process import pid_alive
-from recommender.errors import InputError, ModelBundleError
+from recommender.errors import InputError, ModelBundleError, writing
 
 RECOMMENDER = "recommender"
 TAGGER = "tagger"
@@ -59,15 +59,18 @@ def new_version(fingerprint: str) -> str:
 def write_version(
     models_dir: Path, kind: str, version: str, component: Component, manifest: dict[str, Any]
 ) -> Path:
-    """Write `component` as bundle `version` of `kind` (not yet current)."""
-    return component.save(kind_dir(models_dir, kind) / version, manifest=manifest)
+    """Write `component` as bundle `version` of `kind` (not yet current); a full disk is
+    one line naming the models folder (the temp folder is already removed)."""
+    with writing(f"the model to {kind_dir(models_dir, kind)}"):
+        return component.save(kind_dir(models_dir, kind) / version, manifest=manifest)
 
 
 def publish(models_dir: Path, kind: str, version: str) -> None:
     """Point `kind`'s `current` at `version` (atomic replace of a one-line file)."""
     pointer = kind_dir(models_dir, kind) / CURRENT
     tmp = pointer.with_name(temp_name(CURRENT))
-    tmp.write_text(version + "\n")
+    with writing(f"the model to {pointer.parent}"):
+        tmp.write_text(version + "\n")
     os.replace(tmp, pointer)
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 
 from recommender.core.registry import Spec, component_class
 from recommender.data.dataset import Dataset
-from recommender.errors import InputError
+from recommender.errors import InputError, shown
 from recommender.hybrid.configs import ranker_spec
 
 if TYPE_CHECKING:
@@ -309,7 +309,7 @@ def train(
     check_kind(tagger_kind)
     if engine_name == "spark" and model not in ("als", "spark-als"):
         raise InputError(
-            f"--engine spark trains ALS only, not {model!r}; drop --model or use --model als"
+            f"--engine spark trains ALS only, not {shown(model)}; drop --model or use --model als"
         )
     if engine_name in ENGINES and factors is not None:
         ranker_spec(model, factors=factors)  # --factors on a model without factors: usage error

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchModuleError
 
-from recommender.errors import DatabaseBusyError, InputError
+from recommender.errors import DatabaseBusyError, InputError, shown
 
 LOCK_TIMEOUT_VARIABLE = "RECSYS_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 30.0
@@ -105,7 +105,7 @@ def make_engine(url: str, *, create_schema: bool = True) -> Engine:
     try:
         parsed = make_url(url)
     except Exception as exc:  # sqlalchemy raises ArgumentError with a long message
-        raise InputError(f"invalid database URL {url!r}: {exc}") from None
+        raise InputError(f"invalid database URL {shown(url)}: {exc}") from None
     try:
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
@@ -118,11 +118,11 @@ def make_engine(url: str, *, create_schema: bool = True) -> Engine:
             engine = create_engine(url, pool_pre_ping=True)
     except (ImportError, NoSuchModuleError) as exc:
         raise InputError(
-            f"database URL {parsed.render_as_string(hide_password=True)!r} needs a driver that"
+            f"database URL {shown(parsed.render_as_string(hide_password=True))} needs a driver that"
             f" is not installed ({exc}); use sqlite:///PATH or postgresql+psycopg://..."
         ) from None
     except OSError as exc:
-        raise InputError(f"cannot create the database folder for {url!r}: {exc}") from None
+        raise InputError(f"cannot create the database folder for {shown(url)}: {exc}") from None
     if create_schema:
         _create_schema(engine)
     return engine
