@@ -55,7 +55,7 @@ def test_analysis_window(tmp_path):
 @pytest.mark.parametrize(
     "case,needle",
     [
-        ("missing", "audio file not found"),
+        ("missing", "no such audio file"),
         ("empty", "empty file"),
         ("text", "cannot decode"),
         ("truncated", "cannot decode"),
