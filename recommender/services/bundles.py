@@ -8,6 +8,8 @@ pointer is replaced atomically, so a reader sees the old model or the new one.
 from __future__ import annotations
 
 import os
+import re
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,8 @@ from recommender.errors import ModelBundleError
 RECOMMENDER = "recommender"
 TAGGER = "tagger"
 CURRENT = "current"
+MAX_POINTER_BYTES = 256  # a version name and a newline; anything longer is not ours
+_VERSION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # what new_version / tagger versions are
 _FIX = {RECOMMENDER: "run `recsys train`", TAGGER: "run `recsys train tagger` (or `recsys train`)"}
 
 
@@ -49,16 +53,39 @@ def publish(models_dir: Path, kind: str, version: str) -> None:
 
 
 def current_path(models_dir: Path, kind: str) -> Path:
-    """The bundle `kind`'s `current` pointer names; missing pieces are ModelBundleErrors."""
+    """The bundle `kind`'s `current` pointer names; missing pieces are ModelBundleErrors, and
+    so is a pointer that is not one version name (binary, huge, a path, a FIFO or device)."""
     folder = kind_dir(models_dir, kind)
     pointer = folder / CURRENT
-    if not pointer.is_file():
+    try:
+        mode = os.stat(pointer).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise _bad_pointer(pointer, kind, f"cannot be read ({exc.strerror})") from None
+    if mode is None:
         raise ModelBundleError(f"no trained {kind} in {folder}; {_FIX[kind]}")
-    version = pointer.read_text().strip()
+    if not stat.S_ISREG(mode):  # checked before opening: a FIFO would block the open
+        raise _bad_pointer(pointer, kind, "is not a plain file")
+    try:
+        with open(pointer, "rb") as handle:
+            raw = handle.read(MAX_POINTER_BYTES + 1)
+    except OSError as exc:
+        raise _bad_pointer(pointer, kind, f"cannot be read ({exc.strerror})") from None
+    try:
+        version = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        version = None
+    if len(raw) > MAX_POINTER_BYTES or version is None or not _VERSION.fullmatch(version):
+        raise _bad_pointer(pointer, kind, "does not hold a version name")
     path = folder / version
-    if not version or "/" in version or version.startswith(".") or not path.is_dir():
+    if not path.is_dir():
         raise bundle_error(path, f"named by {pointer} is missing")
     return path
+
+
+def _bad_pointer(pointer: Path, kind: str, problem: str) -> ModelBundleError:
+    return ModelBundleError(f"model bundle pointer {pointer} {problem}; {_FIX[kind]}")
 
 
 def current_recommender(models_dir: Path, *, mmap: bool = True):
