@@ -163,6 +163,8 @@ class HybridRecommender(Component):
         self.sound = a.get("sound")  # absent: no CNN embeddings (or a bundle from before them)
         self.ranker = state.parts["ranker"]
         expected = (len(self.users), len(self.items))
+        if self.titles.shape != (len(self.items),) or self.artists.shape != self.titles.shape:
+            raise ValueError(f"titles {self.titles.shape} / artists {self.artists.shape} != items")
         if self.sound is not None and self.sound.shape[0] != len(self.items):
             raise ValueError(f"sound {self.sound.shape} has not one row per item")
         if self.plays.shape != expected or (self.ranker.n_users, self.ranker.n_items) != expected:

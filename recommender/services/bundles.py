@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +44,8 @@ CURRENT = "current"
 KEEP_VARIABLE = "RECSYS_KEEP_MODELS"
 DEFAULT_KEEP = 3
 _LEASE = "lease"
+MAX_POINTER_BYTES = 256  # a version name and a newline; anything longer is not ours
+_VERSION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # what new_version / tagger versions are
 _FIX = {RECOMMENDER: "run `recsys train`", TAGGER: "run `recsys train tagger` (or `recsys train`)"}
 
 
@@ -84,18 +88,48 @@ def has_current(models_dir: Path, kind: str) -> bool:
 
 def current_path(models_dir: Path, kind: str) -> Path:
     """The bundle `kind`'s `current` pointer names (for the tagger: or the newer tagger
-    the current recommender was trained with); missing pieces are ModelBundleErrors."""
+    the current recommender was trained with); missing pieces are ModelBundleErrors, and
+    so is a pointer that is not one version name (binary, huge, a path, a FIFO or device)."""
     folder = kind_dir(models_dir, kind)
     pointer = folder / CURRENT
-    version = pointer.read_text().strip() if pointer.is_file() else None
+    version = _read_pointer(pointer, kind)
     if kind == TAGGER:
         version = max(filter(None, (version, recommender_tagger(models_dir))), default=None)
     if version is None:
         raise ModelBundleError(f"no trained {kind} in {folder}; {_FIX[kind]}")
     path = folder / version
-    if not version or "/" in version or version.startswith(".") or not path.is_dir():
+    if not path.is_dir():
         raise bundle_error(path, f"named by {pointer} is missing")
     return path
+
+
+def _bad_pointer(pointer: Path, kind: str, problem: str) -> ModelBundleError:
+    return ModelBundleError(f"model bundle pointer {pointer} {problem}; {_FIX[kind]}")
+
+
+def _read_pointer(pointer: Path, kind: str) -> str | None:
+    """The version a `current` pointer names (None: no pointer); stat before open, since a
+    FIFO would block the open, and a bounded read of what must be one ASCII version name."""
+    try:
+        mode = os.stat(pointer).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _bad_pointer(pointer, kind, f"cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(mode):
+        raise _bad_pointer(pointer, kind, "is not a plain file")
+    try:
+        with open(pointer, "rb") as handle:
+            raw = handle.read(MAX_POINTER_BYTES + 1)
+    except OSError as exc:
+        raise _bad_pointer(pointer, kind, f"cannot be read ({exc.strerror})") from None
+    try:
+        version = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        version = None
+    if len(raw) > MAX_POINTER_BYTES or version is None or not _VERSION.fullmatch(version):
+        raise _bad_pointer(pointer, kind, "does not hold a version name")
+    return version
 
 
 def current_recommender(models_dir: Path, *, mmap: bool = True):
