@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
+from recommender.core.process import pid_alive
 from recommender.errors import NoSpaceError, RecsysError, RecsysWarning
 from recommender.storage.failures import describe, is_disk_full
 from recommender.storage.schema import EtlRun
@@ -67,14 +68,9 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _dead(pid: int) -> bool:
+    """A run's process is gone (a run that recorded no PID is never taken for dead)."""
+    return pid > 0 and not pid_alive(pid)
 
 
 def mark_stale_runs(engine: Engine) -> int:
@@ -89,7 +85,7 @@ def mark_stale_runs(engine: Engine) -> int:
                 owner = json.loads(arguments or "{}").get("_process", {})
             except ValueError:
                 owner = {}
-            if owner.get("host") == host and not _pid_alive(int(owner.get("pid", 0)) or -1):
+            if owner.get("host") == host and _dead(int(owner.get("pid", 0))):
                 stale.append(run_id)
         if stale:
             conn.execute(
