@@ -330,6 +330,7 @@ def test_tag_an_uploaded_recording(home, server):
         params={"n": 3},
         files={"file": ("../../etc/passwd", clip.read_bytes(), "audio/wav")},
         headers={"X-API-Key": KEY},
+        timeout=120,  # the first upload loads librosa and the tagger: slow on a busy machine
     )
     assert answer.status_code == 200, answer.text
     tags = answer.json()["tags"]
