@@ -39,6 +39,7 @@ COMMAND_ORDER = (
     "user-tags",
     "tag",
     "evaluate",
+    "tune",
     "serve",
 )
 

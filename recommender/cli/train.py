@@ -92,6 +92,7 @@ def train_all(
         engine_name=engine,
         spark_master=spark_master,
         tagger_kind=tagger,
+        config_path=state.settings.config_path,
         on_step=_steps(as_json),
     )
     if as_json:
