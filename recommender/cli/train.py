@@ -103,6 +103,7 @@ def train_all(
         ("bundle", report.path),
         ("CF model", report.model),
         ("ranker", report.ranker_reason),
+        ("settings", report.config_file or "defaults (no config.json; see `recsys tune`)"),
         ("users", report.users),
         ("items", report.items),
         ("cold items", report.cold_items),

@@ -37,7 +37,9 @@ def tune(
     ] = DEFAULT_TRIALS,
     seed: Annotated[
         int,
-        typer.Option("--seed", metavar="SEED", help="Seed of the split, the sampler and the models."),
+        typer.Option(
+            "--seed", metavar="SEED", help="Seed of the split, the sampler and the models."
+        ),
     ] = 0,
     timeout: Annotated[
         float | None,

@@ -38,6 +38,7 @@ class TrainReport:
     tagger: dict[str, Any] | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     ranker_reason: str = ""
+    config_file: str | None = None  # the settings file it started from (None: the defaults)
     seconds: float = 0.0
 
 
@@ -260,6 +261,7 @@ def train_bundle(
         tagger=tagger_summary,
         metrics=metrics,
         ranker_reason=reason,
+        config_file=str(config.path) if config.path else None,
         seconds=round(time.perf_counter() - started, 2),
     )
 
@@ -282,7 +284,6 @@ def train(
     """`recsys train` with its options checked: `--engine spark` trains Spark MLlib ALS;
     the model settings start from the config file at `config_path` (when it exists)."""
     from recommender.services.config_file import read_config
-
     from recommender.services.engines import ENGINES, spark_for
 
     component_class(model, "cf")

@@ -79,9 +79,7 @@ def tune(
     notes = []
     if dataset.predicted_tags is not None:
         dataset = without_predictions(dataset)
-        notes.append(
-            "stored predicted tags left out: their tagger saw the held-out crowd tags"
-        )
+        notes.append("stored predicted tags left out: their tagger saw the held-out crowd tags")
     split = random_split(dataset, seed=seed)
     data = {
         "fingerprint": dataset.fingerprint(),
@@ -131,4 +129,3 @@ def tune(
     if write:
         written = str(write_config(config_path, config))
     return {"config_file": written, "notes": notes, "searches": searches}
-
