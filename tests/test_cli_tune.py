@@ -44,6 +44,15 @@ def _env(home: Path, *, marked: bool) -> dict[str, str]:
     return env
 
 
+def _empty_env(home: Path) -> dict[str, str]:
+    """A home with an empty database (created by the command itself)."""
+    return {
+        **os.environ,
+        "RECSYS_HOME": str(home),
+        "RECSYS_DATABASE_URL": f"sqlite:///{home / 'r.db'}",
+    }
+
+
 def _search(search: dict) -> tuple:
     """What a search found, without when it ran or the fingerprint of the whole store."""
     return search["target"], search["best_params"], search["best_value"], search["trials"]
@@ -119,11 +128,7 @@ def test_recsys_train_trains_with_the_written_settings_and_records_the_search(tm
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(tmp_path, args, message):
-    env = {
-        **os.environ,
-        "RECSYS_HOME": str(tmp_path),
-        "RECSYS_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
-    }
+    env = _empty_env(tmp_path)
     proc = run_cli(["tune", *args], env)
     assert proc.returncode == 2
     assert message in proc.stderr
@@ -132,11 +137,7 @@ def test_bad_options_are_one_line_and_exit_2(tmp_path, args, message):
 
 @pytest.mark.parametrize("command", [["tune"], ["train"]])
 def test_a_misspelt_setting_in_the_config_file_is_one_line_and_exit_2(tmp_path, command):
-    env = {
-        **os.environ,
-        "RECSYS_HOME": str(tmp_path),
-        "RECSYS_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
-    }
+    env = _empty_env(tmp_path)
     (tmp_path / "config.json").write_text('{"cf": {"als": {"factorz": 32}}}')
     proc = run_cli(command, env)
     assert proc.returncode == 2
@@ -147,11 +148,7 @@ def test_a_misspelt_setting_in_the_config_file_is_one_line_and_exit_2(tmp_path, 
 
 
 def test_empty_database_says_what_to_do(tmp_path):
-    env = {
-        **os.environ,
-        "RECSYS_HOME": str(tmp_path),
-        "RECSYS_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
-    }
+    env = _empty_env(tmp_path)
     proc = run_cli(["tune"], env)
     assert proc.returncode == 2
     assert "no listens to tune on" in proc.stderr and "recsys etl" in proc.stderr

@@ -31,6 +31,7 @@ GLOBAL_PANEL = "Global options"
 COMMAND_ORDER = (
     "etl",
     "db",
+    "tune",
     "train",
     "recommend",
     "similar",
@@ -39,7 +40,6 @@ COMMAND_ORDER = (
     "user-tags",
     "tag",
     "evaluate",
-    "tune",
     "serve",
 )
 
