@@ -71,8 +71,9 @@ def tune(
         def on_trial(target: str, done: int, total: int, best: float) -> None:
             if target not in tasks:
                 tasks[target] = progress.add_task(target, total=total)
+            shown = f"{best:.4f}" if done else "-"
             progress.update(
-                tasks[target], completed=done, description=f"{target}: best NDCG@10 {best:.4f}"
+                tasks[target], completed=done, description=f"{target}: best NDCG@10 {shown}"
             )
 
         result = run(

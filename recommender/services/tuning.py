@@ -22,7 +22,7 @@ from recommender.errors import InputError
 
 DEFAULT_TRIALS = 30
 HYBRID_CF = "als"  # the CF model inside the hybrid while its blend is tuned: train's default
-# on_trial(target, trials done, trials in all, best value so far)
+# on_trial(target, trials done, trials in all, best value so far: NaN before the first)
 OnTrial = Callable[[str, int, int, float], None]
 
 
@@ -107,6 +107,7 @@ def tune(
             if on_trial is not None:
                 on_trial(target, done, total, best)
 
+        progress(0, trials, float("nan"))  # the bar shows from the start of trial 0
         result = tune_split(
             split, target, base, trials=trials, seed=seed, timeout=timeout, on_trial=progress
         )
