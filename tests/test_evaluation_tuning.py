@@ -101,3 +101,15 @@ def test_too_few_validation_users_is_an_input_error():
     tiny = random_split(without_predictions(synthetic_dataset(n_users=6, n_items=20, seed=0)))
     with pytest.raises(InputError, match="6 users have validation plays, at least 10"):
         validation_split(tiny)
+
+
+def test_knn_draws_bm25_parameters_only_for_bm25_similarity(split):
+    from recommender.cf.knn import KNNConfig
+
+    assert space_names("knn", KNNConfig()) == ["similarity", "K"]
+    bm25 = KNNConfig(K=30, similarity="bm25", K1=3.0, B=0.5)
+    assert space_names("knn", bm25) == ["similarity", "K1", "B", "K"]
+    result = tune_split(split, "knn", bm25, trials=3, seed=0)
+    assert result.trials[0]["params"] == {"similarity": "bm25", "K1": 3.0, "B": 0.5, "K": 30}
+    for trial in result.trials:
+        assert ("K1" in trial["params"]) == (trial["params"]["similarity"] == "bm25")

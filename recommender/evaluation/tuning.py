@@ -96,12 +96,14 @@ def suggest(target: str, trial: optuna.Trial, base: Config) -> Config:
             iterations=_int(trial, "iterations", 20, 300, log=True),
         )
     if target == "knn":
-        return base.replace(
-            K=_int(trial, "K", 20, 1000, log=True),
-            similarity=trial.suggest_categorical("similarity", ["cosine", "bm25"]),
-            K1=_float(trial, "K1", 0.2, 100.0, log=True),
-            B=_float(trial, "B", 0.0, 1.0),
-        )
+        similarity = trial.suggest_categorical("similarity", ["cosine", "bm25"])
+        bm25 = {}  # K1 and B shape BM25 similarity only: drawn only when it is chosen
+        if similarity == "bm25":
+            bm25 = {
+                "K1": _float(trial, "K1", 0.2, 100.0, log=True),
+                "B": _float(trial, "B", 0.0, 1.0),
+            }
+        return base.replace(K=_int(trial, "K", 20, 1000, log=True), similarity=similarity, **bm25)
     if target == "rp3beta":
         return base.replace(
             K=_int(trial, "K", 20, 1000, log=True),
@@ -236,27 +238,30 @@ def tune_split(
 
 
 class _Names:
-    """Stands in for an Optuna trial to read the names a search space draws, in order."""
+    """Stands in for an Optuna trial: answers every draw with `base`'s own value and
+    records the names drawn, so a conditional space follows the branch `base` is on."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: Config) -> None:
+        self.base = base
         self.names: list[str] = []
 
-    def suggest_float(self, name: str, low: float, high: float, log: bool = False) -> float:
+    def _current(self, name: str) -> Any:
         self.names.append(name)
-        return low
+        return current_params(self.base, [name])[name]
+
+    def suggest_float(self, name: str, low: float, high: float, log: bool = False) -> float:
+        return self._current(name)
 
     def suggest_int(self, name: str, low: int, high: int, log: bool = False) -> int:
-        self.names.append(name)
-        return low
+        return self._current(name)
 
     def suggest_categorical(self, name: str, choices: list[Any]) -> Any:
-        self.names.append(name)
-        return choices[0]
+        return self._current(name)
 
 
 def space_names(target: str, base: Config) -> list[str]:
-    """The dotted parameter names `suggest` varies for `target`."""
-    recorder = _Names()
+    """The dotted parameter names `suggest` draws for `target` when it starts from `base`."""
+    recorder = _Names(base)
     suggest(target, recorder, base)  # type: ignore[arg-type]
     return recorder.names
 
