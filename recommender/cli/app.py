@@ -96,6 +96,7 @@ def _register_commands() -> None:
     from recommender.cli import serve as serve_commands
     from recommender.cli import tag as tag_commands
     from recommender.cli import train as train_commands
+    from recommender.cli import tune as tune_commands
 
     app.add_typer(etl_commands.app, name="etl")
     app.add_typer(db_commands.app, name="db")
@@ -107,6 +108,7 @@ def _register_commands() -> None:
     app.command("user-tags")(explore_commands.user_tags)
     app.command("tag")(tag_commands.tag_command)
     app.command("evaluate")(evaluate_commands.evaluate)
+    app.command("tune")(tune_commands.tune)
     app.command("serve")(serve_commands.serve)
 
 

@@ -92,6 +92,7 @@ def train_all(
         engine_name=engine,
         spark_master=spark_master,
         tagger_kind=tagger,
+        config_path=state.settings.config_path,
         on_step=_steps(as_json),
     )
     if as_json:
@@ -102,6 +103,7 @@ def train_all(
         ("bundle", report.path),
         ("CF model", report.model),
         ("ranker", report.ranker_reason),
+        ("settings", report.config_file or "defaults (no config.json; see `recsys tune`)"),
         ("users", report.users),
         ("items", report.items),
         ("cold items", report.cold_items),

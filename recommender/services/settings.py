@@ -30,6 +30,7 @@ HOME_FOLDER = ".recsys"
 DEFAULT_HOME = Path(HOME_FOLDER)
 SQLITE_FILENAME = "recsys.db"
 AUDIO_ROOT_ENV = "RECSYS_AUDIO_ROOT"
+CONFIG_FILENAME = "config.json"  # model settings `recsys train` reads (services.config_file)
 
 
 def resolve_home(home: str | Path | None = None, *, cwd: Path | None = None) -> tuple[Path, str]:
@@ -66,6 +67,11 @@ class Settings:
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+    @property
+    def config_path(self) -> Path:
+        """The model settings `recsys train` starts from (`services.config_file`)."""
+        return self.home / CONFIG_FILENAME
 
     @property
     def audio_dir(self) -> Path:
