@@ -270,6 +270,7 @@ def test_tag_an_uploaded_recording(home, server):
         params={"n": 3},
         files={"file": ("../../etc/passwd", clip.read_bytes(), "audio/wav")},
         headers={"X-API-Key": KEY},
+        timeout=30,  # the first upload loads the audio stack; httpx's 5 s is short on a busy CI
     )
     assert answer.status_code == 200, answer.text
     tags = answer.json()["tags"]
