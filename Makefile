@@ -9,7 +9,6 @@ DATA ?=                 # the source's directory (lastfm-2k)
 ETL_ARGS ?=             # extra arguments, e.g. ETL_ARGS="--listens plays.csv --tags tags.csv"
 SCALE ?= 0.01           # make bench SCALE=1 for the Last.fm-360K-sized run
 DEMO_USER ?= user-0001
-TEST_WORKERS ?= 2       # pytest-xdist workers for `make test`; 0 runs in one process
 
 .PHONY: install etl demo test bench lint clean
 
@@ -31,7 +30,7 @@ demo: install
 	$(RECSYS) recommend --user $(strip $(DEMO_USER)) --explain
 
 test: install
-	$(BIN)/pytest -q -n $(strip $(TEST_WORKERS)) --dist loadscope --no-loadscope-reorder
+	$(BIN)/pytest -q
 
 bench: install
 	$(BIN)/python -m bench --scale $(strip $(SCALE))

@@ -129,15 +129,3 @@ def spark() -> Iterator[object]:
     yield session
     session.stop()
     DataFrame.toPandas = original
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Modules with a slow or Spark test first, each kept whole and in its order: under
-    `make test`'s workers (--dist loadscope) the long modules start early and the many short
-    ones fill in at the end, instead of one long module running alone last."""
-    heavy = {
-        getattr(item, "module", None)
-        for item in items
-        if item.get_closest_marker("slow") or item.get_closest_marker("spark")
-    }
-    items.sort(key=lambda item: getattr(item, "module", None) not in heavy)
