@@ -376,7 +376,9 @@ def test_recsys_tag_and_etl_audio_take_scores(trained_env, sqlite_url, tmp_path)
 
     # without fluidsynth on the PATH: the built-in synthesizer, and one line saying so
     bare = dict(trained_env, PATH=str(tmp_path / "no-programs"))
-    table = run_cli(["tag", str(mid), str(xml)], bare)
+    # relative names: a table title wraps to the table's width, and a long temporary path
+    # (pytest-xdist adds popen-gwN/) would split a file name across two lines
+    table = run_cli(["tag", mid.name, xml.name], bare, cwd=tmp_path)
     assert table.returncode == 0, table.stderr
     assert _not_novelty(table.stderr) == [f"warning: {FALLBACK_NOTICE}"]
     assert "tune.mid" in table.stdout and "tune.musicxml" in table.stdout

@@ -582,6 +582,8 @@ def test_fuzzing_the_openapi_spec_finds_no_server_error(home, tmp_path):
                 "none",
                 "--workers",
                 "2",
+                "--request-timeout",  # the first upload loads the audio stack: >10 s on a busy CI
+                "60",
             ],
             capture_output=True,
             text=True,
