@@ -1,4 +1,5 @@
-"""Engines for SQLite (embedded default) and PostgreSQL, with the schema created on first use."""
+"""Engines for SQLite (embedded default) and PostgreSQL, with the schema created on first use
+and its revision checked on every open (`recommender.storage.schema_version`)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,26 @@ def _enable_sqlite_wal(dbapi_connection, _record) -> None:
 
 
 def make_engine(url: str, *, create_schema: bool = True) -> Engine:
-    """Open the database at `url`, creating the SQLite file's folder and the schema if needed."""
+    """Open the database at `url`, creating the SQLite file's folder and the schema if needed.
+
+    Raises `SchemaVersionError` when the database is at another schema revision than this
+    recsys. `create_schema=False` is for a read that tolerates missing tables: it creates
+    nothing, but still refuses a database stamped with another revision.
+    """
+    from recommender.storage.schema_version import ensure_schema
+
+    engine = connect_engine(url)
+    try:
+        ensure_schema(engine, create=create_schema)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def connect_engine(url: str) -> Engine:
+    """The engine for `url` alone: no schema created, no revision checked (`recsys db upgrade`
+    opens a database of any revision with it)."""
     try:
         parsed = make_url(url)
     except Exception as exc:  # sqlalchemy raises ArgumentError with a long message
@@ -42,8 +62,4 @@ def make_engine(url: str, *, create_schema: bool = True) -> Engine:
         ) from None
     except OSError as exc:
         raise InputError(f"cannot create the database folder for {url!r}: {exc}") from None
-    if create_schema:
-        from recommender.storage.schema import Base  # the ORM classes cost 0.05 s to import
-
-        Base.metadata.create_all(engine)
     return engine
