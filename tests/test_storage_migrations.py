@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, inspect, select, text
 
+from recommender.errors import SchemaVersionError
 from recommender.storage import schema_version
 from recommender.storage.engine import connect_engine, make_engine
 from recommender.storage.schema import Base
@@ -203,10 +204,14 @@ def test_a_newer_schema_is_refused_with_the_fix(recsys_env, tmp_path):
     _sql(url, "UPDATE alembic_version SET version_num = '9999_from_the_future'")
     before = _rows(url)
 
-    for args in (["db", "stats"], ["db", "upgrade"]):
+    for args in (["db", "stats"], ["db", "upgrade"], ["serve", "--port", "18777"]):
         _one_error_line(
-            run_cli(args, recsys_env), "9999_from_the_future", "pip install --upgrade recsys"
+            run_cli(args, recsys_env, timeout=120),
+            "9999_from_the_future",
+            "pip install --upgrade recsys",
         )
+    with pytest.raises(SchemaVersionError, match="9999_from_the_future"):
+        make_engine(url, create_schema=False)  # recommend's read-only open refuses it too
     assert _rows(url) == before
     assert _revision(url) == "9999_from_the_future"
 

@@ -93,16 +93,17 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
 
 
 def mismatch_error(engine: Engine, revision: str) -> SchemaVersionError:
-    """The one-line refusal for a database at `revision`, with the command that fixes it."""
+    """The one-line refusal for a database at `revision`: what is wrong, then after "; " the
+    command that fixes it (the server's error hint)."""
     where = f"database {engine.url.render_as_string(hide_password=True)}"
     if _is_known(revision):
         return SchemaVersionError(
-            f"{where} is at schema revision {revision}, older than this recsys ({HEAD}):"
+            f"{where} is at schema revision {revision}, older than this recsys ({HEAD});"
             f" back it up, then run '{UPGRADE_COMMAND}' (with the same --home/--database-url)"
         )
     return SchemaVersionError(
         f"{where} is at schema revision {revision}, which this recsys does not know (its"
-        f" newest is {HEAD}): a newer recsys wrote it; run '{NEWER_RECSYS_COMMAND}'"
+        f" newest is {HEAD}), a newer recsys wrote it; run '{NEWER_RECSYS_COMMAND}'"
     )
 
 
