@@ -10,6 +10,7 @@ DATA ?=                 # the source's directory (lastfm-2k)
 ETL_ARGS ?=             # extra arguments, e.g. ETL_ARGS="--listens plays.csv --tags tags.csv"
 SCALE ?= 0.01           # make bench SCALE=1 for the Last.fm-360K-sized run
 DEMO_USER ?= user-0001
+JUPYTER_ARGS ?=         # e.g. JUPYTER_ARGS="--no-browser --port 8889"
 
 # Installs are reproducible: `make install` takes exact versions with hashes from $(LOCK), which
 # `make lock` resolves (uv) from pyproject.toml's loose ranges for these extras. After changing
@@ -24,7 +25,7 @@ FIND_LINKS ?= /opt/wheels
 # the pins of the current lock are kept where they still fit.
 LOCK_ARGS ?=
 
-.PHONY: install lock etl demo test bench lint clean
+.PHONY: install lock etl demo notebooks test bench lint clean
 
 install: $(VENV)/.installed
 
@@ -56,6 +57,12 @@ demo: install
 	$(RECSYS) db stats
 	$(RECSYS) train
 	$(RECSYS) recommend --user $(strip $(DEMO_USER)) --explain
+
+# JupyterLab on notebooks/; each notebook finds the database of `make demo` (the nearest
+# .recsys folder at or above it, unless RECSYS_HOME or RECSYS_DATABASE_URL says otherwise).
+# Jupyter refuses to run as root without --allow-root (containers and these machines run as root).
+notebooks: install
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(JUPYTER_ARGS)
 
 test: install
 	$(BIN)/pytest -q

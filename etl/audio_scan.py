@@ -3,8 +3,15 @@
 Parallel across processes (recommender.audio.batch.make_pool); resumable (a
 track whose file checksum already has features for this extractor version is
 skipped); tolerant: a file that cannot be decoded is recorded in `rejects`
-(reason `audio_undecodable`, the file path, the message) and the scan carries
-on. Results are committed in batches, so an interrupted scan keeps its work.
+(reason `audio_undecodable`, the file path, the message), and so is one that is no
+longer there (`audio_missing`; a catalogue row naming a missing file is reported at
+load time, with its catalogue line, and its track has no audio to scan), and the scan
+carries on. Results are committed in batches, so an interrupted scan keeps its work.
+
+Confined: the scan reads only what the catalogue named. A path that now resolves
+elsewhere (a symlink made since the load) or, with an audio root configured
+(`RECSYS_AUDIO_ROOT`), outside it is refused unopened (reason `audio_outside_root`);
+devices, FIFOs and files over the byte cap are never read (`recommender.audio.files`).
 
 What is stored (see recommender.services.audio_features): the summary vector, plus an evenly
 spaced sample of frame vectors from which the tagger learns its bag-of-frames
@@ -24,17 +31,25 @@ import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import Engine, and_, delete, insert, select, update
 
 from recommender.audio.config import FeatureConfig
+from recommender.audio.files import inside, max_audio_bytes
 from recommender.errors import RecsysWarning
+from recommender.services.audio_steps import AUDIO_MISSING
 from recommender.storage.schema import Reject, Track, TrackFeatures
+
+if TYPE_CHECKING:
+    from etl.runs import RunSummary
 
 UNDECODABLE = "audio_undecodable"
 FEATURE_ERROR = "audio_feature_error"
+OUTSIDE_ROOT = "audio_outside_root"
+FILE_REASONS = (UNDECODABLE, AUDIO_MISSING, OUTSIDE_ROOT)  # a scan's word on a file; newest wins
 BATCH = 32
 
 
@@ -55,11 +70,11 @@ class ScanSummary:
         return asdict(self)
 
 
-def file_checksum(path: Path) -> str:
+def file_checksum(handle: BinaryIO) -> str:
+    """sha256 of an open file (opened by `open_audio`, so at most the byte cap)."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()
 
 
@@ -81,16 +96,27 @@ def extract_one(
 
 
 def _extract_one(path: str, known_checksum: str | None, config_json: str) -> dict[str, Any]:
+    from recommender.audio.files import open_audio
     from recommender.audio.song_vector import extract_file
     from recommender.errors import AudioDecodeError
     from recommender.services.audio_features import to_bytes
 
     file = Path(path)
-    try:
-        checksum = file_checksum(file) if file.is_file() else None
+    if not os.path.lexists(file):
+        return {
+            "status": "failed",
+            "reason": AUDIO_MISSING,
+            "message": f"{path}: no such file (moved since the catalogue was loaded? fix its"
+            " audio_path and reload it with `recsys etl csv --catalogue FILE`)",
+        }
+    try:  # a symlink here appeared after the driver's check: refused like any other
+        with open_audio(file, follow_symlinks=False) as handle:
+            checksum = file_checksum(handle)
+    except AudioDecodeError as exc:
+        return {"status": "failed", "reason": UNDECODABLE, "message": str(exc)}
     except OSError as exc:
         return {"status": "failed", "reason": UNDECODABLE, "message": f"{path}: unreadable ({exc})"}
-    if checksum is not None and checksum == known_checksum:
+    if checksum == known_checksum:
         return {"status": "skipped"}
     config = FeatureConfig.from_json(config_json)
     try:
@@ -115,11 +141,40 @@ def _resolve(audio_path: str, base_dir: Path) -> str:
     return str(path if path.is_absolute() else base_dir / path)
 
 
+def refusal(track_id: int, path: str, root: Path | None) -> dict[str, Any] | None:
+    """The failed result of a path the scan must not open, else None: one resolving
+    outside `root`, or through a symlink (the load stored every path resolved, so a
+    symlink on the way now was made since and may point anywhere)."""
+    if "\x00" in path:
+        message = f"{path!r}: not a file path (NUL byte); fix the catalogue row"
+    elif root is not None and inside(path, root) is None:
+        message = f"{path}: outside the audio root {root} (RECSYS_AUDIO_ROOT); not read"
+    elif os.path.realpath(path) != os.path.normpath(path):
+        message = (
+            f"{path}: resolves to {os.path.realpath(path)} through a symlink made since the"
+            " catalogue was loaded; not read (load the catalogue again)"
+        )
+    else:
+        return None
+    return {
+        "track_id": track_id,
+        "path": path,
+        "status": "failed",
+        "reason": OUTSIDE_ROOT,
+        "message": message,
+    }
+
+
 def _write_batch(
-    engine: Engine, results: list[dict[str, Any]], config: FeatureConfig, run_id: int
+    engine: Engine, results: list[dict[str, Any]], config: FeatureConfig, run: RunSummary
 ) -> None:
+    """Store `results` and the run's counts so far in one transaction."""
+    from etl.runs import record
+
+    run_id = run.run_id
     versions = [config.extractor_version, config.frames_version]
     with engine.begin() as conn:
+        record(conn, run, done=False)  # the run log counts only what committed
         for r in results:
             if r["status"] == "skipped":
                 continue
@@ -132,14 +187,7 @@ def _write_batch(
                 )
             )
             if r["status"] == "ok":
-                # a file that decodes now is no longer a reject
-                conn.execute(
-                    delete(Reject).where(
-                        and_(
-                            Reject.file == r["path"], Reject.line == 0, Reject.reason == UNDECODABLE
-                        )
-                    )
-                )
+                _forget_file_rejects(conn, r["path"])  # a file that decodes now is no reject
                 conn.execute(
                     insert(TrackFeatures),
                     [
@@ -163,13 +211,7 @@ def _write_batch(
                     update(Track).where(Track.id == r["track_id"]).values(checksum=r["checksum"])
                 )
             else:  # the newest run owns the reject row for this file
-                conn.execute(
-                    delete(Reject).where(
-                        and_(
-                            Reject.file == r["path"], Reject.line == 0, Reject.reason == r["reason"]
-                        )
-                    )
-                )
+                _forget_file_rejects(conn, r["path"])
                 conn.execute(
                     insert(Reject).values(
                         run_id=run_id,
@@ -181,6 +223,14 @@ def _write_batch(
                 )
 
 
+def _forget_file_rejects(conn, path: str) -> None:
+    conn.execute(
+        delete(Reject).where(
+            and_(Reject.file == path, Reject.line == 0, Reject.reason.in_(FILE_REASONS))
+        )
+    )
+
+
 def scan_catalogue(
     engine: Engine,
     *,
@@ -188,11 +238,13 @@ def scan_catalogue(
     progress: Callable[[int, int], None] | None = None,
     config: FeatureConfig | None = None,
     base_dir: Path | None = None,
+    root: Path | None = None,
     runner: Callable[[list[tuple]], Iterable[dict[str, Any]]] | None = None,
 ) -> ScanSummary:
     """Extract features for every track with an audio path; `progress(done, total)` after each.
 
     Relative audio paths resolve against `base_dir` (default: the working directory).
+    Paths outside `root` (when given), or reached through a symlink, are refused unread.
     `runner(tasks)` yields `extract_one(*task)` for each task in any order (default: the
     local process pool; etl.spark_audio.spark_results runs them on Spark).
     `workers` defaults to every core; 1 runs in this process.
@@ -200,6 +252,7 @@ def scan_catalogue(
     from etl.runs import tracked_run
 
     config = config or FeatureConfig()
+    max_audio_bytes()  # a bad RECSYS_AUDIO_MAX_BYTES stops the scan before it starts
     workers = max(1, workers or os.cpu_count() or 1)
     base_dir = (base_dir or Path.cwd()).absolute()
     started = time.perf_counter()
@@ -216,7 +269,7 @@ def scan_catalogue(
         {"workers": workers, "extractor_version": config.extractor_version},
         ok_message=counts,
     ) as run:
-        summary.run_id = run_id = run.run_id
+        summary.run_id = run.run_id
         with engine.connect() as conn:
             tracks = conn.execute(
                 select(Track.id, Track.external_id, Track.audio_path)
@@ -231,24 +284,27 @@ def scan_catalogue(
                 ).all()
             )
         names = {t.id: t.external_id for t in tracks}
-        tasks = [
-            (t.id, _resolve(t.audio_path, base_dir), known.get(t.id), config.to_json())
-            for t in tracks
-        ]
-        summary.tracks = run.rows_in = len(tasks)
+        refused, tasks = [], []
+        for t in tracks:
+            path = _resolve(t.audio_path, base_dir)
+            refused_one = refusal(t.id, path, root)
+            if refused_one is not None:
+                refused.append(refused_one)
+            else:
+                tasks.append((t.id, path, known.get(t.id), config.to_json()))
+        summary.tracks = run.rows_in = len(tracks)
         pending: list[dict[str, Any]] = []
-        for done, result in enumerate(
-            runner(tasks) if runner else _results(tasks, workers), start=1
-        ):
+        results = runner(tasks) if runner else _results(tasks, workers)
+        for done, result in enumerate(chain(refused, results), start=1):
             _count(summary, result, names)
             run.rows_loaded, run.rows_rejected = summary.extracted, summary.failed
             pending.append(result)
             if len(pending) >= BATCH:
-                _write_batch(engine, pending, config, run_id)
+                _write_batch(engine, pending, config, run)
                 pending = []
             if progress is not None:
-                progress(done, len(tasks))
-        _write_batch(engine, pending, config, run_id)
+                progress(done, len(tracks))
+        _write_batch(engine, pending, config, run)
         summary.seconds = time.perf_counter() - started
     for notice in summary.notices:
         warnings.warn(notice, RecsysWarning, stacklevel=2)

@@ -5,24 +5,32 @@ delimiter is sniffed from the header unless given. Listens are counts
 (`user,track,count`) or play events (`user,track,timestamp`, Unix seconds or ISO-8601):
 events are kept in `listen_events` and aggregated into `listens`. Tag rows whose track
 is in neither the catalogue, the listens nor the database are rejected as
-`unknown_track`; users are created from any file. Catalogue `audio_path`s relative to
-the catalogue file's folder are stored absolute.
+`unknown_track`; users are created from any file.
+
+Catalogue `audio_path`s resolve against the audio root: the configured one
+(`RECSYS_AUDIO_ROOT`, `Settings.audio_root`) or else the catalogue file's own folder.
+They are stored absolute with every symlink resolved, and a path that resolves outside
+the root (`../../etc/passwd`, `/dev/zero`, a symlink pointing out) is quarantined as
+`audio_outside_root`, its track not loaded; the scan (etl.audio_scan) reads nothing else.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 from sqlalchemy import Engine
 
+from etl.audio_scan import OUTSIDE_ROOT
 from etl.ingest import LoadContext, ingest_catalogue, ingest_events, ingest_listens, ingest_tags
 from etl.load import bulk_transaction
-from etl.normalize import normalize_tags
 from etl.reader import RawTable, read_table
-from etl.runs import RunSummary, tracked_run
+from etl.runs import RunSummary, record, tracked_run
 from etl.validate import Checked, RowChecks
-from recommender.errors import DataFileError
+from recommender.audio.files import inside
+from recommender.errors import DataFileError, InputError, regular_file
+from recommender.services.audio_steps import AUDIO_MISSING
 from recommender.storage.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 
 LISTEN_COLUMNS = {
@@ -66,9 +74,7 @@ def check_tags(raw: RawTable) -> Checked:
     checks = RowChecks(raw)
     user = checks.ids("user", max_length=MAX_ID_LENGTH)
     track = checks.ids("track", max_length=MAX_ID_LENGTH)
-    tag = normalize_tags(checks.column("tag"))
-    checks.fail(checks_lengths(tag) == 0, "empty_tag")
-    checks.fail(checks_lengths(tag) > MAX_ID_LENGTH, "too_long")
+    tag = checks.tags("tag", max_length=MAX_ID_LENGTH)
     if "timestamp" in raw.table.column_names:
         tagged_at = pa.array(checks.timestamps("timestamp"), pa.int64())
     else:
@@ -76,7 +82,8 @@ def check_tags(raw: RawTable) -> Checked:
     return checks.result({"user": user, "track": track, "tag": tag, "tagged_at": tagged_at})
 
 
-def check_catalogue(raw: RawTable) -> Checked:
+def check_catalogue(raw: RawTable, audio_root: Path | None = None) -> Checked:
+    """Catalogue rows; audio paths confined to `audio_root` (default: the file's folder)."""
     checks = RowChecks(raw)
     track = checks.ids("track", max_length=MAX_ID_LENGTH)
     columns = {"external_id": track}
@@ -86,49 +93,76 @@ def check_catalogue(raw: RawTable) -> Checked:
             columns[name] = checks.text(name, max_length=limit)
         else:
             columns[name] = pa.nulls(raw.table.num_rows, pa.string())
-    columns["audio_path"] = _absolute_paths(columns["audio_path"], raw.path.parent)
-    return checks.result(columns)
-
-
-def checks_lengths(values: pa.Array):
-    import pyarrow.compute as pc
-
-    return pc.utf8_length(values).to_numpy(zero_copy_only=False)
-
-
-def _absolute_paths(paths: pa.Array, base: Path) -> pa.Array:
-    """Resolve relative audio paths against the catalogue's folder (once per distinct path)."""
-    values = paths.to_pylist()
-    return pa.array(
-        [
-            None if p is None else str((base / p).resolve()) if not Path(p).is_absolute() else p
-            for p in values
-        ],
-        pa.string(),
+    root = raw.path.parent if audio_root is None else audio_root
+    confined = _confined_paths(columns["audio_path"], root)
+    checks.fail(
+        confined.is_null().to_numpy(zero_copy_only=False) & ~_nulls(columns["audio_path"]),
+        OUTSIDE_ROOT,
     )
+    columns["audio_path"] = confined
+    return _quarantine_missing_audio(checks.result(columns))
+
+
+def _quarantine_missing_audio(checked: Checked) -> Checked:
+    """A row naming an audio file that is not there is reported as `audio_missing` (catalogue
+    file and line); its track loads without audio, so `recsys etl audio` skips it. Reloading
+    the fixed catalogue sets the path."""
+    paths = checked.table.column("audio_path").to_pylist()
+    missing = np.array([p is not None and not Path(p).exists() for p in paths], dtype=bool)
+    if not missing.any():
+        return checked
+    checked.flagged = checked.flag(missing, AUDIO_MISSING)
+    audio = pa.array([None if gone else p for p, gone in zip(paths, missing, strict=True)])
+    index = checked.table.column_names.index("audio_path")
+    checked.table = checked.table.set_column(index, "audio_path", audio.cast(pa.string()))
+    return checked
+
+
+def _nulls(values: pa.Array):
+    return values.is_null().to_numpy(zero_copy_only=False)
+
+
+def _confined_paths(paths: pa.Array, root: Path) -> pa.Array:
+    """Each path resolved against `root` (symlinks too), or null where it lands outside it;
+    resolved once per distinct path."""
+    resolved: dict[str, str | None] = {}
+    for p in paths.to_pylist():
+        if p is not None and p not in resolved:
+            where = inside(root / p, root)  # an absolute p replaces root: still checked
+            resolved[p] = None if where is None else str(where)
+    return pa.array([None if p is None else resolved[p] for p in paths.to_pylist()], pa.string())
 
 
 def load_csv(
     engine: Engine,
-    listens: Path,
+    listens: Path | None = None,
     tags: Path | None = None,
     catalogue: Path | None = None,
     delimiter: str | None = None,
     progress=None,
+    audio_root: Path | None = None,
+    *,
+    source: str = "csv",
 ) -> RunSummary:
-    """Load generic listens (+ tags, catalogue) files in one transaction; see module docs."""
+    """Load listens, tags and a catalogue (any of them; at least one) in one transaction.
+
+    `source` names the run (`etl_runs.source`, the summary's title): "demo" for the demo.
+    `audio_root`: the folder catalogue audio must stay inside (default: the catalogue's).
+    """
+    if audio_root is not None and not Path(audio_root).is_dir():
+        raise DataFileError(
+            f"audio root {audio_root}: no such folder; check RECSYS_AUDIO_ROOT or unset it"
+        )
     files = {"listens": listens, "tags": tags, "catalogue": catalogue}
     files = {k: Path(v).absolute() for k, v in files.items() if v is not None}
+    if not files:
+        raise InputError(
+            "nothing to load: give --listens FILE, --tags FILE and/or --catalogue FILE"
+        )
     for path in files.values():
-        if not path.is_file():
-            what = (
-                "is a directory, expected a file"
-                if path.is_dir()
-                else "file not found; check the path"
-            )
-            raise DataFileError(f"{path}: {what}")
+        regular_file(path)
     with tracked_run(
-        engine, "csv", {k: str(v) for k, v in files.items()} | {"delimiter": delimiter}
+        engine, source, {k: str(v) for k, v in files.items()} | {"delimiter": delimiter}
     ) as summary:
         run_id = summary.run_id
         with bulk_transaction(engine) as writer:
@@ -141,23 +175,13 @@ def load_csv(
                         required=["track"],
                         delimiter=delimiter,
                     )
-                    checked = check_catalogue(raw)
+                    checked = check_catalogue(raw, audio_root)
                 ingest_catalogue(ctx, checked)
-            with ctx.step(f"reading {files['listens'].name}"):
-                raw = read_table(
-                    files["listens"],
-                    aliases=LISTEN_COLUMNS,
-                    required=["user", "track"],
-                    delimiter=delimiter,
-                    dictionary=("user", "track"),
+                writer.forget_rejects(  # audio files that are there now
+                    str(files["catalogue"]), AUDIO_MISSING, keep=[r.line for r in checked.flagged]
                 )
-                checked, is_events = check_listens(raw)
-            del raw
-            if is_events:
-                ingest_events(ctx, checked, label=files["listens"].name)
-            else:
-                ingest_listens(ctx, checked, label=files["listens"].name)
-            del checked
+            if "listens" in files:
+                _load_listens(ctx, files["listens"], delimiter)
             if "tags" in files:
                 with ctx.step(f"reading {files['tags'].name}"):
                     raw = read_table(
@@ -172,4 +196,23 @@ def load_csv(
             summary.add_loaded("rejects", ctx.writer.insert_rejects(run_id, ctx.rejects))
             summary.add_rejects(ctx.rejects)
             summary.rows_loaded = summary.rows_in - summary.rows_rejected
+            record(writer.conn, summary)  # 'ok' commits with the rows, or neither does
     return summary
+
+
+def _load_listens(ctx: LoadContext, path: Path, delimiter: str | None) -> None:
+    """Read, check and ingest a listens file (counts or play events)."""
+    with ctx.step(f"reading {path.name}"):
+        raw = read_table(
+            path,
+            aliases=LISTEN_COLUMNS,
+            required=["user", "track"],
+            delimiter=delimiter,
+            dictionary=("user", "track"),
+        )
+        checked, is_events = check_listens(raw)
+    del raw
+    if is_events:
+        ingest_events(ctx, checked, label=path.name)
+    else:
+        ingest_listens(ctx, checked, label=path.name)

@@ -39,7 +39,7 @@ from etl.demo_world import (
     build_world,
     build_world_from_labels,
 )
-from recommender.errors import DataFileError
+from recommender.errors import DataFileError, InputError
 from recommender.tags.normalize import normalize_tag
 
 if TYPE_CHECKING:
@@ -138,10 +138,22 @@ def load_demo(
     workers: int | None = 1,
     progress: Progress | None = None,
     audio_dir: Path | None = None,
+    audio_root: Path | None = None,
 ) -> RunSummary:
-    """Generate `home/demo/` and load it into the database through the CSV source."""
-    from etl.csv_source import load_csv
+    """Generate `home/demo/` and load it into the database through the CSV source.
 
+    Its audio root is its own: `audio_dir`, else the demo folder, which must lie inside
+    the configured `audio_root` (RECSYS_AUDIO_ROOT) if there is one, or the scan would
+    refuse every file."""
+    from etl.csv_source import load_csv
+    from recommender.audio.files import inside
+
+    own_root = Path(audio_dir).expanduser().absolute() if audio_dir else Path(home) / "demo"
+    if audio_root is not None and inside(own_root, audio_root) is None:
+        raise InputError(
+            f"the demo's audio folder {own_root} is outside RECSYS_AUDIO_ROOT={audio_root};"
+            " unset it, or use a --home (or --audio-dir) inside it"
+        )
     files = generate_demo(
         Path(home) / "demo",
         users=users,
@@ -154,7 +166,13 @@ def load_demo(
         audio_dir=audio_dir,
     )
     return load_csv(
-        engine, listens=files.listens, tags=files.tags, catalogue=files.catalogue, progress=progress
+        engine,
+        listens=files.listens,
+        tags=files.tags,
+        catalogue=files.catalogue,
+        progress=progress,
+        source="demo",
+        audio_root=own_root,
     )
 
 

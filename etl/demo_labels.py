@@ -2,7 +2,8 @@
 
 Contract: `DIR/labels.csv`, UTF-8, comma-separated, with a header row.
 
-- `path` (required): the audio file, relative to DIR (or absolute). Every audio
+- `path` (required): the audio file, relative to DIR (or absolute), inside DIR once
+  symlinks are resolved (it is the demo's audio root). Every audio
   file under DIR needs a row, and no file may be listed twice.
 - `artist`, `title` (optional): catalogue fields. Without `artist`, each run of
   `ARTIST_RUN` neighbouring files (in path order) with the same first label is
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from etl.demo_world import UNINFORMATIVE
-from recommender.errors import DataFileError
+from recommender.errors import DataFileError, regular_file, shown
 from recommender.tagging.genre_data import AUDIO_SUFFIXES
 from recommender.tags.normalize import normalize_tag
 
@@ -59,8 +60,9 @@ def read_labelled_audio(directory: Path, *, min_files: int = 1) -> LabelledAudio
     if not directory.is_dir():
         raise DataFileError(f"--audio-dir {directory}: no such folder")
     source = directory / LABELS_FILE
-    if not source.is_file():
+    if not source.exists():
         raise DataFileError(f"{source}: no labels file; --audio-dir needs one with {CONTRACT}")
+    regular_file(source, "labels file")
     header, rows = _read_rows(source)
     where = f"{source}:1"
     names = [normalize_tag(name) for name in header]
@@ -73,7 +75,7 @@ def read_labelled_audio(directory: Path, *, min_files: int = 1) -> LabelledAudio
         if not name:
             raise DataFileError(f"{where}: an empty column name; need {CONTRACT}")
         if name in seen:
-            raise DataFileError(f"{where}: column {name!r} appears twice")
+            raise DataFileError(f"{where}: column {shown(name)} appears twice")
         seen.add(name)
     label_columns = [name for name in names if name not in RESERVED]
     if not label_columns:
@@ -96,11 +98,18 @@ def read_labelled_audio(directory: Path, *, min_files: int = 1) -> LabelledAudio
         if not relative:
             raise DataFileError(f"{where}: empty path")
         path = (directory / relative).resolve()
+        if not path.is_relative_to(directory.resolve()):
+            raise DataFileError(
+                f"{where}: {relative!r} resolves to {path}, outside {directory};"
+                " every labelled file must be inside the audio folder"
+            )
         if not path.is_file():
-            raise DataFileError(f"{where}: audio file {relative!r} not found under {directory}")
+            raise DataFileError(
+                f"{where}: audio file {shown(relative)} not found under {directory}"
+            )
         if path in by_path:
             raise DataFileError(
-                f"{where}: {relative!r} is listed twice (also line {by_path[path]})"
+                f"{where}: {shown(relative)} is listed twice (also line {by_path[path]})"
             )
         by_path[path] = line
         labels: dict[str, tuple[str, ...]] = {}
@@ -111,17 +120,19 @@ def read_labelled_audio(directory: Path, *, min_files: int = 1) -> LabelledAudio
             for value in values:
                 if value in noise:
                     raise DataFileError(
-                        f"{where}: label {value!r} is one of the noise tags ({', '.join(noise)})"
+                        f"{where}: label {shown(value)} is one of the noise tags"
+                        f" ({', '.join(noise)})"
                     )
                 first = column_of.setdefault(value, column)
                 if first != column:
                     raise DataFileError(
-                        f"{where}: label {value!r} is in columns {first!r} and {column!r};"
+                        f"{where}: label {shown(value)} is in columns {shown(first)}"
+                        f" and {shown(column)};"
                         " a tag belongs to one column"
                     )
             labels[column] = values
         if not any(labels.values()):
-            raise DataFileError(f"{where}: {relative!r} has no label")
+            raise DataFileError(f"{where}: {shown(relative)} has no label")
         records.append((relative, path, row, labels))
 
     if len(records) < min_files:
@@ -134,7 +145,7 @@ def read_labelled_audio(directory: Path, *, min_files: int = 1) -> LabelledAudio
     if unlisted:
         raise DataFileError(
             f"{source}: {len(unlisted)} audio file(s) under {directory} have no row,"
-            f" e.g. {unlisted[0]!r}; every audio file needs its labels"
+            f" e.g. {shown(unlisted[0])}; every audio file needs its labels"
         )
 
     records.sort(key=lambda record: (record[1].as_posix(), record[0]))

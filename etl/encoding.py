@@ -5,7 +5,8 @@ multi-gigabyte log is never held twice). Otherwise the file is read once and cla
 line by line: if most of its non-ASCII lines are not UTF-8 it is a legacy Latin-1 file
 (like HetRec's tags.dat) and is transcoded whole; if it is a UTF-8 file with a few broken
 lines, only those lines are blanked out and reported as `undecodable_text`, keeping the
-physical line numbering of everything else intact.
+physical line numbering of everything else intact. Lines too long to parse are found
+in the same pass (etl.long_lines).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import codecs
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from etl.long_lines import LineScanner, LongLine, scan_bytes
 
 _CHUNK = 16 * 1024 * 1024
 
@@ -25,14 +28,17 @@ class DecodedFile:
     data: bytes | None = None
     # (1-based physical line, raw text with undecodable bytes escaped) of blanked lines.
     undecodable: list[tuple[int, str]] = field(default_factory=list)
+    # Lines of the bytes to parse that are too long for the parser (etl.long_lines).
+    long_lines: list[LongLine] = field(default_factory=list)
 
 
-def _is_utf8(path: Path) -> bool:
+def _is_utf8(path: Path, scanner: LineScanner) -> bool:
     decoder = codecs.getincrementaldecoder("utf-8")()
     with path.open("rb") as handle:
         try:
             while chunk := handle.read(_CHUNK):
                 decoder.decode(chunk)
+                scanner.feed(chunk)
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             return False
@@ -41,10 +47,18 @@ def _is_utf8(path: Path) -> bool:
 
 def decode_file(path: Path, *, encoding: str | None = None) -> DecodedFile:
     """Detect the encoding of `path` (or force `encoding`) and return parseable UTF-8."""
+    decoded = _decode(path, encoding)
+    if decoded.data is not None:
+        decoded.long_lines = scan_bytes(decoded.data)
+    return decoded
+
+
+def _decode(path: Path, encoding: str | None) -> DecodedFile:
     if encoding is not None and codecs.lookup(encoding).name != "utf-8":
         return DecodedFile(path, encoding, path.read_bytes().decode(encoding).encode("utf-8"))
-    if _is_utf8(path):
-        return DecodedFile(path, "utf-8")
+    scanner = LineScanner()
+    if _is_utf8(path, scanner):
+        return DecodedFile(path, "utf-8", long_lines=scanner.finish())
     raw = path.read_bytes()
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8) :]

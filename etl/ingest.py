@@ -45,7 +45,7 @@ class LoadContext:
 
     def account(self, checked: Checked) -> None:
         self.summary.rows_in += checked.table.num_rows + len(checked.rejects)
-        self.rejects.extend(checked.rejects)
+        self.rejects.extend(checked.rejects + checked.flagged)
 
 
 def map_ids(ctx: LoadContext, table: str, values, *, create: bool = True) -> np.ndarray:

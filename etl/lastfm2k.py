@@ -31,12 +31,11 @@ from sqlalchemy import Engine
 
 from etl.ingest import LoadContext, ingest_catalogue, ingest_listens, ingest_tags, map_ids
 from etl.load import bulk_transaction
-from etl.normalize import normalize_tags
 from etl.options import UNKNOWN_ARTISTS
 from etl.reader import RawTable, read_table
-from etl.runs import RunSummary, tracked_run
+from etl.runs import RunSummary, record, tracked_run
 from etl.validate import Checked, RowChecks
-from recommender.errors import DataFileError, InputError
+from recommender.errors import DataFileError, InputError, shown
 from recommender.storage.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 
 FILES = ("artists.dat", "tags.dat", "user_artists.dat", "user_taggedartists.dat")
@@ -72,10 +71,7 @@ def _check_artists(raw: RawTable) -> Checked:
 def _check_tag_names(raw: RawTable) -> Checked:
     checks = RowChecks(raw)
     tag_id = checks.ids("tagID", max_length=MAX_ID_LENGTH)
-    name = normalize_tags(checks.column("tagValue"))
-    lengths = pc.utf8_length(name).to_numpy(zero_copy_only=False)
-    checks.fail(lengths == 0, "empty_tag")
-    checks.fail(lengths > MAX_ID_LENGTH, "too_long")
+    name = checks.tags("tagValue", max_length=MAX_ID_LENGTH)
     return checks.result({"tag_id": tag_id, "name": name})
 
 
@@ -142,7 +138,7 @@ def load_lastfm_2k(
         raise DataFileError(
             f"{directory}: cannot read directory ({exc.strerror}); check permissions"
         ) from None
-    missing = [name for name in FILES if not (directory / name).is_file()]
+    missing = [name for name in FILES if not (directory / name).exists()]
     if missing:
         raise DataFileError(
             f"{directory}: missing {', '.join(missing)}; is this the hetrec2011-lastfm-2k folder?"
@@ -150,7 +146,7 @@ def load_lastfm_2k(
     if unknown_artists not in UNKNOWN_ARTISTS:
         raise InputError(
             f"--unknown-artists must be {' or '.join(map(repr, UNKNOWN_ARTISTS))},"
-            f" not {unknown_artists!r}"
+            f" not {shown(unknown_artists)}"
         )
     with tracked_run(
         engine, "lastfm-2k", {"directory": str(directory), "unknown_artists": unknown_artists}
@@ -184,4 +180,5 @@ def load_lastfm_2k(
             summary.add_loaded("rejects", ctx.writer.insert_rejects(run_id, ctx.rejects))
             summary.add_rejects(ctx.rejects)
             summary.rows_loaded = summary.rows_in - summary.rows_rejected
+            record(writer.conn, summary)  # 'ok' commits with the rows, or neither does
     return summary

@@ -22,7 +22,7 @@ Counts returned are rows inserted or changed, so reloading the same input report
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine
 from etl.empty_fill import claim_if_empty, fill_empty
 from etl.pg_copy import copy_table
 from etl.pg_copy import fits_binary as _fits  # noqa: F401  (the name tests import)
+from recommender.storage.engine import begin_write
 
 _SQLITE_BATCH = 100_000
 _REBUILD_MIN_ROWS = 100_000  # below this, index DDL costs more than it saves
@@ -63,8 +64,11 @@ def bulk_transaction(engine: Engine) -> Iterator[BulkWriter]:
                     writer.cursor.execute("SET LOCAL session_replication_role = replica")
                 if not writer.postgres and not writer.dbapi.in_transaction:
                     # Python's sqlite3 opens its transaction lazily, at the first DML: DDL
-                    # before it (DROP INDEX of an empty-table fill) would autocommit.
-                    writer.cursor.execute("BEGIN")
+                    # before it (DROP INDEX of an empty-table fill) would autocommit. The
+                    # write lock is taken now: a load reads before it writes, and SQLite
+                    # fails such a transaction at once, not after the busy timeout, when
+                    # another load committed meanwhile (storage.engine.begin_write).
+                    begin_write(writer.cursor, str(engine.url.database))
                 yield writer
         finally:
             if not writer.postgres:
@@ -340,6 +344,20 @@ class BulkWriter:
             table,
             advance,
         )
+
+    def forget_rejects(self, file: str, reason: str, *, keep: Iterable[int]) -> int:
+        """Delete `file`'s rejects for `reason` except those at lines `keep`: a reload
+        forgets the rows fixed since, and changes nothing when nothing changed."""
+        p = self.placeholder
+        self.cursor.execute(
+            f"SELECT line FROM rejects WHERE file = {p} AND reason = {p}", (file, reason)
+        )
+        stale = sorted({row[0] for row in self.cursor.fetchall()} - set(keep))
+        self.cursor.executemany(
+            f"DELETE FROM rejects WHERE file = {p} AND reason = {p} AND line = {p}",
+            [(file, reason, line) for line in stale],
+        )
+        return len(stale)
 
     def insert_rejects(self, run_id: int, rejects: Sequence) -> int:
         """Quarantine rows; (file, line, reason) already present is left as it is."""

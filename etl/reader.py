@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
 
-from etl.encoding import decode_file
-from recommender.errors import DataFileError
+from etl.encoding import DecodedFile, decode_file
+from etl.long_lines import BLOCK_SIZE, BlankedReader, preview
+from recommender.errors import DataFileError, regular_file, shown
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _DELIMITER_CANDIDATES = (",", "\t", ";", "|")
@@ -26,7 +29,7 @@ _DELIMITER_CANDIDATES = (",", "\t", ";", "|")
 @dataclass
 class StructuralReject:
     line: int
-    reason: str  # wrong_column_count | undecodable_text
+    reason: str  # wrong_column_count | undecodable_text | too_long
     raw: str
 
 
@@ -43,6 +46,9 @@ class RawTable:
     rejects: list[StructuralReject] = field(default_factory=list)
     # per table row, line breaks inside its quoted values (None: there are none)
     extra_lines: np.ndarray | None = None
+    # table rows that lost a too-long line inside a quoted value: already rejected, so
+    # validation treats them like blank rows (etl.long_lines)
+    dropped_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     def lines_of(self, rows: np.ndarray) -> np.ndarray:
         """Physical 1-based line numbers of table rows (vectorised).
@@ -74,15 +80,7 @@ class RawTable:
 
 
 def _check_readable(path: Path) -> None:
-    if not path.exists():
-        raise DataFileError(f"{path}: file not found; check the path")
-    if path.is_dir():
-        raise DataFileError(f"{path}: is a directory, expected a file")
-    try:
-        with path.open("rb"):
-            pass
-    except OSError as exc:
-        raise DataFileError(f"{path}: cannot read ({exc.strerror}); check permissions") from None
+    regular_file(path)
 
 
 def _sniff_delimiter(header: str, path: Path) -> str:
@@ -181,6 +179,11 @@ def _read_delimited(
     import pyarrow.csv as pcsv
 
     decoded = decode_file(path, encoding=encoding)
+    if decoded.long_lines and decoded.long_lines[0].line == 1:
+        raise DataFileError(
+            f"{path}: line 1 is over {BLOCK_SIZE >> 20} MiB; "
+            "a header row naming the columns is required"
+        )
     if decoded.data is not None:
         source = decoded.data[:65536]
     else:
@@ -192,7 +195,9 @@ def _read_delimited(
         raise DataFileError(f"{path}: line 1 is empty; a header row naming the columns is required")
     delim = delimiter or _sniff_delimiter(header, path)
     if len(delim) != 1:
-        raise DataFileError(f"delimiter {delim!r} must be a single character (e.g. ',' or '\\t')")
+        raise DataFileError(
+            f"delimiter {shown(delim)} must be a single character (e.g. ',' or '\\t')"
+        )
     names = [n.strip().strip('"') for n in header.split(delim)]
     columns = _map_columns(names, aliases, required, path)
     # Unique placeholder names keep duplicate/blank header cells from confusing pyarrow.
@@ -206,7 +211,7 @@ def _read_delimited(
         return "skip"
 
     read_options = pcsv.ReadOptions(
-        use_threads=False, skip_rows=1, column_names=placeholders, block_size=1 << 24
+        use_threads=False, skip_rows=1, column_names=placeholders, block_size=BLOCK_SIZE
     )
     parse_options = pcsv.ParseOptions(
         delimiter=delim,
@@ -223,11 +228,12 @@ def _read_delimited(
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
-    stream = io.BytesIO(decoded.data) if decoded.data is not None else str(path)
-    try:
-        table = pcsv.read_csv(stream, read_options, parse_options, convert_options)
-    except pa.ArrowInvalid as exc:
-        raise DataFileError(f"{path}: cannot parse as delimited text ({exc})") from None
+    with ExitStack() as stack:
+        stream, long_rejects = _parser_input(decoded, stack)
+        try:
+            table = pcsv.read_csv(stream, read_options, parse_options, convert_options)
+        except pa.ArrowInvalid as exc:
+            raise DataFileError(f"{path}: cannot parse as delimited text ({exc})") from None
     table = pa.table([table.column(p) for p in wanted.values()], names=list(wanted))
     # With serial parsing pyarrow numbers rows from the header (1), so exactly.
     skipped = np.array(sorted(n for n, _ in invalid), dtype=np.int64)
@@ -241,12 +247,55 @@ def _read_delimited(
         skipped_lines=skipped,
         extra_lines=_quoted_line_breaks(table) if quoting else None,
     )
+    if long_rejects:
+        long_rejects = _attach_to_rows(raw, long_rejects)
     # pyarrow numbers skipped rows logically (a quoted line break does not count)
-    raw.rejects = rejects + [
+    raw.rejects = rejects + long_rejects + [
         StructuralReject(raw.physical_skipped_line(n), "wrong_column_count", text)
         for n, text in invalid
     ]
     return raw
+
+
+def _parser_input(decoded: DecodedFile, stack: ExitStack) -> tuple[object, list[StructuralReject]]:
+    """What pyarrow reads: the file (or its transcoded bytes) without too-long lines.
+
+    Each too-long line is read as an empty line (a blank row, skipped by validation)
+    and becomes a `too_long` reject with the start of its text.
+    """
+    if decoded.data is not None:
+        if not decoded.long_lines:
+            return io.BytesIO(decoded.data), []
+        handle: BinaryIO = io.BytesIO(decoded.data)
+    elif not decoded.long_lines:
+        return str(decoded.path), []
+    else:
+        handle = stack.enter_context(decoded.path.open("rb"))
+    rejects = [
+        StructuralReject(line.line, "too_long", preview(handle, line))
+        for line in decoded.long_lines
+    ]
+    return io.BufferedReader(BlankedReader(handle, decoded.long_lines), 1 << 20), rejects
+
+
+def _attach_to_rows(raw: RawTable, rejects: list[StructuralReject]) -> list[StructuralReject]:
+    """Move a too-long line inside a quoted multi-line value to the row it belongs to.
+
+    Its blanking shortened that row's value, so the row must not load: it is dropped
+    and the reject names the line where the row starts.
+    """
+    if raw.extra_lines is None:
+        return rejects
+    starts = raw.lines_of(np.arange(raw.table.num_rows))
+    moved, dropped = [], []
+    for reject in rejects:
+        row = int(np.searchsorted(starts, reject.line, side="right")) - 1
+        if row >= 0 and starts[row] < reject.line <= starts[row] + raw.extra_lines[row]:
+            dropped.append(row)
+            reject = StructuralReject(int(starts[row]), reject.reason, reject.raw)
+        moved.append(reject)
+    raw.dropped_rows = np.array(dropped, dtype=np.int64)
+    return moved
 
 
 def _quoted_line_breaks(table: pa.Table) -> np.ndarray | None:

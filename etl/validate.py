@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl.normalize import normalize_tags
 from etl.reader import RawTable
 
 _INT_PATTERN = r"^\s*\+?[0-9]{1,18}\s*$"
@@ -34,19 +35,28 @@ class Checked:
     rows: np.ndarray  # index of each kept row in the raw table (for later checks)
     raw: RawTable
     rejects: list[Reject] = field(default_factory=list)
+    # kept rows quarantined in part (e.g. a catalogue row whose audio file is missing):
+    # they load, and they are also reported, with their file and line, in `rejects`
+    flagged: list[Reject] = field(default_factory=list)
 
     def reject(self, mask: np.ndarray, reason: str) -> tuple[pa.Table, list[Reject]]:
         """Set aside kept rows failing a check that needed the database (e.g. unknown_track)."""
+        found = self.flag(mask, reason)
+        if not found:
+            return self.table, []
+        return self.table.filter(pa.array(~mask)), found
+
+    def flag(self, mask: np.ndarray, reason: str) -> list[Reject]:
+        """A Reject (file, physical line, raw text) for each kept row in `mask`."""
         bad = np.nonzero(mask)[0]
         if bad.size == 0:
-            return self.table, []
+            return []
         raw_rows = self.raw.table.take(pa.array(self.rows[bad])).to_pylist()
         sep = self.raw.delimiter or ","
-        found = [
+        return [
             Reject(str(self.raw.path), line, reason, sep.join(row.values()))
             for line, row in zip(self.raw.lines_of(self.rows[bad]).tolist(), raw_rows, strict=True)
         ]
-        return self.table.filter(pa.array(~mask)), found
 
 
 class RowChecks:
@@ -62,6 +72,7 @@ class RowChecks:
         blank = np.ones(self.n, dtype=bool)
         for name in raw.table.column_names:
             blank &= _per_row(raw.table.column(name), lambda v: _np(pc.binary_length(v)) == 0)
+        blank[raw.dropped_rows] = True  # rejected by the reader already
         self.blank = blank
 
     def fail(self, mask: np.ndarray, reason: str) -> None:
@@ -97,12 +108,33 @@ class RowChecks:
         return values
 
     def text(self, name: str, *, max_length: int) -> pa.Array:
-        """Optional free text (titles, names): empty -> null, too long -> too_long."""
+        """Optional free text (titles, names, paths): empty -> null, too long -> too_long.
+
+        A value with a NUL byte fails and comes back null, so later per-value work on
+        the column (resolving audio paths) never meets a NUL ("embedded null byte").
+        """
         values = pc.utf8_trim_whitespace(self.column(name))
         lengths = _char_lengths(values, max_length)
-        self.fail(_has_nul(values), "undecodable_text")
+        nul = _has_nul(values)
+        self.fail(nul, "undecodable_text")
         self.fail(lengths > max_length, "too_long")
-        return pc.if_else(pc.equal(lengths, 0), pa.scalar(None, pa.string()), values)
+        empty = pc.or_(pc.equal(lengths, 0), pa.array(nul))
+        return pc.if_else(empty, pa.scalar(None, pa.string()), values)
+
+    def tags(self, name: str, *, max_length: int) -> pa.Array:
+        """Tag names spelled by `normalize_tag`, checked once per distinct value.
+
+        NUL fails before normalising (it would otherwise be dropped as an invisible
+        control character, hiding a corrupt field); a tag that is blank or only
+        invisible characters normalises to "" and fails as empty_tag.
+        """
+        column = self.column(name)
+        self.fail(_per_row(column, _has_nul), "undecodable_text")
+        values = normalize_tags(column)
+        lengths = _np(pc.utf8_length(values))
+        self.fail(lengths == 0, "empty_tag")
+        self.fail(lengths > max_length, "too_long")
+        return values
 
     def positive_ints(self, name: str, *, reason: str = "bad_count") -> np.ndarray:
         """Strictly positive integers; anything else fails with `reason` (value 0 where bad)."""

@@ -21,7 +21,7 @@ from recommender.core.bundle import sparse_arrays, sparse_from
 from recommender.core.component import Ranker, State
 from recommender.core.configs import Config
 from recommender.data.dataset import Dataset
-from recommender.errors import InputError
+from recommender.errors import InputError, shown
 
 TAG_SOURCES = ("auto", "crowd", "predicted")
 PROFILES = ("played", "applied")
@@ -100,7 +100,9 @@ class TagSourceConfig(Config):
 
     def __post_init__(self) -> None:
         if self.source not in TAG_SOURCES:
-            raise InputError(f"unknown tag source {self.source!r}; choose one of {TAG_SOURCES}")
+            raise InputError(
+                f"unknown tag source {shown(self.source)}; choose one of {TAG_SOURCES}"
+            )
 
 
 def item_tag_vectors(train: Dataset, *, source: str = "auto") -> sp.csr_matrix:
@@ -147,7 +149,7 @@ class TagCosineConfig(TagSourceConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.profile not in PROFILES:
-            raise InputError(f"unknown profile {self.profile!r}; choose 'played' or 'applied'")
+            raise InputError(f"unknown profile {shown(self.profile)}; choose 'played' or 'applied'")
 
 
 class TagCosineRanker(Ranker):

@@ -1,8 +1,14 @@
 """One exception hierarchy for everything a user can cause or fix.
 
 The CLI turns a `RecsysError` into one line on stderr and its `exit_code`;
-anything else is a bug and exits 1.
+anything else is a bug and exits 1. Messages echo user values through `shown` (clipped).
 """
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 
 class RecsysError(Exception):
@@ -47,6 +53,11 @@ class AudioDecodeError(InputError):
     """An audio file that cannot be decoded (empty, truncated, not audio, silent)."""
 
 
+class DatabaseBusyError(InputError):
+    """Another writer (a load, most often) kept the SQLite database locked for longer than
+    the lock wait (RECSYS_LOCK_TIMEOUT seconds, default 30): wait and run it again."""
+
+
 class ModelBundleError(InputError):
     """A model bundle that is missing, incomplete or corrupt; the fix is `recsys train`."""
 
@@ -59,3 +70,82 @@ class SchemaVersionError(InputError):
 class RecsysWarning(UserWarning):
     """A notice the user should see once (e.g. a fallback was used); the CLI prints it as
     one `warning: ...` line on stderr. Core code warns, it never prints."""
+
+
+class NoSpaceError(RecsysError):
+    """The disk (or quota, or file-size limit) ran out while writing: not the input's fault
+    and not a bug; the fix is to free space and rerun (exit 1)."""
+
+
+CLIP = 80
+_NO_SPACE = {"ENOSPC", "EDQUOT", "EFBIG"}  # full disk, quota, RLIMIT_FSIZE / file too big
+
+
+def shown(value: object, limit: int = CLIP) -> str:
+    """`value` as an error message echoes it: quoted (control characters escaped), and
+    clipped to `limit` characters with an ellipsis, so a 100 KB id stays one short line."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text):,} characters)"
+
+
+def is_no_space(exc: BaseException) -> bool:
+    """Whether `exc` is an OSError saying the disk, a quota or a size limit is full."""
+    import errno
+
+    return isinstance(exc, OSError) and errno.errorcode.get(exc.errno or 0) in _NO_SPACE
+
+
+@contextmanager
+def writing(what: str) -> Iterator[None]:
+    """Turn a full disk while writing `what` (e.g. "the model to DIR") into one line."""
+    try:
+        yield
+    except OSError as exc:
+        if is_no_space(exc):
+            raise NoSpaceError(
+                f"no space left on device writing {what}; free space and rerun"
+            ) from exc
+        raise
+
+
+def file_problem(path: Path, what: str = "file") -> str | None:
+    """What is wrong with `path` as an input `what` (missing, a directory, a device, a FIFO,
+    a socket, unreadable), or None for a readable regular file. Never "not found" for
+    something that exists; a device or FIFO is never opened (it could block or never end)."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return f"{what} not found; check the path"
+    except OSError as exc:
+        return f"cannot read ({exc.strerror}); check permissions"
+    kind = (
+        "a directory"
+        if stat.S_ISDIR(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a FIFO (named pipe)"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else None
+    )
+    if kind is not None:
+        return f"is {kind}, give a regular {what}"
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        return f"cannot read ({exc.strerror}); check permissions"
+    return None
+
+
+def regular_file(path: Path, what: str = "file") -> Path:
+    """`path` if it is a readable regular file, else a DataFileError saying what it is."""
+    problem = file_problem(Path(path), what)
+    if problem is not None:
+        raise DataFileError(f"{path}: {problem}")
+    return Path(path)

@@ -97,3 +97,15 @@ def make_catalogue(
             )
         conn.execute(insert(TagAssignment), assignments)
     return truth
+
+
+def wav_with_header(path: Path, *, sample_rate: int, channels: int = 1) -> Path:
+    """A 16-bit PCM WAV of one second of tone whose header claims `sample_rate` and
+    `channels` whatever they are (0 included): a malformed file no writer would make."""
+    import struct
+
+    data = (sine(440, 1.0) * 32767).astype("<i2").tobytes()
+    fmt = struct.pack("<HHIIHH", 1, channels, sample_rate, sample_rate * 2 * channels, 2, 16)
+    body = b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", len(data))
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body) + len(data)) + body + data)
+    return path

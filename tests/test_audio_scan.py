@@ -10,6 +10,7 @@ from recommender.audio.config import FeatureConfig
 from recommender.audio.frames import frame_dim
 from recommender.audio.song_vector import extract_file, summary_dim
 from recommender.services.audio_features import load_features, load_summaries
+from recommender.services.audio_steps import AUDIO_MISSING
 from recommender.storage.schema import EtlRun, Reject, Track
 from tests.audio_signals import click_train, sine, white_noise, write
 
@@ -50,9 +51,12 @@ def test_scan_stores_features_and_records_failures(engine, tmp_path):
     assert seen[-1] == (5, 5)
     assert summary.audio_seconds > 5.5
     assert {f["track"] for f in summary.failures} == {"stub", "gone"}
-    assert all(f["reason"] == UNDECODABLE for f in summary.failures)
+    reasons = {f["track"]: f["reason"] for f in summary.failures}
+    assert reasons == {"stub": UNDECODABLE, "gone": AUDIO_MISSING}
     stub = next(f for f in summary.failures if f["track"] == "stub")
     assert "stub.ogg" in stub["message"] and "cannot decode" in stub["message"]
+    gone = next(f for f in summary.failures if f["track"] == "gone")
+    assert gone["message"].startswith(f"{tmp_path / 'gone.wav'}: no such file")
 
     stored = load_features(engine, CONFIG)
     assert sorted(stored.external_ids) == ["clicks", "noise", "tone"]
@@ -74,8 +78,8 @@ def test_scan_stores_features_and_records_failures(engine, tmp_path):
         checksum = conn.execute(
             select(Track.checksum).where(Track.external_id == "tone")
         ).scalar_one()
-    assert sorted(r.file.rsplit("/", 1)[-1] for r in rejects) == ["gone.wav", "stub.ogg"]
-    assert {r.reason for r in rejects} == {UNDECODABLE} and {r.line for r in rejects} == {0}
+    by_file = {r.file.rsplit("/", 1)[-1]: (r.line, r.reason) for r in rejects}
+    assert by_file == {"gone.wav": (0, AUDIO_MISSING), "stub.ogg": (0, UNDECODABLE)}
     assert (run.status, run.rows_in, run.rows_loaded, run.rows_rejected) == ("ok", 5, 3, 2)
     assert checksum and len(checksum) == 64
 
@@ -155,4 +159,5 @@ def test_feature_bug_fails_the_cli_with_exit_1(sqlite_url, tmp_path, monkeypatch
         main(["--database-url", sqlite_url, "-q", "etl", "audio", "--workers", "1", "--json"])
     assert exit_info.value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "feature extraction failed on 5 file(s)" in err[0]
+    # the missing file is refused when opened, before any feature code: 4 files, not 5
+    assert len(err) == 1 and "feature extraction failed on 4 file(s)" in err[0]

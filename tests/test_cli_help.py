@@ -22,6 +22,7 @@ from tests.conftest import run_cli
 WORKFLOW = [
     "etl",
     "db",
+    "tune",
     "train",
     "recommend",
     "similar",

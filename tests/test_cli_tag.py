@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.audio_signals import make_catalogue, render, write
+from tests.audio_signals import make_catalogue, render, wav_with_header, write
 from tests.conftest import run_cli, shared_data
 
 
@@ -78,6 +78,26 @@ def test_scan_train_and_tag(sqlite_env, sqlite_url, tmp_path):
     mixed = run_cli(["tag", str(tone), str(stub), "--json"], sqlite_env)  # good data is not lost
     assert "stub.ogg" in _one_error_line(mixed)
     assert json.loads(mixed.stdout)["results"][0]["file"] == str(tone)
+
+    # malformed headers, FIFOs, devices and files over the byte cap: one line each, exit 2,
+    # and the good file beside them is still printed
+    import os
+
+    sr0 = wav_with_header(tmp_path / "sr0.wav", sample_rate=0)
+    fifo = tmp_path / "fifo.wav"
+    os.mkfifo(fifo)
+    long = write(tmp_path / "long.wav", render("tonal", np.random.default_rng(9), seconds=6.0))
+    bad = [sr0, fifo, "/dev/zero", long]
+    capped = dict(sqlite_env, RECSYS_AUDIO_MAX_BYTES=str(tone.stat().st_size))
+    hostile = run_cli(["tag", str(tone), *map(str, bad), "--json"], capped, timeout=120)
+    assert hostile.returncode == 2 and "Traceback" not in hostile.stderr, hostile.stderr
+    assert [r["file"] for r in json.loads(hostile.stdout)["results"]] == [str(tone)]
+    errors = [line for line in hostile.stderr.splitlines() if not line.startswith("warning: ")]
+    assert all(e.startswith("error: ") for e in errors)
+    assert [e.split(": ")[1] for e in errors] == list(map(str, bad))
+    assert "malformed header (sample rate 0 Hz" in errors[0]
+    assert "not a regular file" in errors[1] and "not a regular file" in errors[2]
+    assert "-byte cap per audio file" in errors[3]
 
     # a tagger bundle written before novelty detection still tags: nulls, no warning
     from recommender.services.bundles import TAGGER, current_path

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from etl.csv_source import load_csv
 from etl.snapshot import content_snapshot
+from recommender.errors import InputError
 from recommender.storage.engine import make_engine
 
 LONG = "x" * 256
@@ -51,13 +52,15 @@ def malformed(tmp_path: Path) -> dict[str, Path]:
         b"u11,t11,1.5\n"  # 15 bad_count (not an integer)
         b" u12 ,t11,7\n",  # 16 good, ids stripped
     )
+    (tmp_path / "audio").mkdir()
+    write(tmp_path / "audio" / "t1.wav", b"RIFF")  # a load checks that it exists, not its sound
     catalogue = write(
         tmp_path / "catalogue.csv",
         "track,title,artist,audio_path\n"
         "t1,Title One,Artist A,audio/t1.wav\n"  # 2 good, relative path resolved
         ",No id,X,\n"  # 3 empty_id
         f"t12,{'y' * 1025},X,\n"  # 4 too_long title
-        "tcat,Catalogue Only,Artist B,/abs/tcat.wav\n",  # 5 good, no listens
+        f"tcat,Catalogue Only,Artist B,{tmp_path}/audio/tcat.wav\n",  # 5 audio_missing: no audio
     )
     tags = write(
         tmp_path / "tags.csv",
@@ -87,14 +90,19 @@ def test_every_malformed_row_is_quarantined_and_every_good_row_loads(engine, mal
         (13, "wrong_column_count"),
         (15, "bad_count"),
     }
-    assert rejects_of(engine, malformed["catalogue"]) == {(3, "empty_id"), (4, "too_long")}
+    assert rejects_of(engine, malformed["catalogue"]) == {
+        (3, "empty_id"),
+        (4, "too_long"),
+        (5, "audio_missing"),
+    }
     assert rejects_of(engine, malformed["tags"]) == {
         (3, "unknown_track"),
         (4, "empty_tag"),
         (5, "too_long"),
     }
-    assert summary.rows_rejected == 15
+    assert summary.rows_rejected == 16
     assert summary.rejected_by_reason == {
+        "audio_missing": 1,
         "bad_count": 4,
         "empty_id": 3,
         "empty_tag": 1,
@@ -119,7 +127,7 @@ def test_every_malformed_row_is_quarantined_and_every_good_row_loads(engine, mal
     assert snap["tracks"] == sorted(
         [
             ("t1", "Title One", "Artist A", str((tmp_path / "audio" / "t1.wav").resolve())),
-            ("tcat", "Catalogue Only", "Artist B", "/abs/tcat.wav"),
+            ("tcat", "Catalogue Only", "Artist B", None),
             ("t2", None, None, None),
             ("tëst", None, None, None),
             ("t11", None, None, None),
@@ -151,7 +159,7 @@ def test_second_load_of_the_same_input_changes_nothing(engine, malformed):
         statuses = conn.execute(
             text("SELECT status, rows_in, rows_rejected FROM etl_runs ORDER BY id")
         ).all()
-    assert [tuple(s) for s in statuses] == [("ok", 24, 15), ("ok", 24, 15)]
+    assert [tuple(s) for s in statuses] == [("ok", 24, 16), ("ok", 24, 16)]
 
 
 def test_incremental_load_adds_new_rows_and_replaces_changed_counts(engine, tmp_path):
@@ -241,3 +249,38 @@ def test_sqlite_foreign_keys_are_back_on_after_a_load(sqlite_url, tmp_path):
                 "INSERT INTO listens (user_id, track_id, play_count) VALUES (999, 999, 1)"
             )
     engine.dispose()
+
+
+def test_missing_audio_is_quarantined_at_its_catalogue_line_until_the_file_is_there(
+    engine, tmp_path
+):
+    (tmp_path / "audio").mkdir()
+    write(tmp_path / "audio" / "a.wav", b"RIFF")
+    catalogue = write(
+        tmp_path / "catalogue.csv",
+        "track,title,artist,audio_path\n"
+        "a,Song A,X,audio/a.wav\n"  # 2 there
+        "b,Song B,X,audio/b.wav\n"  # 3 not there
+        "c,Song C,X,\n",  # 4 no audio: nothing to miss
+    )
+    summary = load_csv(engine, catalogue=catalogue)  # a catalogue alone loads
+    assert summary.rejected_by_reason == {"audio_missing": 1}
+    assert (summary.rows_in, summary.rows_loaded, summary.loaded_by_table["tracks"]) == (3, 2, 3)
+    assert rejects_of(engine, catalogue) == {(3, "audio_missing")}
+    paths = {t[0]: t[3] for t in content_snapshot(engine)["tracks"]}
+    assert paths == {"a": str((tmp_path / "audio" / "a.wav").resolve()), "b": None, "c": None}
+
+    again = load_csv(engine, catalogue=catalogue)  # still missing: the same one reject
+    assert again.loaded_by_table["rejects"] == 0 and rejects_of(engine, catalogue) == {
+        (3, "audio_missing")
+    }
+    write(tmp_path / "audio" / "b.wav", b"RIFF")  # the file arrives: reloading takes it
+    fixed = load_csv(engine, catalogue=catalogue)
+    assert fixed.rows_rejected == 0 and rejects_of(engine, catalogue) == set()
+    paths = {t[0]: t[3] for t in content_snapshot(engine)["tracks"]}
+    assert paths["b"] == str((tmp_path / "audio" / "b.wav").resolve())
+
+
+def test_nothing_to_load_is_an_input_error(engine):
+    with pytest.raises(InputError, match="nothing to load: give --listens FILE"):
+        load_csv(engine)

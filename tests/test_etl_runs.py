@@ -34,7 +34,10 @@ def test_error_is_failed_with_its_first_line_and_reraised(engine):
         with tracked_run(engine, "test", {}) as run:
             run.rows_in = 3
             raise ValueError("bad value in x.csv line 4\nmore detail")
-    assert _runs(engine) == [("test", "failed", "bad value in x.csv line 4", 3)]
+    # nothing committed: the run log counts no rows and says so
+    assert _runs(engine) == [
+        ("test", "failed", "bad value in x.csv line 4 (nothing committed)", 0)
+    ]
     assert not getattr(caught.value, "__notes__", None)
 
 
@@ -42,7 +45,7 @@ def test_ctrl_c_is_interrupted_not_failed(engine):
     with pytest.raises(KeyboardInterrupt):
         with tracked_run(engine, "test", {}):
             raise KeyboardInterrupt
-    assert _runs(engine) == [("test", "interrupted", "KeyboardInterrupt", 0)]
+    assert _runs(engine) == [("test", "interrupted", "KeyboardInterrupt (nothing committed)", 0)]
 
 
 def test_ctrl_c_during_a_real_load_is_interrupted_and_loads_nothing(engine, tmp_path, monkeypatch):

@@ -84,6 +84,11 @@ def test_crowd_weight_is_the_share_of_the_items_top_tag():
     assert not weights[4:].any()
 
 
+def test_a_catalogue_nobody_tagged_has_no_weights():
+    weights = tag_weights(sp.csr_matrix((3, 0)), None, TagFilterConfig())
+    assert weights.shape == (3, 0) and weights.nnz == 0
+
+
 def test_weights_keep_what_passes_its_bar_and_nothing_else():
     expected = np.zeros((N_ITEMS, len(TAGS)), dtype=np.float32)
     expected[0, ELECTRONIC] = 1.0  # its stray rock (0.1) is gone

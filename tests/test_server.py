@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import text
 
 from bench.server_process import running_server
+from tests.audio_signals import wav_with_header
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
@@ -329,6 +330,7 @@ def test_tag_an_uploaded_recording(home, server):
         params={"n": 3},
         files={"file": ("../../etc/passwd", clip.read_bytes(), "audio/wav")},
         headers={"X-API-Key": KEY},
+        timeout=120,  # the first upload loads librosa and the tagger: slow on a busy machine
     )
     assert answer.status_code == 200, answer.text
     tags = answer.json()["tags"]
@@ -349,6 +351,19 @@ def test_tag_an_uploaded_recording(home, server):
         error["message"].startswith("the upload: cannot decode audio")
         and "/tmp" not in error["message"]
     )
+    malformed = httpx.post(  # a header claiming sample rate 0 is the upload's fault
+        f"{server.url}/tag",
+        files={
+            "file": (
+                "sr0.wav",
+                wav_with_header(home["home"] / "sr0.wav", sample_rate=0).read_bytes(),
+                "audio/wav",
+            )
+        },
+        headers={"X-API-Key": KEY},
+    )
+    error = assert_error(malformed, 422, "bad_audio")
+    assert error["message"].startswith("the upload: malformed header (sample rate 0 Hz")
 
 
 # ---- operations -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from recommender.tagging.evaluation import (
     best_f1_thresholds,
     evaluate_genres,
     evaluate_logistic_baseline,
+    genre_folds,
     held_out_split,
     popularity_scores,
     tag_metrics,
@@ -41,6 +42,20 @@ def test_held_out_split_keeps_groups_apart():
     train, test = held_out_split(groups, test_fraction=0.25, seed=1)
     assert set(groups[train]).isdisjoint(groups[test]) and len(test) == 15
     assert np.array_equal(held_out_split(groups, test_fraction=0.25, seed=1)[1], test)
+
+
+@pytest.mark.parametrize("clips_per_genre, folds", [(4, 2), (10, 5)])  # notebook 02: CI, full
+def test_genre_folds_hold_out_every_genre_and_keep_pairs_together(clips_per_genre, folds):
+    """The gtzan layout: 10 genres, neighbouring clips share a group. A plain grouped split left
+    genres without a held-out clip (notebook 02: classical, disco, rock); these folds don't."""
+    genres = np.repeat([f"g{i}" for i in range(10)], clips_per_genre)
+    groups = np.array([f"{g}-{i % clips_per_genre // 2}" for i, g in enumerate(genres)])
+    tests = [test for _, test in genre_folds(genres, groups, folds, 0)]
+    assert len(tests) == folds
+    assert np.array_equal(np.sort(np.concatenate(tests)), np.arange(len(genres)))
+    for test in tests:
+        assert sorted(set(genres[test])) == sorted(set(genres))  # every genre, every fold
+        assert set(groups[test]).isdisjoint(np.delete(groups, test))
 
 
 def test_read_genre_clips_folder_and_csv(tmp_path):

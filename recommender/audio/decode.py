@@ -3,23 +3,31 @@
 Scores (.mid/.midi MIDI, .musicxml/.xml/.mxl MusicXML) are rendered to audio first
 (recommender.audio.notation), then checked like any decoded audio.
 
-Every way a file can fail (missing, empty, not audio, truncated, zero length,
-silent) becomes one `AudioDecodeError` naming the file, so a catalogue scan can
-record it and carry on, and `recsys tag` can exit 2 with one line.
+Every way a file can fail (missing, not a regular file, over the byte cap, empty, not
+audio, a malformed header such as sample rate 0, truncated, zero length, silent) becomes
+one `AudioDecodeError` naming the file, so a catalogue scan can record it and carry on,
+and `recsys tag` can exit 2 with one line. Files are opened through
+`recommender.audio.files.open_audio` and decoded from that handle.
 """
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
+from recommender.audio.files import open_audio
 from recommender.audio.notation import is_notation, render_score
 from recommender.errors import AudioDecodeError
 
 # Peak amplitude below which a decoded signal counts as silent (about -100 dBFS).
 SILENCE_PEAK = 1e-5
+# Header values a real recording has; outside them the header is malformed (a sample
+# rate of 0 divides by zero, one of 1 Hz would resample a file into gigabytes).
+SAMPLE_RATES = (1_000, 768_000)
+MAX_CHANNELS = 256
 
 
 def load_audio(
@@ -35,16 +43,14 @@ def load_audio(
     A MIDI or MusicXML file (see notation.NOTATION_SUFFIXES) is rendered to audio first.
     """
     path = Path(path)
-    if not path.exists():
-        raise AudioDecodeError(f"{path}: no such audio file")
-    if not path.is_file():
-        raise AudioDecodeError(f"{path}: not a file")
-    if path.stat().st_size == 0:
-        raise AudioDecodeError(f"{path}: empty file (0 bytes); re-export the audio")
-    if is_notation(path):
-        y = render_score(path, sr=sr, offset=offset, duration=duration)
-    else:
-        y = _decode(path, sr=sr, offset=offset, duration=duration)
+    with open_audio(path) as handle:
+        if handle.seek(0, 2) == 0:
+            raise AudioDecodeError(f"{path}: empty file (0 bytes); re-export the audio")
+        handle.seek(0)
+        if is_notation(path):
+            y = render_score(path, sr=sr, offset=offset, duration=duration)
+        else:
+            y = _decode(path, handle, sr=sr, offset=offset, duration=duration)
     if y.size == 0:
         where = f" after offset {offset:g} s" if offset else ""
         raise AudioDecodeError(f"{path}: no audio samples{where} (zero length or truncated)")
@@ -55,16 +61,45 @@ def load_audio(
     return y.astype(np.float32, copy=False)
 
 
-def _decode(path: Path, *, sr: int, offset: float, duration: float | None) -> np.ndarray:
-    """librosa's decode of an audio file; AudioDecodeError for anything it cannot read."""
+def check_header(path: str | Path, samplerate: float, channels: int) -> None:
+    """AudioDecodeError for a header no recording has (the file's fault, not ours)."""
+    low, high = SAMPLE_RATES
+    if not low <= samplerate <= high:
+        raise AudioDecodeError(
+            f"{path}: malformed header (sample rate {samplerate:g} Hz, expected"
+            f" {low:,}-{high:,}); re-export the audio"
+        )
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise AudioDecodeError(
+            f"{path}: malformed header ({channels} channels); re-export the audio"
+        )
+
+
+def _decode(
+    path: Path, handle: BinaryIO, *, sr: int, offset: float, duration: float | None
+) -> np.ndarray:
+    """librosa's decode of an open audio file, its header checked first; AudioDecodeError
+    for anything it cannot read. What libsndfile cannot open goes to audioread (by path,
+    the file having passed `open_audio`), whose header is checked the same way."""
     import librosa
+    import soundfile as sf
     from audioread.exceptions import DecodeError
 
     try:
         with warnings.catch_warnings():
-            # librosa warns before falling back to audioread; the outcome is what matters.
+            # librosa warns about audioread's deprecation; the outcome is what matters.
             warnings.simplefilter("ignore")
-            y, _ = librosa.load(path, sr=sr, mono=True, offset=offset, duration=duration)
+            try:
+                source = sf.SoundFile(handle)
+            except sf.SoundFileRuntimeError:
+                import audioread
+
+                source = audioread.audio_open(str(path))
+            with source:
+                check_header(path, source.samplerate, source.channels)
+                if isinstance(source, sf.SoundFile) and offset * source.samplerate >= source.frames:
+                    return np.zeros(0, dtype=np.float32)  # a handle cannot seek past its end
+                y, _ = librosa.load(source, sr=sr, mono=True, offset=offset, duration=duration)
     except (RuntimeError, EOFError, ValueError, OSError, DecodeError) as exc:
         # soundfile raises LibsndfileError (a RuntimeError), audioread DecodeError, and
         # truncated streams EOFError/ValueError; anything else is a bug, not bad audio.

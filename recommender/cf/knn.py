@@ -19,7 +19,7 @@ from recommender.cf.weighting import WeightingConfig
 from recommender.core.bundle import sparse_arrays, sparse_from
 from recommender.core.configs import Config
 from recommender.core.topk import top_k
-from recommender.errors import InputError
+from recommender.errors import InputError, shown
 
 SIMILARITIES = ("bm25", "cosine")
 
@@ -41,7 +41,8 @@ class KNNConfig(Config):
     def __post_init__(self) -> None:
         if self.similarity not in SIMILARITIES:
             raise InputError(
-                f"unknown KNN similarity {self.similarity!r}; choose {' or '.join(SIMILARITIES)}"
+                f"unknown KNN similarity {shown(self.similarity)};"
+                f" choose {' or '.join(SIMILARITIES)}"
             )
         if self.K < 1:
             raise InputError(f"KNN needs K >= 1, got {self.K}")

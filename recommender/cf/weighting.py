@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.core.configs import Config
-from recommender.errors import InputError
+from recommender.errors import InputError, shown
 
 WEIGHTINGS = ("none", "binary", "log", "bm25")
 
@@ -33,7 +33,7 @@ class WeightingConfig(Config):
     def __post_init__(self) -> None:
         if self.kind not in WEIGHTINGS:
             raise InputError(
-                f"unknown weighting {self.kind!r}; choose one of {', '.join(WEIGHTINGS)}"
+                f"unknown weighting {shown(self.kind)}; choose one of {', '.join(WEIGHTINGS)}"
             )
 
 

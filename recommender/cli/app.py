@@ -8,6 +8,7 @@ line on stderr, once per run.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import warnings
@@ -17,7 +18,7 @@ import typer
 from recommender.cli.group import GLOBAL_PANEL, RecsysGroup
 from recommender.cli.output import err_console
 from recommender.cli.state import state
-from recommender.errors import RecsysError, RecsysWarning
+from recommender.errors import RecsysError, RecsysWarning, is_no_space
 
 app = typer.Typer(
     name="recsys",
@@ -55,7 +56,11 @@ def _global_options(
         "--home",
         metavar="DIR",
         rich_help_panel=GLOBAL_PANEL,
-        help="State folder (default $RECSYS_HOME or ./.recsys).",
+        help=(
+            "State folder (database, models, demo audio). Default: $RECSYS_HOME, else the"
+            " nearest .recsys folder in the current folder or above it (as git finds .git),"
+            " else ./.recsys."
+        ),
     ),
     database_url: str | None = typer.Option(
         None,
@@ -91,6 +96,7 @@ def _register_commands() -> None:
     from recommender.cli import serve as serve_commands
     from recommender.cli import tag as tag_commands
     from recommender.cli import train as train_commands
+    from recommender.cli import tune as tune_commands
 
     app.add_typer(etl_commands.app, name="etl")
     app.add_typer(db_commands.app, name="db")
@@ -102,6 +108,7 @@ def _register_commands() -> None:
     app.command("user-tags")(explore_commands.user_tags)
     app.command("tag")(tag_commands.tag_command)
     app.command("evaluate")(evaluate_commands.evaluate)
+    app.command("tune")(tune_commands.tune)
     app.command("serve")(serve_commands.serve)
 
 
@@ -127,6 +134,25 @@ def _is_database_error(exc: Exception) -> bool:
     # sqlalchemy is imported only by commands that use the database (it costs 0.17 s)
     errors = sys.modules.get("sqlalchemy.exc")
     return errors is not None and isinstance(exc, errors.DBAPIError)
+
+
+def _database_url() -> str | None:
+    try:
+        return state.settings.database_url
+    except Exception:  # describing a failure must never fail
+        return None
+
+
+def _os_error(exc: OSError) -> str:
+    """A file the command could not write or read: which, and why, in one line."""
+    if is_no_space(exc):
+        return f"no space left on device writing {exc.filename}; free space and rerun"
+    if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+        return (
+            f"cannot write {exc.filename}: {exc.strerror} (read-only?);"
+            " make it writable or use another --home"
+        )
+    return f"{exc.filename}: {exc.strerror or type(exc).__name__}"
 
 
 _show_other_warnings = warnings.showwarning
@@ -162,12 +188,17 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("RECSYS_DEBUG"):
             raise
         if _is_database_error(exc):
+            from recommender.storage.failures import describe
+
             orig = exc.orig
             _fail(
-                f"database error: {str(orig).strip() or type(orig).__name__}"
+                describe(exc, _database_url())
+                or f"database error: {str(orig).strip() or type(orig).__name__}"
                 " (check RECSYS_DATABASE_URL)",
                 1,
             )
+        if isinstance(exc, OSError) and exc.filename is not None:
+            _fail(_os_error(exc), 1)
         _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with RECSYS_DEBUG=1 for details)", 1)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from recommender.cli.output import console, print_json, print_table
+from recommender.cli.output import number, print_json, print_table, say
 from recommender.cli.state import state
 
 app = typer.Typer(
@@ -26,23 +26,24 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
         print_json(result)
         return
     print_table("recsys database", ["what", "count"], result["counts"].items())
-    if result["last_runs"]:
-        print_table(
-            "last ETL runs",
-            ["run", "source", "status", "started", "in", "loaded", "rejected"],
-            (
-                [
-                    r["id"],
-                    r["source"],
-                    r["status"],
-                    r["started_at"],
-                    r["rows_in"],
-                    r["rows_loaded"],
-                    r["rows_rejected"],
-                ]
-                for r in result["last_runs"]
-            ),
-        )
+    print_table(
+        "last ETL runs",
+        ["run", "source", "status", "started", "in", "loaded", "rejected"],
+        (
+            [
+                r["id"],
+                r["source"],
+                r["status"],
+                r["started_at"],
+                r["rows_in"],
+                r["rows_loaded"],
+                r["rows_rejected"],
+            ]
+            for r in result["last_runs"]
+        ),
+        empty="none yet (load data with `recsys etl demo`, `recsys etl csv` or"
+        " `recsys etl lastfm-2k`)",
+    )
 
 
 @app.command("rejects")
@@ -62,8 +63,11 @@ def rejects(
     if as_json:
         print_json(result)
         return
+    if not result["total"]:
+        say("no rejects: every row loaded so far was accepted")
+        return
     print_table(
-        f"rejects ({result['total']:,} in total, newest first)",
+        f"rejects ({number(result['total'])} in total, newest first)",
         ["run", "file", "line", "reason", "raw"],
         ([r["run_id"], r["file"], r["line"], r["reason"], r["raw"]] for r in result["rejects"]),
     )
@@ -90,9 +94,6 @@ def upgrade() -> None:
     finally:
         engine.dispose()
     if before == after:
-        console.print(f"database already at schema revision {after}", highlight=False)
+        say(f"database already at schema revision {after}")
     else:
-        console.print(
-            f"database upgraded from schema revision {before or 'none'} to {after}",
-            highlight=False,
-        )
+        say(f"database upgraded from schema revision {before or 'none'} to {after}")

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import typer
 
 from etl.options import UNKNOWN_ARTISTS
-from recommender.cli.output import console, make_progress, print_json, print_table
+from recommender.cli.output import make_progress, number, print_json, print_table, say
 from recommender.cli.state import state
 from recommender.services.engines import ENGINES
 
@@ -33,21 +33,16 @@ def print_run_summary(summary: Any, *, as_json: bool = False) -> None:
     rows = [
         ["run", summary.run_id],
         ["source", summary.source],
-        ["rows in", f"{summary.rows_in:,}"],
-        ["rows loaded", f"{summary.rows_loaded:,}"],
-        ["rows rejected", f"{summary.rows_rejected:,}"],
-        ["seconds", f"{summary.seconds:.2f}"],
+        ["rows in", summary.rows_in],
+        ["rows loaded", summary.rows_loaded],
+        ["rows rejected", summary.rows_rejected],
+        ["seconds", number(summary.seconds, 2)],
     ]
-    rows += [
-        [f"written: {table}", f"{count:,}"] for table, count in summary.loaded_by_table.items()
-    ]
-    rows += [
-        [f"rejected: {reason}", f"{count:,}"]
-        for reason, count in summary.rejected_by_reason.items()
-    ]
+    rows += [[f"written: {table}", count] for table, count in summary.loaded_by_table.items()]
+    rows += [[f"rejected: {reason}", count] for reason, count in summary.rejected_by_reason.items()]
     print_table(f"etl {summary.source}", ["what", "count"], rows)
     if summary.rows_rejected:
-        console.print("rejected rows: see `recsys db rejects`", markup=False, highlight=False)
+        say("rejected rows: see `recsys db rejects`")
 
 
 def _delimiter(value: str | None) -> str | None:
@@ -61,13 +56,13 @@ def _delimiter(value: str | None) -> str | None:
 @app.command("csv")
 def csv_command(
     listens: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--listens",
             metavar="FILE",
             help="user,track,count or user,track,timestamp (CSV/TSV/Parquet).",
         ),
-    ],
+    ] = None,
     tags: Annotated[
         Path | None,
         typer.Option("--tags", metavar="FILE", help="user,track,tag[,timestamp]."),
@@ -87,7 +82,7 @@ def csv_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
-    """Load generic listens (+ tags, catalogue); bad rows go to `recsys db rejects`.
+    """Load generic listens, tags and/or a catalogue; bad rows go to `recsys db rejects`.
 
     Example: recsys etl csv --listens plays.csv --tags tags.csv --catalogue tracks.csv
     """
@@ -101,6 +96,7 @@ def csv_command(
             catalogue=catalogue,
             delimiter=_delimiter(delimiter),
             progress=progress,
+            audio_root=state.settings.audio_root,
         )
     print_run_summary(summary, as_json=as_json)
 
@@ -200,11 +196,11 @@ def demo_command(
             workers=workers,
             progress=progress,
             audio_dir=audio_dir,
+            audio_root=state.settings.audio_root,
         )
     print_run_summary(summary, as_json=as_json)
     if not as_json:
-        where = state.settings.home / "demo"
-        console.print(f"demo catalogue: {where}", markup=False, highlight=False)
+        say(f"demo catalogue: {state.settings.home / 'demo'}")
     scan_audio(workers, show=not as_json)  # the demo's audio is featurised too (see `etl audio`)
 
 
@@ -219,11 +215,16 @@ def scan_audio(
         summary = scan_catalogue(
             state.engine,
             workers=workers,
+            root=state.settings.audio_root,
             runner=runner,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     if as_json:
         print_json(summary.to_dict())
+    elif show and not summary.tracks:
+        from recommender.services.audio_steps import nothing_to_scan
+
+        say(nothing_to_scan(state.engine))
     elif show:
         rows = [
             ["extractor", summary.extractor_version],
@@ -231,8 +232,8 @@ def scan_audio(
             ["extracted", summary.extracted],
             ["unchanged (skipped)", summary.skipped],
             ["failed", summary.failed],
-            ["audio seconds", f"{summary.audio_seconds:,.0f}"],
-            ["seconds", f"{summary.seconds:.1f}"],
+            ["audio seconds", number(summary.audio_seconds, 0)],
+            ["seconds", number(summary.seconds, 1)],
         ]
         rows += [
             [f"failed: {f['track']}", f"{f['reason']}: {f['message']}"]

@@ -8,6 +8,7 @@ import typer
 from recommender.cli.output import err_console, print_json, print_table
 from recommender.cli.recommend import print_recommendations
 from recommender.cli.state import state
+from recommender.errors import shown
 
 
 def similar(
@@ -28,7 +29,13 @@ def similar(
     from recommender.services import queries
 
     named, results = queries.similar(state.settings, track, n=n)
-    print_recommendations(f"tracks similar to {named}", results, as_json=as_json, explain=False)
+    print_recommendations(
+        f"tracks similar to {named}",
+        results,
+        as_json=as_json,
+        explain=False,
+        empty="no other track to compare it with (the catalogue has no neighbours for it)",
+    )
 
 
 def audience(
@@ -55,6 +62,7 @@ def audience(
             [i, m.user_id, f"{m.score:.3f}", m.source, ", ".join(m.matched_tags)]
             for i, m in enumerate(members, 1)
         ),
+        empty="no user to reach (every user the model knows has already played it)",
     )
 
 
@@ -77,7 +85,7 @@ def search(
         return
     if not hits:
         err_console.print(
-            f"nothing in the model is named like {query!r}", markup=False, highlight=False
+            f"nothing in the model is named like {shown(query)}", markup=False, highlight=False
         )
         return
     print_table(
@@ -106,4 +114,5 @@ def user_tags(
         f"tag profile of {user}",
         ["#", "tag", "weight"],
         ([i, w.tag, f"{w.weight:.3f}"] for i, w in enumerate(weights, 1)),
+        empty="no tags (none applied by this user, none on the tracks they played)",
     )

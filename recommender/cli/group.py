@@ -31,6 +31,7 @@ GLOBAL_PANEL = "Global options"
 COMMAND_ORDER = (
     "etl",
     "db",
+    "tune",
     "train",
     "recommend",
     "similar",

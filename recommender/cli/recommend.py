@@ -10,32 +10,51 @@ from typing import Literal
 
 import typer
 
-from recommender.cli.output import err_console, print_json, print_table
+from recommender.cli.output import number, print_json, print_table, say
 from recommender.cli.state import state
 from recommender.services.engines import ENGINES
 
 EngineName = Literal[ENGINES]
 
+EVERYTHING_FILTERED = "nothing to list (every candidate is already played or filtered out)"
 
-def print_recommendations(title: str, results: list, *, as_json: bool, explain: bool) -> None:
+
+def print_recommendations(
+    title: str,
+    results: list,
+    *,
+    as_json: bool,
+    explain: bool,
+    empty: str = EVERYTHING_FILTERED,
+) -> None:
+    """A table of recommended tracks, or one line saying why there are none."""
     if as_json:
         print_json([r.to_dict() for r in results])
         return
     if not results:
-        err_console.print(
-            f"{title}: nothing to list (every candidate is already played or filtered out)",
-            markup=False,
-            highlight=False,
-        )
+        say(f"{title}: {empty}")
         return
-    columns = ["#", "id", "name", "score", "source"] + (["why"] if explain else [])
+    if explain:
+        print_explained(title, results)
+        return
+    rows = [
+        [rank, r.item_id, r.name, f"{r.score:.3f}", r.source]
+        for rank, r in enumerate(results, 1)
+    ]
+    print_table(title, ["#", "id", "name", "score", "source"], rows)
+
+
+def print_explained(title: str, results: list) -> None:
+    """--explain for an 80-column terminal: per item its name, then the gist of why beneath
+    (the strongest matching tags and the closest played item; --json has all of it)."""
+    from rich.text import Text
+
     rows = []
     for rank, r in enumerate(results, 1):
-        row = [rank, r.item_id, r.name, f"{r.score:.3f}", r.source]
-        if explain:
-            row.append(r.explanation.summary() if r.explanation else "")
-        rows.append(row)
-    print_table(title, columns, rows)
+        why = r.explanation.brief() if r.explanation else ""
+        what = Text(f"{r.name}\n") + Text(why, style="dim")
+        rows.append([rank, r.item_id, what, f"{r.score:.3f}", r.source])
+    print_table(title, ["#", "id", "name / why", "score", "source"], rows)
 
 
 def recommend(
@@ -110,7 +129,10 @@ def recommend(
         if as_json:
             print_json(summary.to_dict())
             return
-        rows = [(key, value) for key, value in summary.to_dict().items()]
+        rows = [
+            (key, number(value, 1) if key == "seconds" else value)
+            for key, value in summary.to_dict().items()
+        ]
         print_table(f"batch recommendations ({summary.engine})", ["what", "value"], rows)
         return
     results = queries.recommend(

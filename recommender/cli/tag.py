@@ -34,7 +34,7 @@ def tag_command(
     """
     from recommender.services.taggers import tag_files
 
-    tagged = tag_files(state.settings.models_dir, files, top=top)
+    tagged = tag_files(state.settings, files, top=top)
     if as_json:
         if tagged.results:
             print_json(

@@ -6,7 +6,7 @@ from typing import Literal
 
 import typer
 
-from recommender.cli.output import err_console, print_json, print_table
+from recommender.cli.output import err_console, number, print_json, print_table
 from recommender.cli.state import state
 from recommender.core.registry import names
 from recommender.services.engines import ENGINES
@@ -92,6 +92,7 @@ def train_all(
         engine_name=engine,
         spark_master=spark_master,
         tagger_kind=tagger,
+        config_path=state.settings.config_path,
         on_step=_steps(as_json),
     )
     if as_json:
@@ -102,6 +103,7 @@ def train_all(
         ("bundle", report.path),
         ("CF model", report.model),
         ("ranker", report.ranker_reason),
+        ("settings", report.config_file or "defaults (no config.json; see `recsys tune`)"),
         ("users", report.users),
         ("items", report.items),
         ("cold items", report.cold_items),
@@ -109,7 +111,7 @@ def train_all(
             "tagger",
             report.tagger["model_version"] if report.tagger else "not trained (no audio features)",
         ),
-        ("seconds", report.seconds),
+        ("seconds", number(report.seconds, 1)),
     ]
     for name, values in report.metrics.items():
         if isinstance(values, dict):
@@ -170,7 +172,8 @@ def tagger_command(
         ("model version", report.model_version),
         (
             "labels",
-            f"{report.label_source}: {report.labelled_tracks} tracks, {len(report.tags)} tags",
+            f"{report.label_source}: {number(report.labelled_tracks)} tracks,"
+            f" {number(len(report.tags))} tags",
         ),
         ("held-out tracks", report.test_tracks),
         *[
@@ -193,4 +196,9 @@ def tagger_command(
         (t["tag"], t["positives"], f"{t['roc_auc']:.3f}", f"{t['pr_auc']:.3f}")
         for t in held["per_tag"]
     ]
-    print_table("held-out, per tag", ["tag", "positives", "ROC-AUC", "PR-AUC"], per_tag)
+    print_table(
+        "held-out, per tag",
+        ["tag", "positives", "ROC-AUC", "PR-AUC"],
+        per_tag,
+        empty="no tag has a positive among the held-out tracks",
+    )

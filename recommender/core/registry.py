@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from recommender.core.configs import Config
-from recommender.errors import InputError
+from recommender.errors import InputError, shown
 
 if TYPE_CHECKING:
     from recommender.core.component import Component
@@ -63,7 +63,7 @@ def component_class(name: str, *families: str) -> type[Component]:
     entry = REGISTRY.get(name)
     if entry is None or (families and entry.family not in families):
         raise InputError(
-            f"unknown {_word(families)} {name!r}; choose one of {', '.join(names(*families))}"
+            f"unknown {_word(families)} {shown(name)}; choose one of {', '.join(names(*families))}"
         )
     module_name, class_name = entry.target.split(":")
     return getattr(importlib.import_module(module_name), class_name)
@@ -103,7 +103,7 @@ class Spec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Spec:
         if not isinstance(data, dict) or set(data) != {"name", "config"}:
-            raise InputError(f"a component spec needs 'name' and 'config', got {data!r}")
+            raise InputError(f"a component spec needs 'name' and 'config', got {shown(data)}")
         return cls(data["name"], component_class(data["name"]).Config.from_dict(data["config"]))
 
     @classmethod

@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.data.dataset import Dataset
-from recommender.errors import RecsysError
+from recommender.errors import RecsysError, shown
 
 
 class LeakageError(RecsysError):
@@ -59,7 +59,9 @@ def check_no_leakage(train: Dataset | sp.spmatrix, test: sp.spmatrix) -> None:
     if len(shared):
         user, item = divmod(int(shared[0]), n_items)
         if isinstance(train, Dataset):
-            example = f"user {train.users.id_of(user)!r}, item {train.items.id_of(item)!r}"
+            example = (
+                f"user {shown(train.users.id_of(user))}, item {shown(train.items.id_of(item))}"
+            )
         else:
             example = f"user row {user}, item column {item}"
         raise LeakageError(

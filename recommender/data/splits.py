@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from recommender.data.dataset import Dataset
 from recommender.data.leakage import sorted_unique
 from recommender.data.split_names import COLD_UNITS, SPLITS
-from recommender.errors import InputError
+from recommender.errors import InputError, shown
 
 
 @dataclass(frozen=True)
@@ -275,7 +275,7 @@ def cold_items_split(
     _check_fraction("cold item fraction", fraction)
     _check_fraction("validation fraction", validation_fraction)
     if by not in COLD_UNITS:
-        raise InputError(f"cold items by {by!r}: choose one of {', '.join(COLD_UNITS)}")
+        raise InputError(f"cold items by {shown(by)}: choose one of {', '.join(COLD_UNITS)}")
     rows, cols = _interactions(data.plays)
     played = np.flatnonzero(data.item_play_counts() > 0)
     rng = np.random.default_rng(seed)
@@ -391,5 +391,5 @@ def make_split(data: Dataset, name: str, *, seed: int = 0, **params: Any) -> Spl
     }
     assert tuple(makers) == SPLITS, "split_names.SPLITS must list exactly these splits"
     if name not in makers:
-        raise InputError(f"unknown split {name!r}; choose one of {', '.join(SPLITS)}")
+        raise InputError(f"unknown split {shown(name)}; choose one of {', '.join(SPLITS)}")
     return makers[name](data, seed=seed, **params)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recommender.errors import UnknownIdError
+from recommender.errors import UnknownIdError, shown
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Vocabulary:
         """The index of one id; an unknown id is a user error, not a KeyError."""
         index = self._index.get(external_id)
         if index is None:
-            raise UnknownIdError(f"unknown {self.kind} {external_id!r}")
+            raise UnknownIdError(f"unknown {self.kind} {shown(external_id)}")
         return index
 
     def indices(self, external_ids: Iterable[str]) -> np.ndarray:

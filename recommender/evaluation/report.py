@@ -142,8 +142,9 @@ def title(result: dict[str, Any]) -> str:
         f"{key}={value}" for key, value in result["split_params"].items() if key != "cutoffs"
     )
     return (
-        f"{result['split']} split ({params}): {result['users_evaluated']} users evaluated, "
-        f"{data['candidate_items']} candidate items, {data['test_interactions']} test interactions"
+        f"{result['split']} split ({params}): {result['users_evaluated']:,} users evaluated, "
+        f"{data['candidate_items']:,} candidate items, "
+        f"{data['test_interactions']:,} test interactions"
     )
 
 

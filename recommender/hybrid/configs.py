@@ -7,7 +7,7 @@ from typing import Any
 
 from recommender.core.configs import Config
 from recommender.core.registry import Spec, component_class, names
-from recommender.errors import InputError
+from recommender.errors import InputError, shown
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class TagFilterConfig(Config):
         for name in ("min_weight", "min_probability"):
             value = getattr(self, name)
             if not 0 < value <= 1:
-                raise InputError(f"tag_filter.{name} must be in (0, 1], got {value!r}")
+                raise InputError(f"tag_filter.{name} must be in (0, 1], got {shown(value)}")
 
 
 def _default_cf() -> Spec:
@@ -125,10 +125,19 @@ class RerankConfig(Config):
 
 
 def ranker_spec(
-    model: str = "als", *, seed: int = 0, reranker: bool = False, **cf_params: Any
+    model: str = "als",
+    *,
+    seed: int = 0,
+    reranker: bool = False,
+    cf_config: Config | None = None,
+    blend: BlendConfig | None = None,
+    content: ContentConfig | None = None,
+    **cf_params: Any,
 ) -> Spec:
     """The ranker `recsys train` fits: the hybrid (or the re-ranker over it) on CF model
     `model` with its own parameters `cf_params` (e.g. factors=32), every seed `seed`.
+    `cf_config`, `blend` and `content` (the config file's, `services.config_file`) replace
+    the defaults they start from; `cf_params` override `cf_config`.
 
     A parameter the CF model does not have is an InputError naming the models that have it.
     """
@@ -143,7 +152,11 @@ def ranker_spec(
             raise InputError(
                 f"--{name} applies to {', '.join(having) or 'no CF model'}, not {model}"
             )
-    hybrid = HybridConfig(cf=Spec.of(model, **cf_params))
+    hybrid = HybridConfig(
+        cf=Spec(model, (cf_config or cf.Config()).replace(**cf_params)),
+        blend=blend or BlendConfig(),
+        content=content or ContentConfig(),
+    )
     if reranker:
         return Spec("rerank", RerankConfig(hybrid=hybrid).with_seed(seed))
     return Spec("hybrid", hybrid.with_seed(seed))

@@ -33,7 +33,7 @@ from recommender.core.registry import Spec, create
 from recommender.core.topk import TopK, top_k
 from recommender.data.dataset import Dataset
 from recommender.data.vocabulary import Vocabulary
-from recommender.errors import InputError
+from recommender.errors import InputError, shown
 from recommender.hybrid.blend import sources_for, standardize_rows
 from recommender.hybrid.catalogue import display_names, text_column
 from recommender.hybrid.configs import HybridConfig, TagFilterConfig, ranker_spec
@@ -163,6 +163,8 @@ class HybridRecommender(Component):
         self.sound = a.get("sound")  # absent: no CNN embeddings (or a bundle from before them)
         self.ranker = state.parts["ranker"]
         expected = (len(self.users), len(self.items))
+        if self.titles.shape != (len(self.items),) or self.artists.shape != self.titles.shape:
+            raise ValueError(f"titles {self.titles.shape} / artists {self.artists.shape} != items")
         if self.sound is not None and self.sound.shape[0] != len(self.items):
             raise ValueError(f"sound {self.sound.shape} has not one row per item")
         if self.plays.shape != expected or (self.ranker.n_users, self.ranker.n_items) != expected:
@@ -377,7 +379,8 @@ class HybridRecommender(Component):
             vectors = self.scorer.space.item_vectors
             if vectors[item].nnz == 0:
                 raise InputError(
-                    f"track {track_id!r} has no plays and no tags (crowd or predicted) to compare;"
+                    f"track {shown(track_id)} has no plays and no tags (crowd or predicted)"
+                    " to compare;"
                     " run `recsys train` after tagging its audio"
                 )
             sims = (vectors[item] @ vectors.T).toarray()

@@ -32,6 +32,20 @@ class Explanation:
             parts.append("close to: " + "; ".join(self.close_to))
         return " | ".join(parts) or "popular with listeners like you"
 
+    def brief(self, *, tags: int = 2) -> str:
+        """The gist for one table cell: the `tags` strongest matching tags, the closest play."""
+        parts = []
+        if self.tags:
+            parts.append(
+                ", ".join(
+                    t.tag + (" (audio)" if t.origin == "predicted" else "")
+                    for t in self.tags[:tags]
+                )
+            )
+        if self.close_to:
+            parts.append(f"like {self.close_to[0]}")
+        return "; ".join(parts) or "popular with listeners like you"
+
 
 @dataclass(frozen=True)
 class Recommendation:

@@ -23,6 +23,8 @@ def crowd_weights(counts: sp.spmatrix) -> sp.csr_matrix:
     """items x tags: each tag's assignments on the item over those of the item's most
     assigned tag (Last.fm's tag weight / 100: the top tag weighs 1), float64."""
     counts = sp.csr_matrix(counts, dtype=np.float64)
+    if counts.shape[1] == 0:  # a catalogue nobody tagged
+        return counts
     top = counts.max(axis=1).toarray().ravel()
     scale = np.divide(1.0, top, out=np.zeros_like(top), where=top > 0)
     return sp.csr_matrix(sp.diags(scale) @ counts)

@@ -264,12 +264,13 @@ def _check_duration(path: str, limit: float) -> None:
     """Refuse audio longer than `limit` seconds, read from the decoded header."""
     import soundfile
 
+    from recommender.audio.decode import check_header
+
     try:
         info = soundfile.info(path)
     except Exception:  # not a libsndfile format: decoding decides
         return
-    if info.samplerate <= 0:
-        raise AudioDecodeError(f"{path}: sample rate {info.samplerate} in the header; not audio")
+    check_header(path, info.samplerate, info.channels)
     if info.frames / info.samplerate > limit:
         raise ApiError(
             413,

@@ -11,7 +11,7 @@ import os
 import socket
 import tempfile
 
-from recommender.errors import InputError, SchemaVersionError
+from recommender.errors import InputError, SchemaVersionError, shown
 from recommender.services.settings import Settings
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -22,7 +22,7 @@ def is_loopback(host: str) -> bool:
     try:
         infos = socket.getaddrinfo(host, None)
     except socket.gaierror as exc:
-        raise InputError(f"--host {host!r} does not resolve ({exc.strerror})") from None
+        raise InputError(f"--host {shown(host)} does not resolve ({exc.strerror})") from None
     return all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
 
 
@@ -46,7 +46,9 @@ def serve(
     if workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
     if log_level not in LOG_LEVELS:
-        raise InputError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+        raise InputError(
+            f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {shown(log_level)}"
+        )
     if poll_seconds <= 0:
         raise InputError(f"--poll must be positive, got {poll_seconds}")
     # Workers are new processes: they read their configuration from the environment.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from recommender.errors import InputError
+from recommender.errors import InputError, shown
 
 ENGINES = ("local", "spark")
 
@@ -16,7 +16,7 @@ ENGINES = ("local", "spark")
 def spark_for(engine: str, master: str | None) -> Any | None:
     """The Spark session `engine` asks for (None for local); bad combinations are usage errors."""
     if engine not in ENGINES:
-        raise InputError(f"--engine: unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
+        raise InputError(f"--engine: unknown engine {shown(engine)}; choose {' or '.join(ENGINES)}")
     if engine == "local":
         if master:
             raise InputError("--spark-master applies to --engine spark")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from recommender.core.registry import RANKER_FAMILIES, names
 from recommender.data.split_names import SPLITS
-from recommender.errors import InputError
+from recommender.errors import InputError, shown
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -35,7 +35,7 @@ def model_names(models: str | None) -> list[str]:
     unknown = [name for name in chosen if name not in choices]
     if unknown:
         raise InputError(
-            f"--models: unknown model {unknown[0]!r}; choose from {', '.join(choices)}"
+            f"--models: unknown model {shown(unknown[0])}; choose from {', '.join(choices)}"
         )
     return chosen
 
@@ -55,7 +55,7 @@ def tagger_names(taggers: str | None) -> list[str]:
     unknown = [name for name in chosen if name not in choices]
     if unknown:
         raise InputError(
-            f"--taggers: unknown tagger {unknown[0]!r}; choose from {', '.join(choices)}"
+            f"--taggers: unknown tagger {shown(unknown[0])}; choose from {', '.join(choices)}"
         )
     return chosen
 
@@ -94,7 +94,7 @@ def check_significance(
         return DEFAULT_REFERENCE if DEFAULT_REFERENCE in rows else None
     if reference not in rows:
         raise InputError(
-            f"--reference: {reference!r} is not a row of this evaluation; choose one of"
+            f"--reference: {shown(reference)} is not a row of this evaluation; choose one of"
             f" {', '.join(rows)} (or add it to --models)"
         )
     return reference
@@ -132,7 +132,9 @@ def evaluate(
     from recommender.services.split_tagger import leak_free_predicted_tags, require_features
 
     if split not in SPLITS:
-        raise InputError(f"--split: unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        raise InputError(
+            f"--split: unknown split {shown(split)}; choose one of {', '.join(SPLITS)}"
+        )
     chosen = model_names(models)
     kinds = tagger_names(taggers)
     split_params = None
@@ -143,7 +145,7 @@ def evaluate(
             raise InputError("--cold-by applies to --split cold-items only")
         if cold_by not in COLD_UNITS:
             raise InputError(
-                f"--cold-by: unknown {cold_by!r}; choose one of {', '.join(COLD_UNITS)}"
+                f"--cold-by: unknown {shown(cold_by)}; choose one of {', '.join(COLD_UNITS)}"
             )
         split_params = {"by": cold_by}
     reference = check_significance(

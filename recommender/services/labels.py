@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Engine, func, select
 
-from recommender.errors import DataFileError
+from recommender.errors import DataFileError, regular_file
 from recommender.storage.schema import Tag, TagAssignment, Track
 from recommender.tags.normalize import normalize_tag
 
@@ -144,8 +144,7 @@ def curated_labels(engine: Engine, path: Path, config: LabelConfig | None = None
 
     config = config or LabelConfig()
     path = Path(path)
-    if not path.is_file():
-        raise DataFileError(f"{path}: label file not found (expected a CSV with columns track,tag)")
+    regular_file(path, "label file (a CSV with columns track,tag)")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (ValueError, UnicodeDecodeError) as exc:

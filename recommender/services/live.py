@@ -9,7 +9,6 @@ served stays.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recommender.core.bundle import MANIFEST
+from recommender.core.bundle import bundle_error, read_manifest
 from recommender.errors import ModelBundleError
 
 log = logging.getLogger("recsys.live")
@@ -28,9 +27,12 @@ WATERMARK = "user_updates_seq"
 
 
 def watermark_of(bundle: Path) -> int:
-    """The last user_updates.seq the bundle at `bundle` was trained on (0: none recorded)."""
-    manifest = json.loads((Path(bundle) / MANIFEST).read_text())
-    return int((manifest.get("data") or {}).get(WATERMARK) or 0)
+    """The last user_updates.seq the bundle at `bundle` was trained on (0: none recorded);
+    a manifest whose schema or watermark is not ours is the bundle error."""
+    seq = read_manifest(Path(bundle), verify=False).get("data", {}).get(WATERMARK) or 0
+    if type(seq) is not int or seq < 0:
+        raise bundle_error(Path(bundle), f"records a {WATERMARK} that is not a count")
+    return seq
 
 
 @dataclass(frozen=True)

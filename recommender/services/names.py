@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from recommender.errors import AmbiguousNameError, UnknownIdError
+from recommender.errors import AmbiguousNameError, UnknownIdError, shown
 from recommender.hybrid.catalogue import display_name
 
 if TYPE_CHECKING:
@@ -240,7 +240,7 @@ class NameIndex:
         """ "unknown KIND 'query'[ detail]; did you mean A, B or C?" as an error to raise."""
         suggestions = self.suggest(kind, query)
         return UnknownIdError(
-            f"unknown {kind} {query!r}{detail}; {_did_you_mean(suggestions)}{otherwise}",
+            f"unknown {kind} {shown(query)}{detail}; {_did_you_mean(suggestions)}{otherwise}",
             suggestions=suggestions,
         )
 
@@ -291,9 +291,11 @@ def _ambiguous(query: str, items: _Entries, matches: list[int]) -> AmbiguousName
         for e in order[:CANDIDATES]
     ]
     if len(order) > CANDIDATES:
-        lines.append(f"… and {len(order) - CANDIDATES} more (`recsys search {query!r}` lists them)")
+        lines.append(
+            f"… and {len(order) - CANDIDATES} more (`recsys search {shown(query)}` lists them)"
+        )
     return AmbiguousNameError(
-        f"{query!r} names {len(matches)} tracks; give one of these ids instead",
+        f"{shown(query)} names {len(matches)} tracks; give one of these ids instead",
         candidates=tuple(lines),
     )
 
@@ -304,7 +306,7 @@ def _listeners(count: int) -> str:
 
 def _did_you_mean(suggestions: Sequence[str]) -> str:
     if not suggestions:
-        return "no known name is like it (`recsys search` finds tracks, artists, users, tags)"
+        return "no known name is like it (`recsys search` finds tracks, artists, users, tags)."
     return "did you mean " + ", ".join(suggestions) + "?"
 
 

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from sqlalchemy import Engine
 
 from recommender.data.splits import Split
-from recommender.errors import InputError
+from recommender.services.audio_steps import no_audio_features
 from recommender.services.tagger_training import CNN, check_kind
 
 MIN_POSITIVES = 5  # as the tagger's own LabelConfig: rarer tags cannot be learned
@@ -54,9 +54,7 @@ def require_features(engine: Engine) -> None:
     from recommender.services.audio_features import load_summaries
 
     if not len(load_summaries(engine)[0]):
-        raise InputError(
-            "--taggers: no audio features to refit a tagger on; run `recsys etl audio` first"
-        )
+        raise no_audio_features(engine, "to refit a tagger on (--taggers)")
 
 
 def keep_predicted_tags(reason: str) -> Callable[[Split], tuple[Split, str]]:

@@ -4,7 +4,7 @@ accept: light, so the CLI lists them in its help without importing the training 
 from __future__ import annotations
 
 from recommender.core.registry import names
-from recommender.errors import InputError
+from recommender.errors import InputError, shown
 
 CNN = "cnn"  # the kind that learns from spectrograms, not stored song vectors
 
@@ -17,4 +17,4 @@ def tagger_kinds() -> tuple[str, ...]:
 def check_kind(kind: str) -> None:
     """An unknown tagger kind is a usage error before any work."""
     if kind not in tagger_kinds():
-        raise InputError(f"unknown tagger {kind!r}; choose one of {', '.join(tagger_kinds())}")
+        raise InputError(f"unknown tagger {shown(kind)}; choose one of {', '.join(tagger_kinds())}")

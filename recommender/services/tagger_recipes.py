@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 from recommender.audio.config import FeatureConfig
 from recommender.core.component import Component
 from recommender.errors import AudioDecodeError, InputError
+from recommender.services.audio_steps import no_audio_features
 from recommender.services.novelty import TrackScores
 from recommender.storage.schema import Track
 from recommender.tagging.features import CodebookConfig
@@ -156,10 +157,7 @@ def feature_recipe(
     ).with_seed(seed)
     stored = load_features(engine, config.features)
     if not len(stored.track_ids):
-        raise InputError(
-            f"no audio features for extractor {config.features.extractor_version} in the"
-            " database; run `recsys etl audio` first"
-        )
+        raise no_audio_features(engine)
     return FeatureRecipe(stored.track_ids, stored.summaries, stored.frames, config, [])
 
 
@@ -186,7 +184,7 @@ def cnn_recipe(
     config = CNNConfig().replace(**(tagger_params or {})).with_seed(seed)
     scanned = load_summaries(engine)[0] if track_ids is None else np.asarray(track_ids)
     if not len(scanned):
-        raise InputError("no scanned audio in the database; run `recsys etl audio` first")
+        raise no_audio_features(engine)
     with engine.connect() as conn:  # all paths: an IN list of a big catalogue is too long
         paths = dict(
             conn.execute(

@@ -11,6 +11,8 @@ predictions are stored for every track with features, cold-start tracks
 included (with the CNN's embeddings), under a new model version, in one
 transaction; only then is the bundle published as the current tagger
 (models/tagger/<version>), so the current tagger always has its rows in the database.
+`recsys train` leaves the publishing to the recommender's commit (`services.bundles`);
+`prune_predictions` drops the rows of tagger versions whose bundles are gone.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import numpy as np
 from sqlalchemy import Engine, delete, insert, select
 
 from recommender.audio.config import FeatureConfig
+from recommender.core.process import fault_point
 from recommender.errors import InputError
-from recommender.services.bundles import TAGGER, publish, write_version
+from recommender.services.bundles import TAGGER, lease, publish, tidy, write_version
 from recommender.services.labels import LabelConfig, LabelMatrix, crowd_labels, curated_labels
 from recommender.services.novelty import TrackScores, delete_novelty, store_novelty
 from recommender.services.tagger_kinds import CNN, check_kind
@@ -151,6 +154,28 @@ def delete_predictions(engine: Engine, model_version: str) -> None:
         _delete_version(conn, model_version)
 
 
+def prune_predictions(engine: Engine, keep: set[str]) -> list[str]:
+    """Delete the predicted_tags, novelty flags and embeddings of every tagger version not
+    in `keep` (the versions whose bundles exist: `services.bundles.tidy`); returns them."""
+    from recommender.storage.schema import TrackNovelty
+
+    with engine.connect() as conn:
+        stored = set(conn.execute(select(PredictedTag.model_version).distinct()).scalars())
+        stored |= set(conn.execute(select(TrackNovelty.model_version).distinct()).scalars())
+    gone = sorted(stored - keep)
+    if gone:
+        with engine.begin() as conn:
+            for version in gone:
+                _delete_version(conn, version)
+    return gone
+
+
+def tidy_models(engine: Engine, models_dir: Path) -> None:
+    """What every training run does first and last: clear killed runs' leftovers, apply
+    retention to bundles, and keep only the predictions of tagger bundles that remain."""
+    prune_predictions(engine, tidy(models_dir))
+
+
 def _delete_version(conn, model_version: str) -> None:
     from recommender.services.audio_features import embedding_version
 
@@ -182,13 +207,51 @@ def train_tagger(
     test_fraction: float = 0.2,
     tagger_params: dict[str, Any] | None = None,
     on_step: Callable[[str], None] | None = None,
+    make_current: bool = True,
 ) -> TaggerReport:
     """Fit, evaluate on held-out tracks, refit on all labelled tracks, store predictions,
-    publish the bundle."""
+    publish the bundle (unless `make_current` is False: `recsys train` publishes it with
+    the recommender bundle that names it)."""
+    check_kind(kind)
+    with lease(models_dir) as claims:
+        if make_current:
+            tidy_models(engine, models_dir)
+        return _train_tagger(
+            engine,
+            models_dir,
+            claims,
+            kind=kind,
+            seed=seed,
+            labels=labels,
+            labels_file=labels_file,
+            feature_config=feature_config,
+            codebook=codebook,
+            test_fraction=test_fraction,
+            tagger_params=tagger_params,
+            on_step=on_step,
+            make_current=make_current,
+        )
+
+
+def _train_tagger(
+    engine: Engine,
+    models_dir: Path,
+    claims,
+    *,
+    kind: str,
+    seed: int,
+    labels: LabelConfig | None,
+    labels_file: Path | None,
+    feature_config: FeatureConfig | None,
+    codebook: CodebookConfig | None,
+    test_fraction: float,
+    tagger_params: dict[str, Any] | None,
+    on_step: Callable[[str], None] | None,
+    make_current: bool,
+) -> TaggerReport:
     from recommender.services.tagger_recipes import cnn_recipe, feature_recipe
 
     started = time.perf_counter()
-    check_kind(kind)
     label_config = labels or LabelConfig()
     if on_step is not None:
         on_step("training the audio tagger" if kind != CNN else "training the CNN tagger")
@@ -208,12 +271,14 @@ def train_tagger(
     row_of = {int(t): i for i, t in enumerate(recipe.track_ids)}
     labelled = [i for i, t in enumerate(label_matrix.track_ids) if int(t) in row_of]
     if len(labelled) < MIN_LABELLED_TRACKS or not label_matrix.tag_names:
+        excluded = "; ".join(f"{t}: {why}" for t, why in list(label_matrix.excluded.items())[:3])
         raise InputError(
-            f"only {len(labelled)} labelled tracks with audio features and "
-            f"{len(label_matrix.tag_names)} "
-            f"usable tags (need >= {MIN_LABELLED_TRACKS} tracks and 1 tag; excluded: "
-            f"{len(label_matrix.excluded)}); add tags, lower --min-positives/--min-users, "
-            "or scan more audio"
+            f"only {len(labelled):,} labelled tracks with audio features and "
+            f"{len(label_matrix.tag_names):,} usable tags (need >= {MIN_LABELLED_TRACKS} tracks"
+            f" and 1 tag; {len(label_matrix.excluded):,} tags left out{': ' if excluded else ''}"
+            f"{excluded}); give your own labels with --labels FILE (columns track,tag), add"
+            " tags, lower --min-positives/--min-users, or load and scan more audio"
+            " (`recsys etl csv --catalogue FILE`, `recsys etl audio`)"
         )
     rows = np.array([row_of[int(label_matrix.track_ids[i])] for i in labelled])
     Y = label_matrix.Y[labelled].astype(np.float64)
@@ -249,6 +314,7 @@ def train_tagger(
     # tagger never names a version without stored rows, and a failed save takes them out.
     novelty = recipe.novelty(final)  # out-of-distribution flags, stored with the predictions
     manifest["novelty"] = novelty.summary()
+    claims.claim(version)  # a concurrent run's tidy must not take these rows meanwhile
     predicted = store_predictions(
         engine,
         version,
@@ -258,9 +324,11 @@ def train_tagger(
         embeddings=recipe.embeddings(final),
         novelty=novelty,
     )
+    fault_point("tagger-stored")  # rows committed, no bundle yet
     try:
         path = write_version(models_dir, TAGGER, version, final, manifest)
-        publish(models_dir, TAGGER, version)
+        if make_current:
+            publish(models_dir, TAGGER, version)
     except BaseException:
         delete_predictions(engine, version)
         raise

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recommender.errors import AudioDecodeError
+from recommender.errors import AudioDecodeError, ModelBundleError
 
 if TYPE_CHECKING:
+    from recommender.services.settings import Settings
     from recommender.tagging.cnn.model import CNNTagger
     from recommender.tagging.pipeline import TaggerPipeline
 
@@ -26,12 +27,24 @@ class TaggedFiles:
     novelty_threshold: float | None = None  # None: a tagger from before novelty detection
 
 
-def tag_files(models_dir: Path, files: list[Path], *, top: int = 5) -> TaggedFiles:
-    """The current tagger's `top` tags for each file; undecodable files are collected, not
-    raised, so the others are still tagged."""
-    from recommender.services.bundles import current_tagger
+def tag_files(settings: Settings, files: list[Path], *, top: int = 5) -> TaggedFiles:
+    """The current tagger's `top` tags for each file; undecodable files (missing, not a
+    regular file, over the byte cap, malformed) are collected, not raised, so the others
+    are still tagged. Without a tagger, the error says how to get one from what the
+    database holds."""
+    from recommender.audio.files import max_audio_bytes
+    from recommender.services.audio_steps import steps_to_a_tagger
+    from recommender.services.bundles import TAGGER, current_tagger, has_current, kind_dir
 
-    pipeline = current_tagger(models_dir)
+    max_audio_bytes()  # a bad RECSYS_AUDIO_MAX_BYTES is one error, not one per file
+    if not has_current(settings.models_dir, TAGGER):
+        folder = kind_dir(settings.models_dir, TAGGER)
+        engine = settings.engine()
+        try:
+            raise ModelBundleError(f"no trained tagger in {folder}; {steps_to_a_tagger(engine)}")
+        finally:
+            engine.dispose()
+    pipeline = current_tagger(settings.models_dir)
     results, failures = [], []
     for file in files:
         try:

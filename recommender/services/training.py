@@ -1,7 +1,9 @@
 """`recsys train` as a library call: tagger (if audio exists), ranker, validation, bundle.
 
 The bundle goes to models/recommender/<version>/ and `current` moves to it only once
-it is complete, so a running `recsys recommend` never sees half a model.
+it is complete, so a running `recsys recommend` never sees half a model. The tagger trained
+on the way is published by that same flip (`services.bundles`): a run killed anywhere
+publishes both or neither, and the next run clears what it left (`tidy_models`).
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from sqlalchemy import Engine, text
 
 from recommender.core.registry import Spec, component_class
 from recommender.data.dataset import Dataset
-from recommender.errors import InputError
+from recommender.errors import InputError, shown
 from recommender.hybrid.configs import ranker_spec
 
 if TYPE_CHECKING:
     from recommender.data.splits import Split
+    from recommender.services.config_file import TrainingConfig
 
 MIN_VALIDATION_USERS = 10  # fewer users with held-out plays measure nothing
 
@@ -37,6 +40,7 @@ class TrainReport:
     tagger: dict[str, Any] | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     ranker_reason: str = ""
+    config_file: str | None = None  # the settings file it started from (None: the defaults)
     seconds: float = 0.0
 
 
@@ -100,6 +104,19 @@ def choose_ranker(metrics: dict[str, Any], *, k: int = 10) -> tuple[str, str]:
     return "rerank", f"re-ranker: NDCG@{k} {rerank} vs the blend's {blend} on held-out plays"
 
 
+def config_provenance(config: TrainingConfig, model: str, fingerprint: str) -> dict[str, Any]:
+    """What the manifest says about the settings: the config file (or none), and the
+    `recsys tune` searches behind the sections this bundle used, each marked with whether
+    it was run on the data this bundle was trained on."""
+    searches = {}
+    for target in (model, "hybrid"):
+        search = config.tuning.get(target)
+        if isinstance(search, dict):
+            tuned_on = search.get("data", {}).get("fingerprint")
+            searches[target] = {**search, "same_data": tuned_on == fingerprint}
+    return {"file": str(config.path) if config.path else None, "tuning": searches}
+
+
 def with_tagger_thresholds(dataset: Dataset, models_dir: Path) -> Dataset:
     """`dataset` with the per-tag decision thresholds of the tagger whose predictions it
     holds (from that tagger's bundle), so the tag filter takes a predicted tag where the
@@ -134,9 +151,14 @@ def train_bundle(
     tagger: bool | None = None,
     tagger_kind: str = "mlp",
     validate: bool = True,
+    config: TrainingConfig | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> TrainReport:
     """Train everything on the whole store and publish a new recommender bundle.
+
+    `config` (RECSYS_HOME/config.json, `services.config_file`) gives the CF model's, the
+    blend's and the content side's parameters (`cf_params` override it); the manifest
+    records it and the `recsys tune` searches it came from.
 
     `tagger=None` trains the audio tagger (`tagger_kind`: mlp, linear, lightgbm, or cnn)
     exactly when audio features exist. The bundle
@@ -145,31 +167,85 @@ def train_bundle(
     the LightGBM re-ranker is trained too and served if it beats the blend on
     validation; without it, no re-ranker is trained at all.
     """
+    from recommender.services.bundles import lease
+    from recommender.services.tagger_training import tidy_models
+
+    models_dir = Path(models_dir)
+    if reranker and not validate:
+        raise InputError("--reranker is chosen on validation; drop --no-validate")
+    with lease(models_dir) as claims:
+        tidy_models(engine, models_dir)  # what a killed run left, before anything new
+        report = _train_bundle(
+            engine,
+            models_dir,
+            claims,
+            model=model,
+            seed=seed,
+            cf_params=cf_params,
+            reranker=reranker,
+            tagger=tagger,
+            tagger_kind=tagger_kind,
+            validate=validate,
+            config=config,
+            on_step=on_step,
+        )
+        tidy_models(engine, models_dir)  # retention, now that the new bundles are current
+    return report
+
+
+def _train_bundle(
+    engine: Engine,
+    models_dir: Path,
+    claims,
+    *,
+    model: str,
+    seed: int,
+    cf_params: dict[str, Any] | None,
+    reranker: bool,
+    tagger: bool | None,
+    tagger_kind: str,
+    validate: bool,
+    config: TrainingConfig | None,
+    on_step: Callable[[str], None] | None,
+) -> TrainReport:
+    from recommender.core.process import fault_point
     from recommender.hybrid.recommender import HybridRecommender, RecommenderConfig
-    from recommender.services.bundles import RECOMMENDER, new_version, publish, write_version
+    from recommender.services.bundles import (
+        RECOMMENDER,
+        TAGGER,
+        new_version,
+        publish,
+        write_version,
+    )
+    from recommender.services.config_file import TrainingConfig
     from recommender.services.datasets import load_dataset
 
     started = time.perf_counter()
     step = on_step or (lambda _message: None)
-    models_dir = Path(models_dir)
-    if reranker and not validate:
-        raise InputError("--reranker is chosen on validation; drop --no-validate")
-    hybrid = ranker_spec(model, seed=seed, **(cf_params or {}))
+    config = config or TrainingConfig()
+    settings = {
+        "cf_config": config.cf.get(model),
+        "blend": config.blend,
+        "content": config.content,
+        **(cf_params or {}),
+    }
+    hybrid = ranker_spec(model, seed=seed, **settings)
     candidates = {"hybrid": hybrid}  # only what could be served is trained and validated
     if reranker:
-        candidates["rerank"] = ranker_spec(model, seed=seed, reranker=True, **(cf_params or {}))
+        candidates["rerank"] = ranker_spec(model, seed=seed, reranker=True, **settings)
     tagger_summary = None
     if tagger or (tagger is None and has_audio_features(engine)):
         from recommender.services.tagger_training import train_tagger
 
         step(f"training the audio tagger ({tagger_kind})")
-        report = train_tagger(engine, models_dir, kind=tagger_kind, seed=seed)
+        report = train_tagger(engine, models_dir, kind=tagger_kind, seed=seed, make_current=False)
         tagger_summary = {
             "model_version": report.model_version,
             "kind": report.kind,
             "predicted_tracks": report.predicted_tracks,
             "tags": len(report.tags),
         }
+        fault_point("after-tagger")  # tagger bundle and rows written, not published
     step("loading the dataset")
     from recommender.services.live import WATERMARK, last_update
 
@@ -213,13 +289,19 @@ def train_bundle(
             WATERMARK: watermark,
         },
         "tagger": tagger_summary,
+        "config": config_provenance(config, model, dataset.fingerprint()),
         "metrics": metrics,
         "ranker": ranker,
         "ranker_reason": reason,
     }
     step("writing the bundle")
+    claims.claim(version)
     path = write_version(models_dir, RECOMMENDER, version, rec, manifest)
-    publish(models_dir, RECOMMENDER, version)
+    fault_point("before-publish")
+    publish(models_dir, RECOMMENDER, version)  # the commit: this bundle and its tagger
+    fault_point("after-publish")
+    if tagger_summary:  # the tagger is already current through the manifest; say it plainly
+        publish(models_dir, TAGGER, tagger_summary["model_version"])
     return TrainReport(
         version=version,
         path=str(path),
@@ -231,6 +313,7 @@ def train_bundle(
         tagger=tagger_summary,
         metrics=metrics,
         ranker_reason=reason,
+        config_file=str(config.path) if config.path else None,
         seconds=round(time.perf_counter() - started, 2),
     )
 
@@ -247,9 +330,12 @@ def train(
     engine_name: str = "local",
     spark_master: str | None = None,
     tagger_kind: str = "mlp",
+    config_path: Path | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> TrainReport:
-    """`recsys train` with its options checked: `--engine spark` trains Spark MLlib ALS."""
+    """`recsys train` with its options checked: `--engine spark` trains Spark MLlib ALS;
+    the model settings start from the config file at `config_path` (when it exists)."""
+    from recommender.services.config_file import read_config
     from recommender.services.engines import ENGINES, spark_for
 
     component_class(model, "cf")
@@ -258,10 +344,11 @@ def train(
     check_kind(tagger_kind)
     if engine_name == "spark" and model not in ("als", "spark-als"):
         raise InputError(
-            f"--engine spark trains ALS only, not {model!r}; drop --model or use --model als"
+            f"--engine spark trains ALS only, not {shown(model)}; drop --model or use --model als"
         )
     if engine_name in ENGINES and factors is not None:
         ranker_spec(model, factors=factors)  # --factors on a model without factors: usage error
+    config = read_config(config_path) if config_path is not None else None
     if spark_for(engine_name, spark_master) is not None:  # the Spark ALS trains on this session
         model = "spark-als"
     return train_bundle(
@@ -273,5 +360,6 @@ def train(
         reranker=reranker,
         tagger_kind=tagger_kind,
         validate=validate,
+        config=config,
         on_step=on_step,
     )

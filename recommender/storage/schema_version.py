@@ -36,6 +36,7 @@ HEAD = "0001_baseline"
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version"
 UPGRADE_COMMAND = "recsys db upgrade"
+_PG_SCHEMA_LOCK = 0x7265_6373  # advisory lock key ("recs") serialising schema changes
 NEWER_RECSYS_COMMAND = "pip install --upgrade recsys"
 
 
@@ -136,11 +137,12 @@ def _bootstrap(engine: Engine) -> str:
 
 def _lock(conn: Connection) -> None:
     """Begin the transaction that holds the schema change, taking the write lock first:
-    SQLite's DDL is then transactional too (a kill leaves the schema as it was)."""
+    SQLite's DDL is then transactional too (a kill leaves the schema as it was). A SQLite
+    lock wait that runs out is the engine's DatabaseBusyError (its handle_error hook)."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     elif conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('recsys schema'))")
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_SCHEMA_LOCK})")
 
 
 def _config(conn: Connection) -> Config:
