@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 RECSYS := $(BIN)/recsys
+comma := ,
 
 SOURCE ?= demo          # demo | lastfm-2k | csv | audio
 DATA ?=                 # the source's directory (lastfm-2k)
@@ -11,15 +12,42 @@ SCALE ?= 0.01           # make bench SCALE=1 for the Last.fm-360K-sized run
 DEMO_USER ?= user-0001
 JUPYTER_ARGS ?=         # e.g. JUPYTER_ARGS="--no-browser --port 8889"
 
-.PHONY: install etl demo notebooks test bench lint clean
+# Installs are reproducible: `make install` takes exact versions with hashes from $(LOCK), which
+# `make lock` resolves (uv) from pyproject.toml's loose ranges for these extras. After changing
+# pyproject.toml's dependencies, run `make lock` and commit $(LOCK): until then `make install`
+# stops with "requirements.lock is older than pyproject.toml's dependencies".
+EXTRAS := postgres,notebooks,dev,spark,cnn
+LOCK := requirements.lock
+UV_VERSION := 0.13.9
+# torch==2.13.0 (cnn) is the CPU build on this machine's disk: never a multi-GB CUDA build.
+FIND_LINKS ?= /opt/wheels
+# `make lock LOCK_ARGS=--upgrade` moves every pin to the newest version allowed; without it
+# the pins of the current lock are kept where they still fit.
+LOCK_ARGS ?=
+
+.PHONY: install lock etl demo notebooks test bench lint clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# uv installs the lock (5x faster than pip here); it reads no pip config, so the CPU torch
+# wheel's folder is given as --find-links. recsys itself goes in last, without dependencies,
+# built by the locked setuptools.
+$(VENV)/.installed: pyproject.toml $(LOCK)
+	$(PYTHON) tools/deps_lock.py check $(LOCK) --extras $(EXTRAS)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[postgres,notebooks,dev,spark,cnn]'
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes \
+		--find-links $(FIND_LINKS) -r $(LOCK)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $@
+
+lock:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml $(foreach e,$(subst $(comma), ,$(EXTRAS)),--extra $(e)) \
+		--generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+		--find-links $(FIND_LINKS) --custom-compile-command 'make lock' --quiet $(LOCK_ARGS) -o $(LOCK)
+	$(PYTHON) tools/deps_lock.py stamp $(LOCK) --extras $(EXTRAS)
 
 etl: install
 	$(RECSYS) etl $(strip $(SOURCE)) $(strip $(DATA)) $(ETL_ARGS)
@@ -43,7 +71,7 @@ bench: install
 	$(BIN)/python -m bench --scale $(strip $(SCALE))
 
 lint: install
-	$(BIN)/ruff check recommender etl tests bench
+	$(BIN)/ruff check recommender etl tests bench tools
 	$(BIN)/lint-imports
 
 clean:

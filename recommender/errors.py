@@ -62,6 +62,11 @@ class ModelBundleError(InputError):
     """A model bundle that is missing, incomplete or corrupt; the fix is `recsys train`."""
 
 
+class SchemaVersionError(InputError):
+    """A database whose schema revision is not this recsys's: older (the fix is `recsys db
+    upgrade`) or newer (the fix is a newer recsys). The message names the command."""
+
+
 class RecsysWarning(UserWarning):
     """A notice the user should see once (e.g. a fallback was used); the CLI prints it as
     one `warning: ...` line on stderr. Core code warns, it never prints."""

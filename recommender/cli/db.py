@@ -1,4 +1,4 @@
-"""`recsys db ...`: inspect the store."""
+"""`recsys db ...`: inspect the store and migrate its schema."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import typer
 from recommender.cli.output import number, print_json, print_table, say
 from recommender.cli.state import state
 
-app = typer.Typer(help="Inspect the database.\n\nExample: recsys db stats", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect the database, or migrate its schema.\n\nExample: recsys db stats",
+    no_args_is_help=True,
+)
 
 
 @app.command("stats")
@@ -70,3 +73,27 @@ def rejects(
     )
     if result["by_reason"]:
         print_table("by reason", ["reason", "count"], result["by_reason"].items())
+
+
+@app.command("upgrade")
+def upgrade() -> None:
+    """Migrate the database to this recsys's schema revision, keeping every row.
+
+    Needed after installing a recsys whose schema changed: other commands refuse a database at
+    an older revision until then. One transaction: an interrupted upgrade changes nothing.
+    Back up the database first (a SQLite file: copy it while no command runs).
+
+    Example: recsys db upgrade
+    """
+    from recommender.storage.engine import connect_engine
+    from recommender.storage.schema_version import upgrade as upgrade_schema
+
+    engine = connect_engine(state.settings.database_url)  # not state.engine: that one refuses
+    try:
+        before, after = upgrade_schema(engine)
+    finally:
+        engine.dispose()
+    if before == after:
+        say(f"database already at schema revision {after}")
+    else:
+        say(f"database upgraded from schema revision {before or 'none'} to {after}")

@@ -21,6 +21,7 @@ from recommender.errors import (
     ModelBundleError,
     NoMatchError,
     RecsysError,
+    SchemaVersionError,
     UnknownIdError,
 )
 
@@ -98,6 +99,9 @@ def error_response(exc: BaseException) -> JSONResponse:
         message, hint = _split(str(exc))
         for option, param in (("--any-tag", "any_tag"), ("--include-listened", "include_listened")):
             hint = hint.replace(option, param)  # the CLI's options are query parameters here
+    elif isinstance(exc, SchemaVersionError):  # the server's database, not the request
+        status, code = 503, "schema_mismatch"
+        message, hint = _split(str(exc))
     elif isinstance(exc, AudioDecodeError):
         status, code = 422, "bad_audio"
         message, hint = _split(str(exc))

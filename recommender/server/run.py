@@ -11,7 +11,7 @@ import os
 import socket
 import tempfile
 
-from recommender.errors import InputError, shown
+from recommender.errors import InputError, SchemaVersionError, shown
 from recommender.services.settings import Settings
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -57,6 +57,7 @@ def serve(
     os.environ["RECSYS_SERVE_POLL_SECONDS"] = str(poll_seconds)
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="recsys-metrics-")
+    _check_schema(settings)
     import uvicorn
 
     uvicorn.run(
@@ -69,3 +70,14 @@ def serve(
         access_log=False,
         server_header=False,
     )
+
+
+def _check_schema(settings: Settings) -> None:
+    """Refuse to start on a database at another schema revision (exit 2, with the fix); an
+    unreachable database is no reason not to start (/ready says so until it answers)."""
+    try:
+        settings.engine().dispose()
+    except SchemaVersionError:
+        raise
+    except Exception:
+        pass

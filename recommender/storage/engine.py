@@ -1,4 +1,5 @@
-"""Engines for SQLite (embedded default) and PostgreSQL, with the schema created on first use.
+"""Engines for SQLite (embedded default) and PostgreSQL, with the schema created on first use
+and its revision checked on every open (`recommender.storage.schema_version`).
 
 Concurrent writers wait for each other. PostgreSQL does so by itself. SQLite allows one
 writer at a time: a writer waits up to RECSYS_LOCK_TIMEOUT seconds (default 30) for the
@@ -14,7 +15,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchModuleError
 
@@ -22,7 +23,6 @@ from recommender.errors import DatabaseBusyError, InputError, shown
 
 LOCK_TIMEOUT_VARIABLE = "RECSYS_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 30.0
-_PG_SCHEMA_LOCK = 0x7265_6373  # advisory lock key ("recs") serialising schema creation
 
 
 def lock_timeout() -> float:
@@ -82,26 +82,27 @@ def _sqlite_busy(context) -> None:
         raise busy_error(str(context.engine.url.database) if context.engine else "")
 
 
-def _create_schema(engine: Engine) -> None:
-    """Create missing tables, once even when two processes open a new database together
-    (the check and the CREATEs run under the write lock, or an advisory lock)."""
-    from recommender.storage.schema import Base  # the ORM classes cost 0.05 s to import
-
-    wanted = set(Base.metadata.tables)
-    with engine.connect() as conn:
-        if wanted <= set(inspect(conn).get_table_names()):
-            return  # the usual case: no lock taken, readers never wait
-    with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            begin_write(conn.connection.driver_connection.cursor(), str(engine.url.database))
-        elif engine.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_SCHEMA_LOCK})")
-        Base.metadata.create_all(conn)
-        conn.commit()
-
-
 def make_engine(url: str, *, create_schema: bool = True) -> Engine:
-    """Open the database at `url`, creating the SQLite file's folder and the schema if needed."""
+    """Open the database at `url`, creating the SQLite file's folder and the schema if needed.
+
+    Raises `SchemaVersionError` when the database is at another schema revision than this
+    recsys. `create_schema=False` is for a read that tolerates missing tables: it creates
+    nothing, but still refuses a database stamped with another revision.
+    """
+    from recommender.storage.schema_version import ensure_schema
+
+    engine = connect_engine(url)
+    try:
+        ensure_schema(engine, create=create_schema)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def connect_engine(url: str) -> Engine:
+    """The engine for `url` alone: no schema created, no revision checked (`recsys db upgrade`
+    opens a database of any revision with it)."""
     try:
         parsed = make_url(url)
     except Exception as exc:  # sqlalchemy raises ArgumentError with a long message
@@ -123,6 +124,4 @@ def make_engine(url: str, *, create_schema: bool = True) -> Engine:
         ) from None
     except OSError as exc:
         raise InputError(f"cannot create the database folder for {shown(url)}: {exc}") from None
-    if create_schema:
-        _create_schema(engine)
     return engine
