@@ -29,7 +29,8 @@ from etl.reader import RawTable, read_table
 from etl.runs import RunSummary, record, tracked_run
 from etl.validate import Checked, RowChecks
 from recommender.audio.files import inside
-from recommender.errors import DataFileError, InputError, regular_file
+from recommender.core.files import regular_file
+from recommender.errors import DataFileError, InputError
 from recommender.services.audio_steps import AUDIO_MISSING
 from recommender.storage.schema import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 

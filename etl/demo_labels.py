@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from etl.demo_world import UNINFORMATIVE
-from recommender.errors import DataFileError, regular_file, shown
+from recommender.core.files import regular_file
+from recommender.errors import DataFileError, shown
 from recommender.tagging.genre_data import AUDIO_SUFFIXES
 from recommender.tags.normalize import normalize_tag
 

@@ -20,7 +20,8 @@ import pyarrow as pa
 
 from etl.encoding import DecodedFile, decode_file
 from etl.long_lines import BLOCK_SIZE, BlankedReader, preview
-from recommender.errors import DataFileError, regular_file, shown
+from recommender.core.files import regular_file
+from recommender.errors import DataFileError, shown
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _DELIMITER_CANDIDATES = (",", "\t", ";", "|")

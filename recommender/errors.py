@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 
 class RecsysError(Exception):
@@ -108,44 +107,3 @@ def writing(what: str) -> Iterator[None]:
                 f"no space left on device writing {what}; free space and rerun"
             ) from exc
         raise
-
-
-def file_problem(path: Path, what: str = "file") -> str | None:
-    """What is wrong with `path` as an input `what` (missing, a directory, a device, a FIFO,
-    a socket, unreadable), or None for a readable regular file. Never "not found" for
-    something that exists; a device or FIFO is never opened (it could block or never end)."""
-    import stat
-
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        return f"{what} not found; check the path"
-    except OSError as exc:
-        return f"cannot read ({exc.strerror}); check permissions"
-    kind = (
-        "a directory"
-        if stat.S_ISDIR(mode)
-        else "a device"
-        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-        else "a FIFO (named pipe)"
-        if stat.S_ISFIFO(mode)
-        else "a socket"
-        if stat.S_ISSOCK(mode)
-        else None
-    )
-    if kind is not None:
-        return f"is {kind}, give a regular {what}"
-    try:
-        with path.open("rb"):
-            pass
-    except OSError as exc:
-        return f"cannot read ({exc.strerror}); check permissions"
-    return None
-
-
-def regular_file(path: Path, what: str = "file") -> Path:
-    """`path` if it is a readable regular file, else a DataFileError saying what it is."""
-    problem = file_problem(Path(path), what)
-    if problem is not None:
-        raise DataFileError(f"{path}: {problem}")
-    return Path(path)

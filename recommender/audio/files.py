@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
+from recommender.core.files import special_kind
 from recommender.errors import AudioDecodeError, InputError
 
 MAX_BYTES_ENV = "RECSYS_AUDIO_MAX_BYTES"
@@ -86,7 +87,7 @@ def _check(path: str | Path, info: os.stat_result, limit: int) -> None:
     if stat.S_ISLNK(info.st_mode):
         raise AudioDecodeError(f"{path}: a symlink; audio is read only from the file itself")
     if not stat.S_ISREG(info.st_mode):
-        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a device, FIFO or socket"
+        kind = special_kind(info.st_mode) or "not a plain file"
         raise AudioDecodeError(f"{path}: not a regular file ({kind}); it is never read")
     if info.st_size > limit:
         raise AudioDecodeError(

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Engine, func, select
 
-from recommender.errors import DataFileError, regular_file
+from recommender.core.files import regular_file
+from recommender.errors import DataFileError
 from recommender.storage.schema import Tag, TagAssignment, Track
 from recommender.tags.normalize import normalize_tag
 
