@@ -122,10 +122,13 @@ class TaggerPipeline(Component):
         return State(arrays=arrays, meta=meta, parts=parts)
 
     def _restore(self, state: State) -> None:
-        book = {k.removeprefix("codebook_"): v for k, v in state.arrays.items()}
-        self.codebook = Codebook.from_arrays(book) if book else None
+        self.codebook = Codebook.from_arrays(state.arrays, "codebook_") if state.arrays else None
         self.tagger = state.parts["tagger"]
         self.novelty = state.parts.get("novelty")  # absent from bundles written before it
         self.tags = list(state.meta["tags"])
+        if self.tagger.n_tags != len(self.tags):
+            raise ValueError(
+                f"{len(self.tags)} tag names for a tagger of {self.tagger.n_tags} tags"
+            )
         self.thresholds = {str(k): float(v) for k, v in state.meta["thresholds"].items()}
         self.model_version = str(state.meta["model_version"])
