@@ -107,10 +107,10 @@ class Codebook:
         }
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str = "") -> Codebook:
+    def from_arrays(cls, arrays: Shapes, prefix: str = "") -> Codebook:
         """Take back `arrays()` (each name after `prefix`), every shape checked against the
-        frame width and the PCA components it was fitted with."""
-        a = Shapes(arrays)
+        frame width (`arrays.dims["frame"]` when known) and its PCA components."""
+        a = arrays
         components = a(f"{prefix}components", ("components", "frame"))
         return cls(
             a(f"{prefix}mean", ("frame",)),

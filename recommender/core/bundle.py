@@ -280,12 +280,12 @@ class Shapes:
         """`arrays[name]`, refused (ArrayMismatch) unless its dtype is of `kind` (numpy kind
         letters) and its shape is `shape`."""
         array = self.arrays[name]
-        fits = array.dtype.kind in kind and array.ndim == len(shape)
+        fits = array.ndim == len(shape)
         for side, want in zip(array.shape, shape, strict=False):
             if fits and isinstance(want, str):
                 want = self.dims.setdefault(want, side)
             fits = fits and side == want
-        if not fits:
+        if not fits or array.dtype.kind not in kind:
             sides = [s if isinstance(s, int) else f"{s}={self.dims.get(s, '?')}" for s in shape]
             kinds = " or ".join(_KIND_NAMES.get(k, k) for k in kind)
             raise ArrayMismatch(
@@ -305,7 +305,10 @@ class Shapes:
         for side, want in zip(sides, (rows, cols), strict=True):
             bound = self.dims.setdefault(want, side) if isinstance(want, str) else want
             if side != bound:
-                named = [f"{w}={self.dims[w]}" if isinstance(w, str) else w for w in (rows, cols)]
+                named = [
+                    f"{w}={self.dims.get(w, '?')}" if isinstance(w, str) else w
+                    for w in (rows, cols)
+                ]
                 raise ArrayMismatch(
                     f"{prefix}_shape", f"[{sides[0]}, {sides[1]}]", f"[{', '.join(named)}]"
                 )
