@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from recommender.core.bundle import sparse_arrays, sparse_from
+from recommender.core.bundle import Shapes, sparse_arrays
 from recommender.core.component import Ranker, State
 from recommender.core.configs import Config
 from recommender.data.dataset import Dataset
@@ -76,7 +76,7 @@ class _ItemScores(Ranker):
         return State(arrays={"item_scores": self.item_scores}, meta={"n_users": self.n_users})
 
     def _restore(self, state: State) -> None:
-        self.item_scores = np.asarray(state.arrays["item_scores"], dtype=np.float32)
+        self.item_scores = np.asarray(Shapes(state.arrays)("item_scores", ("items",)), np.float32)
         self.n_users, self.n_items = int(state.meta["n_users"]), len(self.item_scores)
 
 
@@ -182,8 +182,9 @@ class TagCosineRanker(Ranker):
         )
 
     def _restore(self, state: State) -> None:
-        self.vectors = sparse_from("vectors", state.arrays)
-        self.profiles = sparse_from("profiles", state.arrays)
+        a = Shapes(state.arrays)
+        self.vectors = a.sparse("vectors", "items", "tags")
+        self.profiles = a.sparse("profiles", "users", "tags")
         self.n_users, self.n_items = self.profiles.shape[0], self.vectors.shape[0]
 
 
@@ -217,5 +218,7 @@ class AudioCosineRanker(Ranker):
         return State(arrays={"vectors": self.vectors, "profiles": self.profiles})
 
     def _restore(self, state: State) -> None:
-        self.vectors, self.profiles = state.arrays["vectors"], state.arrays["profiles"]
+        a = Shapes(state.arrays)
+        self.vectors = a("vectors", ("items", "dims"))
+        self.profiles = a("profiles", ("users", "dims"))
         self.n_users, self.n_items = self.profiles.shape[0], self.vectors.shape[0]

@@ -11,6 +11,7 @@ from recommender.audio.codebook import Codebook
 from recommender.audio.config import FeatureConfig
 from recommender.audio.frames import compute_frames, frame_dim
 from recommender.audio.song_vector import extract_file, song_features, summary_dim, summary_names
+from recommender.core.bundle import Shapes
 from recommender.errors import AudioDecodeError, InputError
 from tests.audio_signals import click_train, sine, white_noise, write
 
@@ -115,7 +116,7 @@ def test_codebook_separates_frame_kinds_and_round_trips(tmp_path):
     assert h_tone.sum() == pytest.approx(1.0) and h_noise.sum() == pytest.approx(1.0)
     assert h_tone.max() > 0.9 and h_noise.max() > 0.9
     assert np.argmax(h_tone) != np.argmax(h_noise)
-    loaded = Codebook.from_arrays(book.arrays())
+    loaded = Codebook.from_arrays(Shapes(book.arrays()))
     np.testing.assert_array_equal(loaded.assign(tone), book.assign(tone))
     assert book.histograms([]).shape == (0, 2)
     again = Codebook.fit([tone, noise], k=2, pca_components=8, seed=0)

@@ -288,8 +288,13 @@ ARRAYS: dict[str, Callable[[np.ndarray], bytes]] = {
     "unknown npy version": lambda a: b"\x93NUMPY\x09\x00" + bytes(100),
     "one element short": lambda a: _save(a.ravel()[:-1] if a.size else np.zeros(1)),
     "one element more": lambda a: _save(np.concatenate([a.ravel(), a.ravel()[:1]])),
+    "one row short": lambda a: _save(a[:-1] if a.ndim else a.reshape(1)),
+    "one column short": lambda a: _save(a[:, :-1] if a.ndim == 2 else np.zeros((1, 1), a.dtype)),
     "transposed": lambda a: _save(np.zeros((3, 5)) if a.ndim < 2 else np.ascontiguousarray(a.T)),
-    "wrong dtype": lambda a: _save(np.zeros(a.shape, dtype="U3")),
+    "wrong dtype": lambda a: _save(np.zeros(a.shape, dtype="U3" if a.dtype.kind != "U" else "f8")),
+    "numbers of another kind": lambda a: _save(
+        np.zeros(a.shape, np.int64 if a.dtype.kind != "i" else np.float64)
+    ),
     "truncated": lambda a: _save(a)[:-1],
     "not an array": lambda a: b"hello",
 }
@@ -312,9 +317,10 @@ UNREAD |= {"not an array"}
 def test_an_array_not_as_written_is_the_bundle_error_in_every_file(originals, tmp_path, kind, case):
     """Each array file in turn, re-signed: a header that is not what np.save wrote for a
     plain array is refused before its data is read; a plain array of another shape or dtype
-    is refused where its component checks it, and otherwise may load, but never fails as
-    anything but the bundle error."""
+    is refused by the component that reads it (`Shapes`), naming the file when the file
+    alone is wrong; nothing fails as anything but the bundle error."""
     source = originals["models"] / kind / VERSION
+    loaded = []
     for name in _arrays(source):
         bundle = Path(shutil.copytree(source, tmp_path / "b"))
         array = np.load(bundle / name, allow_pickle=False)
@@ -325,16 +331,42 @@ def test_an_array_not_as_written_is_the_bundle_error_in_every_file(originals, tm
         except ModelBundleError as exc:
             assert "\n" not in str(exc), exc
         else:
-            assert case not in UNREAD, f"{kind} bundle with {case} in {name} loaded"
+            loaded.append(name)
         shutil.rmtree(bundle)
+    square = [n for n in _arrays(source) if _is_square(source / n)]
+    assert loaded == (square if case == "transposed" else []), f"{kind}, {case}: loaded"
 
 
-def test_titles_and_artists_must_match_the_items(models):
-    bundle = current_path(models, RECOMMENDER)
-    titles = np.load(bundle / "arrays" / "titles.npy")
-    (bundle / "arrays" / "titles.npy").write_bytes(_save(titles[:-1]))
+def _is_square(file: Path) -> bool:
+    shape = np.load(file, mmap_mode="r").shape
+    return len(shape) == 2 and shape[0] == shape[1]
+
+
+SHAPE_ERRORS = {  # (kind, file, case): the one line names the file, found and expected
+    (RECOMMENDER, "arrays/titles.npy", "one row short"): "(67,) <U7, expected (items=68,) text",
+    (RECOMMENDER, "parts/ranker/arrays/mapped_t.npy", "transposed"): "(68, 4) float32,"
+    " expected (factors=4, items=68) float",
+    (RECOMMENDER, "parts/ranker/arrays/idf.npy", "wrong dtype"): "(5,) <U3,"
+    " expected (tags=5,) float",
+    (RECOMMENDER, "parts/ranker/parts/cf/arrays/weighting_idf.npy", "one row short"): "(67,)"
+    " float64, expected (items=68,) float",
+    (RECOMMENDER, "arrays/plays_data.npy", "numbers of another kind"): "(480,) int64,"
+    " expected (plays entries=480,) float",
+    (TAGGER, "arrays/codebook_scale.npy", "one row short"): "(58,) float64, expected"
+    " (frame=59,) float",
+    (TAGGER, "parts/novelty/arrays/precision.npy", "one column short"): "(112, 111) float64,"
+    " expected (features=112, features=112) float",
+}
+
+
+@pytest.mark.parametrize(("kind", "name", "case"), list(SHAPE_ERRORS))
+def test_a_wrong_shape_or_dtype_is_named_in_the_one_line(models, kind, name, case):
+    bundle = current_path(models, kind)
+    array = np.load(bundle / name, allow_pickle=False)
+    (bundle / name).write_bytes(ARRAYS[case](array))
     _resign(bundle)
-    assert "titles (67,)" in _refused(models, RECOMMENDER)
+    message = _refused(models, kind)
+    assert f" has {name} of {SHAPE_ERRORS[kind, name, case]}; run `recsys train`" in message
 
 
 @pytest.mark.parametrize("kind", [RECOMMENDER, TAGGER])

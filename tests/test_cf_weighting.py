@@ -8,6 +8,7 @@ import scipy.sparse as sp
 from implicit.nearest_neighbours import bm25_weight
 
 from recommender.cf.weighting import Weighting, WeightingConfig, log_weight
+from recommender.core.bundle import Shapes
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ def test_save_restore_keeps_statistics(plays: sp.csr_matrix) -> None:
     weighting = Weighting(WeightingConfig("bm25", k1=3.0, b=0.5))
     fitted = weighting.fit_transform(plays)
     restored = Weighting(weighting.config)
-    restored.restore(weighting.arrays())
+    restored.restore(Shapes(weighting.arrays()))
     np.testing.assert_allclose(restored.transform(plays).toarray(), fitted.toarray(), rtol=1e-6)
 
 

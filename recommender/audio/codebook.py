@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recommender.core.bundle import Shapes
+
 
 @dataclass(frozen=True)
 class Codebook:
@@ -105,11 +107,15 @@ class Codebook:
         }
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Codebook:
+    def from_arrays(cls, arrays: Shapes, prefix: str = "") -> Codebook:
+        """Take back `arrays()` (each name after `prefix`), every shape checked against the
+        frame width (`arrays.dims["frame"]` when known) and its PCA components."""
+        a = arrays
+        components = a(f"{prefix}components", ("components", "frame"))
         return cls(
-            arrays["mean"],
-            arrays["scale"],
-            arrays["components"],
-            arrays["pca_mean"],
-            arrays["centroids"],
+            a(f"{prefix}mean", ("frame",)),
+            a(f"{prefix}scale", ("frame",)),
+            components,
+            a(f"{prefix}pca_mean", ("frame",)),
+            a(f"{prefix}centroids", ("k", components.shape[0] or a.dims["frame"])),
         )

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from recommender.cf.weighting import Weighting
 from recommender.core.blas import single_threaded_blas
+from recommender.core.bundle import Shapes
 from recommender.core.component import Ranker, State
 from recommender.errors import InputError
 
@@ -87,7 +88,7 @@ class CFModel(Ranker):
     def _restore(self, state: State) -> None:
         self.n_users, self.n_items = int(state.meta["n_users"]), int(state.meta["n_items"])
         self.weighting = Weighting(self.config.weighting)
-        self.weighting.restore(state.arrays)
+        self.weighting.restore(Shapes(state.arrays, items=self.n_items))
         with single_threaded_blas():
             self._restore_arrays(state.arrays, state.meta)
 

@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.cf.base import CFModel
+from recommender.core.bundle import Shapes
 from recommender.core.topk import top_k
 
 SMALL_BATCH = 64
@@ -102,16 +103,11 @@ class FactorizationModel(CFModel):
         return {"user_factors": self._users, "item_factors": self._items}
 
     def _restore_arrays(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        users, items = arrays["user_factors"], arrays["item_factors"]
-        if users.dtype != np.float32 or items.dtype != np.float32:
+        a = Shapes(arrays, users=self.n_users, items=self.n_items)
+        users = a("user_factors", ("users", "factors"))
+        items = a("item_factors", ("items", "factors"))
+        if users.dtype != np.float32 or items.dtype != np.float32:  # what implicit scores with
             raise ValueError(f"factors must be float32, got {users.dtype} and {items.dtype}")
-        if users.ndim != 2 or items.ndim != 2 or users.shape[1] != items.shape[1]:
-            raise ValueError(f"factor shapes {users.shape} and {items.shape} do not match")
-        if users.shape[0] != self.n_users or items.shape[0] != self.n_items:
-            raise ValueError(
-                f"factors for {users.shape[0]} users x {items.shape[0]} items,"
-                f" the model says {self.n_users} x {self.n_items}"
-            )
         self._users, self._items = users, items
         self._model = self._serial = None
 

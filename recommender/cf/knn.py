@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from recommender.cf.base import CFModel
 from recommender.cf.blas import worker_threads
 from recommender.cf.weighting import WeightingConfig
-from recommender.core.bundle import sparse_arrays, sparse_from
+from recommender.core.bundle import Shapes, sparse_arrays
 from recommender.core.configs import Config
 from recommender.core.topk import top_k
 from recommender.errors import InputError, shown
@@ -102,16 +102,6 @@ class ItemKNNModel(CFModel):
         )
 
     def _restore_arrays(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        similarity, user_items = (
-            sparse_from("similarity", arrays),
-            sparse_from("user_items", arrays),
-        )
-        if similarity.shape != (self.n_items, self.n_items) or user_items.shape != (
-            self.n_users,
-            self.n_items,
-        ):
-            raise ValueError(
-                f"similarity {similarity.shape} / user_items {user_items.shape} do not match"
-                f" {self.n_users} users x {self.n_items} items"
-            )
-        self._similarity, self._user_items = similarity, user_items
+        a = Shapes(arrays, users=self.n_users, items=self.n_items)
+        self._similarity = a.sparse("similarity", "items", "items")
+        self._user_items = a.sparse("user_items", "users", "items")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.core.bundle import Shapes
 from recommender.core.configs import Config
 from recommender.errors import InputError, shown
 
@@ -100,9 +101,10 @@ class Weighting:
             "weighting_average_length": np.array(self.average_length, dtype=np.float64),
         }
 
-    def restore(self, arrays: dict[str, np.ndarray]) -> None:
-        if "weighting_idf" in arrays:
-            self.idf = np.asarray(arrays["weighting_idf"], dtype=np.float64)
-            self.average_length = float(arrays["weighting_average_length"])
+    def restore(self, arrays: Shapes) -> None:
+        """Take back `arrays()`: one idf per item (`arrays` knows the item count)."""
+        if "weighting_idf" in arrays.arrays:
+            self.idf = np.asarray(arrays("weighting_idf", ("items",)), dtype=np.float64)
+            self.average_length = float(arrays("weighting_average_length", ()))
         elif self.config.kind == "bm25":
             raise KeyError("weighting_idf (a BM25 weighting needs its statistics)")

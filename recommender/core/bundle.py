@@ -251,14 +251,71 @@ def sparse_arrays(prefix: str, matrix: sp.spmatrix) -> dict[str, np.ndarray]:
     }
 
 
-def sparse_from(prefix: str, arrays: dict[str, np.ndarray]) -> sp.csr_matrix:
-    shape = tuple(int(v) for v in arrays[f"{prefix}_shape"])
-    matrix = sp.csr_matrix(
-        (arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]),
-        shape=shape,
-    )
-    matrix.has_sorted_indices = True  # written from a canonical CSR; skip scipy's re-check
-    return matrix
+class ArrayMismatch(ValueError):
+    """An array a `_restore` reads is not of the shape or dtype its `_state` wrote; the bundle
+    reader names the bundle and the file (see `Shapes`)."""
+
+    def __init__(self, name: str, found: str, expected: str) -> None:
+        super().__init__(f"{name} is {found}, expected {expected}")
+        self.name, self.found, self.expected = name, found, expected
+
+
+_KIND_NAMES = {"f": "float", "i": "integer", "b": "bool", "U": "text"}
+Side = int | str  # a fixed length, or a named dimension bound at first sight
+
+
+class Shapes:
+    """The one check of every array a component restores: its dtype kind and its shape.
+
+    A re-signed array of another shape or dtype would otherwise load and fail later, at query
+    time, as an unexpected error. Named dimensions ("items") bind to the first size seen (or
+    to the value given here), so every array sharing one must agree: the items vocabulary,
+    the rows of the item factors and the titles are one length.
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray], **dims: int) -> None:
+        self.arrays, self.dims = arrays, dict(dims)
+
+    def __call__(self, name: str, shape: tuple[Side, ...], kind: str = "f") -> np.ndarray:
+        """`arrays[name]`, refused (ArrayMismatch) unless its dtype is of `kind` (numpy kind
+        letters) and its shape is `shape`."""
+        array = self.arrays[name]
+        fits = array.ndim == len(shape)
+        for side, want in zip(array.shape, shape, strict=False):
+            if fits and isinstance(want, str):
+                want = self.dims.setdefault(want, side)
+            fits = fits and side == want
+        if not fits or array.dtype.kind not in kind:
+            sides = [s if isinstance(s, int) else f"{s}={self.dims.get(s, '?')}" for s in shape]
+            kinds = " or ".join(_KIND_NAMES.get(k, k) for k in kind)
+            raise ArrayMismatch(
+                name,
+                f"{_clip(array.shape)} {_clip(array.dtype)}",
+                f"({', '.join(map(str, sides))}{',' if len(sides) == 1 else ''}) {kinds}",
+            )
+        return array
+
+    def sparse(self, prefix: str, rows: Side, cols: Side) -> sp.csr_matrix:
+        """The CSR matrix `sparse_arrays(prefix, ...)` wrote, each of its four arrays checked."""
+        shape = self(f"{prefix}_shape", (2,), "i")
+        nnz = f"{prefix} entries"
+        data = self(f"{prefix}_data", (nnz,), "f")
+        indices = self(f"{prefix}_indices", (nnz,), "i")
+        sides = [int(side) for side in shape]
+        for side, want in zip(sides, (rows, cols), strict=True):
+            bound = self.dims.setdefault(want, side) if isinstance(want, str) else want
+            if side != bound:
+                named = [
+                    f"{w}={self.dims.get(w, '?')}" if isinstance(w, str) else w
+                    for w in (rows, cols)
+                ]
+                raise ArrayMismatch(
+                    f"{prefix}_shape", f"[{sides[0]}, {sides[1]}]", f"[{', '.join(named)}]"
+                )
+        indptr = self(f"{prefix}_indptr", (sides[0] + 1,), "i")
+        matrix = sp.csr_matrix((data, indices, indptr), shape=(sides[0], sides[1]))
+        matrix.has_sorted_indices = True  # written from a canonical CSR; skip scipy's re-check
+        return matrix
 
 
 def library_versions(packages: tuple[str, ...]) -> dict[str, str]:
@@ -355,6 +412,10 @@ def _read_tree(root: Path, directory: Path, *, mmap: bool, used: set[str]) -> Co
         component._restore(State(arrays, description["meta"], texts, parts, blobs))
     except ModelBundleError:
         raise
+    except ArrayMismatch as exc:
+        raise bundle_error(
+            root, f"has {prefix}arrays/{exc.name}.npy of {exc.found}, expected {exc.expected}"
+        ) from None
     except Exception as exc:  # noqa: BLE001 -- see above: bundle content, bundle error
         raise bundle_error(
             root, f"is corrupt{label} ({type(exc).__name__}: {_clip(exc)})"

@@ -149,6 +149,11 @@ class Tagger(Component):
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Probabilities (n_tracks, n_tags), each tag independent."""
 
+    @property
+    @abstractmethod
+    def n_tags(self) -> int:
+        """How many tags it predicts: what a restored pipeline checks its tag names against."""
+
 
 def row_batches(n_rows: int, n_items: int, cells: int = BATCH_CELLS) -> Iterator[slice]:
     """Row slices whose dense scores stay under `cells` values."""

@@ -50,6 +50,12 @@ class BlendModel(Ranker):
 
     def _restore(self, state: State) -> None:
         self.n_users, self.n_items = int(state.meta["n_users"]), int(state.meta["n_items"])
+        cf = state.parts["cf"]
+        if (cf.n_users, cf.n_items) != (self.n_users, self.n_items):
+            raise ValueError(
+                f"blend is {self.n_users} x {self.n_items}, its CF model"
+                f" {cf.n_users} x {cf.n_items}"
+            )
         self.scorer = HybridScorer.restore(
             state.parts["cf"], state.arrays, blend=self.config.blend, content=self.config.content
         )

@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.core.blas import single_threaded_blas
-from recommender.core.bundle import sparse_arrays, sparse_from
+from recommender.core.bundle import Shapes, sparse_arrays
 from recommender.core.component import Component, Ranker, State
 from recommender.core.configs import Config
 from recommender.core.csr import take_rows
@@ -152,26 +152,17 @@ class HybridRecommender(Component):
         return State(arrays=arrays, parts={"ranker": self.ranker})
 
     def _restore(self, state: State) -> None:
-        a = state.arrays
-        self.users = Vocabulary(a["user_ids"], kind="user")
-        self.items = Vocabulary(a["item_ids"], kind="track")
-        self.tags = Vocabulary(a["tag_ids"], kind="tag")
-        self.titles, self.artists = np.asarray(a["titles"]), np.asarray(a["artists"])
-        self.plays = sparse_from("plays", a)
-        self.item_crowd = sparse_from("item_crowd", a)
-        self.tag_weights = sparse_from("tag_weights", a)
-        self.sound = a.get("sound")  # absent: no CNN embeddings (or a bundle from before them)
         self.ranker = state.parts["ranker"]
-        expected = (len(self.users), len(self.items))
-        if self.titles.shape != (len(self.items),) or self.artists.shape != self.titles.shape:
-            raise ValueError(f"titles {self.titles.shape} / artists {self.artists.shape} != items")
-        if self.sound is not None and self.sound.shape[0] != len(self.items):
-            raise ValueError(f"sound {self.sound.shape} has not one row per item")
-        if self.plays.shape != expected or (self.ranker.n_users, self.ranker.n_items) != expected:
-            raise ValueError(
-                f"plays {self.plays.shape} / ranker {(self.ranker.n_users, self.ranker.n_items)}"
-                f" != {expected} users x items"
-            )
+        a = Shapes(state.arrays, users=self.ranker.n_users, items=self.ranker.n_items)
+        self.users = Vocabulary(a("user_ids", ("users",), "U"), kind="user")
+        self.items = Vocabulary(a("item_ids", ("items",), "U"), kind="track")
+        self.tags = Vocabulary(a("tag_ids", ("tags",), "U"), kind="tag")
+        self.titles, self.artists = a("titles", ("items",), "U"), a("artists", ("items",), "U")
+        self.plays = a.sparse("plays", "users", "items")
+        self.item_crowd = a.sparse("item_crowd", "items", "tags")
+        self.tag_weights = a.sparse("tag_weights", "items", "tags")
+        # absent: no CNN embeddings (or a bundle from before them)
+        self.sound = a("sound", ("items", "sound"), "f") if "sound" in state.arrays else None
         self._derive()
 
     # ---- ranking: the one path of every list --------------------------------------------

@@ -14,7 +14,7 @@ from typing import ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.core.bundle import sparse_arrays, sparse_from
+from recommender.core.bundle import Shapes, sparse_arrays
 from recommender.core.component import Ranker, State
 from recommender.core.configs import Config
 from recommender.core.rowdot import row_mean_std
@@ -154,7 +154,10 @@ class RerankModel(Ranker):
 
         self.n_users, self.n_items = int(state.meta["n_users"]), int(state.meta["n_items"])
         self.hybrid = state.parts["hybrid"]
-        self.plays = sparse_from("plays", state.arrays)
+        dims = {"users": self.hybrid.n_users, "items": self.hybrid.n_items}
+        if (self.n_users, self.n_items) != tuple(dims.values()):
+            raise ValueError(f"re-ranker is {self.n_users} x {self.n_items}, its blend {dims}")
+        self.plays = Shapes(state.arrays, **dims).sparse("plays", "users", "items")
         try:
             self.booster = lightgbm.Booster(model_str=state.texts["booster.txt"])
         except lightgbm.basic.LightGBMError as exc:

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from recommender.cf.base import CFModel
 from recommender.coldstart.mapping import fit_content_map
-from recommender.core.bundle import sparse_arrays, sparse_from
+from recommender.core.bundle import Shapes, sparse_arrays
 from recommender.core.csr import dot_transposed, take_rows
 from recommender.core.rowdot import RowProducts
 from recommender.data.dataset import Dataset
@@ -184,32 +184,25 @@ class HybridScorer:
         blend: BlendConfig,
         content: ContentConfig,
     ) -> HybridScorer:
+        a = Shapes(arrays, users=cf.n_users, items=cf.n_items)
+        if cf.item_factors is not None:
+            a.dims["factors"] = cf.item_factors.shape[1]  # content is mapped into CF space
         space = TagSpace(
-            idf=arrays["idf"],
-            item_vectors=sparse_from("item_vectors", arrays),
-            user_profiles=sparse_from("user_profiles", arrays),
-            item_from_predicted=arrays["item_from_predicted"],
+            idf=a("idf", ("tags",)),
+            item_vectors=a.sparse("item_vectors", "items", "tags"),
+            user_profiles=a.sparse("user_profiles", "users", "tags"),
+            item_from_predicted=a("item_from_predicted", ("items",), "b"),
         )
-        scorer = cls(
+        return cls(
             cf=cf,
             space=space,
-            play_counts=arrays["play_counts"],
-            attention=arrays["attention"],
-            user_activity=arrays["user_activity"],
+            play_counts=a("play_counts", ("items",), "i"),
+            attention=a("attention", ("items",)),
+            user_activity=a("user_activity", ("users",), "i"),
             blend=blend,
             content=content,
-            mapped_t=arrays.get("mapped_t"),
+            mapped_t=a("mapped_t", ("factors", "items")) if "mapped_t" in arrays else None,
         )
-        n_users, n_items = space.user_profiles.shape[0], space.item_vectors.shape[0]
-        if (
-            (cf.n_users, cf.n_items) != (n_users, n_items)
-            or len(scorer.play_counts) != n_items
-            or len(scorer.user_activity) != n_users
-        ):
-            raise ValueError(
-                f"CF model is {cf.n_users} x {cf.n_items}, tag space {n_users} x {n_items}"
-            )
-        return scorer
 
 
 def item_attention(train: Dataset) -> np.ndarray:

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from recommender.core.bundle import Shapes
 from recommender.core.component import State, Tagger
 from recommender.core.configs import Config
 from recommender.tagging.inputs import check_fit_inputs
@@ -77,6 +78,10 @@ class LightGBMTagger(Tagger):
             out[:, j] = self.constant_[j] if booster is None else booster.predict(X)
         return out
 
+    @property
+    def n_tags(self) -> int:
+        return len(self.constant_)
+
     def _state(self) -> State:
         texts = {
             f"tag{j:04d}.txt": booster.model_to_string()
@@ -88,7 +93,7 @@ class LightGBMTagger(Tagger):
     def _restore(self, state: State) -> None:
         import lightgbm as lgb
 
-        self.constant_ = np.asarray(state.arrays["constant"])
+        self.constant_ = Shapes(state.arrays)("constant", ("tags",))
         self.boosters_ = []
         for j, constant in enumerate(self.constant_):
             if not np.isnan(constant):

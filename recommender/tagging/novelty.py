@@ -45,6 +45,7 @@ from typing import ClassVar, Self
 
 import numpy as np
 
+from recommender.core.bundle import Shapes
 from recommender.core.component import Component, State
 from recommender.core.configs import Config
 
@@ -150,15 +151,19 @@ class NoveltyDetector(Component):
         return State(arrays=arrays, meta=meta)
 
     def _restore(self, state: State) -> None:
-        self.mean_ = state.arrays["mean"]
-        self.scale_ = state.arrays["scale"]
-        self.precision_ = state.arrays["precision"]
-        self.calibration_scores_ = state.arrays["calibration_scores"]
+        a = Shapes(state.arrays)
+        self.mean_ = a("mean", ("features",))
+        self.scale_ = a("scale", ("features",))
+        self.precision_ = a("precision", ("features", "features"))
+        self.calibration_scores_ = a("calibration_scores", ("tracks",))
         self.threshold = float(state.meta["threshold"])
         self.calibration = str(state.meta["calibration"])
-        d = len(self.mean_)
-        if self.scale_.shape != (d,) or self.precision_.shape != (d, d):
-            raise ValueError(f"novelty: mean has {d} values, precision {self.precision_.shape}")
+        quantile = float(np.quantile(self.calibration_scores_, float(state.meta["quantile"])))
+        if not np.isclose(self.threshold, quantile, rtol=1e-9, atol=0.0):
+            raise ValueError(
+                f"threshold {self.threshold} is not the quantile {quantile} of its"
+                " calibration scores"
+            )
 
 
 def _matrix(X: np.ndarray, *, width: int | None = None) -> np.ndarray:

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from recommender.core.bundle import Shapes
 from recommender.core.component import State, Tagger
 from recommender.core.configs import Config
 from recommender.tagging.inputs import check_fit_inputs
@@ -50,7 +51,8 @@ class MLPConfig(Config):
 class _Standardised(Tagger):
     """Shared input scaling, L-BFGS loop and persistence; subclasses define the network."""
 
-    WEIGHTS: ClassVar[tuple[str, ...]]
+    # name -> shape of each weight array (dimension names as `Shapes` binds them)
+    WEIGHTS: ClassVar[dict[str, tuple[str, ...]]]
 
     def __init__(self, config: Config | None = None) -> None:
         super().__init__(config)
@@ -83,14 +85,19 @@ class _Standardised(Tagger):
         self.fitted = True
         return result.x
 
+    @property
+    def n_tags(self) -> int:
+        return len(getattr(self, f"{next(reversed(self.WEIGHTS))}_"))  # the last: tag biases
+
     def _state(self) -> State:
         arrays = {"mean": self.mean_, "scale": self.scale_}
         return State(arrays=arrays | {name: getattr(self, f"{name}_") for name in self.WEIGHTS})
 
     def _restore(self, state: State) -> None:
-        self.mean_, self.scale_ = state.arrays["mean"], state.arrays["scale"]
-        for name in self.WEIGHTS:
-            setattr(self, f"{name}_", state.arrays[name])
+        a = Shapes(state.arrays)
+        self.mean_, self.scale_ = a("mean", ("features",)), a("scale", ("features",))
+        for name, shape in self.WEIGHTS.items():
+            setattr(self, f"{name}_", a(name, shape))
 
 
 class LinearTagger(_Standardised):
@@ -98,7 +105,7 @@ class LinearTagger(_Standardised):
 
     name: ClassVar[str] = "linear"
     Config: ClassVar[type[Config]] = LinearConfig
-    WEIGHTS = ("W", "b")
+    WEIGHTS = {"W": ("features", "tags"), "b": ("tags",)}
 
     def fit(self, X: np.ndarray, Y: np.ndarray) -> LinearTagger:
         X, Y = check_fit_inputs(X, Y)
@@ -131,7 +138,12 @@ class MLPTagger(_Standardised):
 
     name: ClassVar[str] = "mlp"
     Config: ClassVar[type[Config]] = MLPConfig
-    WEIGHTS = ("W1", "b1", "W2", "b2")
+    WEIGHTS = {
+        "W1": ("features", "hidden"),
+        "b1": ("hidden",),
+        "W2": ("hidden", "tags"),
+        "b2": ("tags",),
+    }
 
     def fit(self, X: np.ndarray, Y: np.ndarray) -> MLPTagger:
         X, Y = check_fit_inputs(X, Y)

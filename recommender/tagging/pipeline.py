@@ -17,6 +17,9 @@ import numpy as np
 
 from recommender.audio.codebook import Codebook
 from recommender.audio.config import FeatureConfig
+from recommender.audio.frames import frame_dim
+from recommender.audio.song_vector import summary_dim
+from recommender.core.bundle import Shapes
 from recommender.core.component import Component, State, Tagger
 from recommender.core.configs import Config
 from recommender.core.registry import Spec, create
@@ -122,10 +125,22 @@ class TaggerPipeline(Component):
         return State(arrays=arrays, meta=meta, parts=parts)
 
     def _restore(self, state: State) -> None:
-        book = {k.removeprefix("codebook_"): v for k, v in state.arrays.items()}
-        self.codebook = Codebook.from_arrays(book) if book else None
+
+        features = self.config.features
+        book = Shapes(state.arrays, frame=frame_dim(features))
+        self.codebook = Codebook.from_arrays(book, "codebook_") if state.arrays else None
         self.tagger = state.parts["tagger"]
         self.novelty = state.parts.get("novelty")  # absent from bundles written before it
         self.tags = list(state.meta["tags"])
+        if self.tagger.n_tags != len(self.tags):
+            raise ValueError(
+                f"{len(self.tags)} tag names for a tagger of {self.tagger.n_tags} tags"
+            )
+        width = summary_dim(features) + (0 if self.codebook is None else self.codebook.k)
+        if self.novelty is not None and len(self.novelty.mean_) != width:
+            raise ValueError(
+                f"the novelty detector reads {len(self.novelty.mean_)} features; the song vectors"
+                f" of this feature config and codebook have {width}"
+            )
         self.thresholds = {str(k): float(v) for k, v in state.meta["thresholds"].items()}
         self.model_version = str(state.meta["model_version"])
