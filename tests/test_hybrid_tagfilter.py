@@ -102,7 +102,7 @@ def test_weights_keep_what_passes_its_bar_and_nothing_else():
 def test_a_lower_min_weight_lets_lesser_tags_in():
     low = weights_of(make_dataset(), TagFilterConfig(min_weight=0.1))
     assert np.flatnonzero(low[:, ROCK]).tolist() == [0, 1, 2, 3, 4]
-    with pytest.raises(InputError, match=r"tag_filter.min_weight must be in \(0, 1\], got 0"):
+    with pytest.raises(InputError, match=r"tag_filter.min_weight must be in \(0, 1\], got '0'"):
         TagFilterConfig(min_weight=0)
 
 
