@@ -47,3 +47,19 @@ def test_garbage_sqlite_file_is_one_line_exit_1(env, tmp_path):
 def test_help_still_works(env):
     result = run_cli(["--help"], env)
     assert result.returncode == 0 and "recommend" in result.stdout
+
+
+def test_the_cli_starts_without_the_numeric_or_database_stack():
+    """`recsys` parses and prints help before any command needs numpy, SQLAlchemy or a
+    tuner: commands import those lazily, so `recsys recommend` starts fast."""
+    import subprocess
+    import sys
+
+    heavy = ("numpy", "scipy", "pandas", "sqlalchemy", "optuna", "statsmodels", "alembic")
+    code = (
+        "import sys, recommender.cli.app\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

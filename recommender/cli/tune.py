@@ -8,8 +8,7 @@ import typer
 
 from recommender.cli.output import make_progress, print_json, print_table, say
 from recommender.cli.state import state
-from recommender.evaluation.tuning import TARGETS
-from recommender.services.tuning import DEFAULT_TRIALS
+from recommender.evaluation.tuning_targets import DEFAULT_TRIALS, TARGETS
 
 
 def _choices(values: list[str] | None) -> list[str] | None:

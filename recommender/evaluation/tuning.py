@@ -25,11 +25,11 @@ from recommender.core.configs import Config
 from recommender.core.registry import create
 from recommender.data.splits import Split
 from recommender.errors import InputError
+from recommender.evaluation.tuning_targets import TARGETS
 
 if TYPE_CHECKING:
     import optuna
 
-TARGETS = ("als", "bpr", "knn", "rp3beta", "hybrid")
 MIN_USERS = 10  # validation users needed to tell configurations apart at all
 # on_trial(trials done, trials in all, best value so far)
 OnTrial = Callable[[int, int, float], None]

@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from recommender.errors import InputError
+from recommender.evaluation.tuning_targets import DEFAULT_TRIALS, TARGETS
 
-DEFAULT_TRIALS = 30
 HYBRID_CF = "als"  # the CF model inside the hybrid while its blend is tuned: train's default
 # on_trial(target, trials done, trials in all, best value so far: NaN before the first)
 OnTrial = Callable[[str, int, int, float], None]
@@ -28,8 +28,6 @@ OnTrial = Callable[[str, int, int, float], None]
 
 def check_targets(targets: Sequence[str]) -> list[str]:
     """The targets in a sensible order (CF models before the hybrid that uses one), unique."""
-    from recommender.evaluation.tuning import TARGETS
-
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
         raise InputError(
